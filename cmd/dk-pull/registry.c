@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,10 +34,12 @@ reg_backoff (int attempt)
 
 struct xfer
 {
+  struct reg_client *client;
   CURL *curl;
   const struct reg_req *req;
   struct reg_resp *resp;
   int64_t streamed;
+  int64_t start_ns;
   bool too_large;
   bool sink_failed;
 };
@@ -91,6 +94,31 @@ on_header (char *data, size_t size, size_t nmemb, void *ud)
   return len;
 }
 
+static int64_t
+now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* --limit-rate (tests): curl's own limit reads many buffers at once on
+   loopback, so the sink sleeps until the average rate is back under it. */
+static void
+throttle (struct xfer *x)
+{
+  long rate = x->client->limit_rate;
+  if (rate <= 0)
+    return;
+  int64_t due = x->start_ns + (int64_t) ((double) x->streamed / rate * 1e9);
+  int64_t wait = due - now_ns ();
+  if (wait > 0)
+    {
+      struct timespec ts = { wait / 1000000000, wait % 1000000000 };
+      nanosleep (&ts, NULL);
+    }
+}
+
 static size_t
 on_body (char *data, size_t size, size_t nmemb, void *ud)
 {
@@ -104,6 +132,7 @@ on_body (char *data, size_t size, size_t nmemb, void *ud)
       if (n != len)
         x->sink_failed = true;
       x->streamed += n;
+      throttle (x);
       return n;
     }
   size_t max = x->req->max_body ? x->req->max_body : REG_MAX_MANIFEST;
@@ -114,6 +143,16 @@ on_body (char *data, size_t size, size_t nmemb, void *ud)
     }
   dk_buf_add (&x->resp->body, data, len);
   return len;
+}
+
+/* With --limit-rate the kernel must not buffer the whole blob for us, or a
+   registry stopped mid-transfer would not interrupt anything. */
+static int
+small_rcvbuf (void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+  int sz = 64 * 1024;
+  setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+  return CURL_SOCKOPT_OK;
 }
 
 void
@@ -142,7 +181,10 @@ reg_curl_setup (struct reg_client *c, CURL *h)
       curl_easy_setopt (h, CURLOPT_SSLKEY, c->client_key);
     }
   if (c->limit_rate > 0)
-    curl_easy_setopt (h, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t) c->limit_rate);
+    {
+      curl_easy_setopt (h, CURLOPT_BUFFERSIZE, 16L * 1024);
+      curl_easy_setopt (h, CURLOPT_SOCKOPTFUNCTION, small_rcvbuf);
+    }
 }
 
 int
@@ -155,8 +197,7 @@ reg_transport_error (struct reg_client *c, const char *method, const char *url, 
     return dk_make_error_code (err, DK_ECODE_INTERNAL, 0,
                                "%s \"%s\": tls: failed to verify certificate: %s (put the "
                                "registry's CA in %s/%s/ca.crt, or add --insecure-registry %s)",
-                               method, url, why, c->ca_file ? "certs.d" : "/etc/docker/certs.d",
-                               c->host, c->host);
+                               method, url, why, c->certs_dir, c->host, c->host);
   return dk_make_error_code (err, DK_ECODE_INTERNAL, 0, "%s \"%s\": %s", method, url, why);
 }
 
@@ -169,6 +210,8 @@ perform_once (struct reg_client *c, const struct reg_req *req, const char *url, 
     abort ();
   reg_curl_setup (c, h);
   x->curl = h;
+  x->client = c;
+  x->start_ns = now_ns ();
   x->req = req;
   x->resp = resp;
   x->streamed = 0;
@@ -337,6 +380,7 @@ reg_client_open (const char *host, const char *mirror_url, const struct reg_opts
     c->host = xstrdup (host);
   c->insecure = reg_host_insecure (c->host, o->insecure);
   const char *dir = o->certs_dir ? o->certs_dir : "/etc/docker/certs.d";
+  c->certs_dir = xstrdup (dir);
   c->ca_file = certs_file (dir, c->host, "ca.crt");
   c->client_cert = certs_file (dir, c->host, "client.cert");
   c->client_key = certs_file (dir, c->host, "client.key");
@@ -384,6 +428,7 @@ reg_client_free (struct reg_client *c)
     return;
   free (c->host);
   free (c->base);
+  free (c->certs_dir);
   free (c->ca_file);
   free (c->client_cert);
   free (c->client_key);

@@ -38,6 +38,7 @@ struct reg_client
   char *base;   /* "https://host" (or http) once pinged */
   bool insecure;
   bool is_mirror;
+  char *certs_dir;
   char *ca_file;
   char *client_cert;
   char *client_key;
