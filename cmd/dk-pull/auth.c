@@ -13,7 +13,7 @@ char *
 reg_base64 (const void *data, size_t len)
 {
   char *out = xmalloc (4 * ((len + 2) / 3) + 1);
-  EVP_EncodeBlock ((unsigned char *) out, data, (int) len);
+  EVP_EncodeBlock ((unsigned char *)out, data, (int)len);
   return out;
 }
 
@@ -31,7 +31,7 @@ reg_unbase64 (const char *s, size_t *lenp)
     t[j++] = '=';
   t[j] = '\0';
   char *out = xmalloc (j / 4 * 3 + 1);
-  int len = EVP_DecodeBlock ((unsigned char *) out, (unsigned char *) t, (int) j);
+  int len = EVP_DecodeBlock ((unsigned char *)out, (unsigned char *)t, (int)j);
   if (len < 0)
     {
       free (out);
@@ -81,8 +81,8 @@ reg_auth_configure (struct reg_client *c, jv auth, dk_err_t *err)
 static const char *
 auth_config_entry_key (jv auths, const char *host)
 {
-  static const char *const fmts[] = { "%s", "https://%s", "http://%s", "https://%s/v1/",
-                                      "https://%s/v2/" };
+  static const char *const fmts[]
+      = { "%s", "https://%s", "http://%s", "https://%s/v1/", "https://%s/v2/" };
   bool hub = strcmp (host, "registry-1.docker.io") == 0 || strcmp (host, "docker.io") == 0
              || strcmp (host, "index.docker.io") == 0;
   static __thread char key[512];
@@ -110,13 +110,15 @@ reg_auth_decode (const char *text, const char *host, jv *out, dk_err_t *err)
     {
       cleanup_free char *dec = reg_unbase64 (text, NULL);
       if (dec == NULL)
-        return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid auth configuration: not JSON or base64");
+        return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                   "invalid auth configuration: not JSON or base64");
       v = jv_parse (dec);
     }
   if (!jv_is_valid (v) || jv_get_kind (v) != JV_KIND_OBJECT)
     {
       jv_free (v);
-      return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid auth configuration: not a JSON object");
+      return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                 "invalid auth configuration: not a JSON object");
     }
   jv auths = dk_json_get_kind (v, "auths", JV_KIND_OBJECT);
   if (jv_is_valid (auths))
@@ -203,8 +205,8 @@ reg_host_insecure (const char *hostport, char *const *insecure)
     {
       char ip[INET6_ADDRSTRLEN];
       const void *addr = ai->ai_family == AF_INET
-                             ? (const void *) &((struct sockaddr_in *) ai->ai_addr)->sin_addr
-                             : (const void *) &((struct sockaddr_in6 *) ai->ai_addr)->sin6_addr;
+                             ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                             : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
       if (inet_ntop (ai->ai_family, addr, ip, sizeof ip))
         found = ip_insecure (ip, insecure);
     }

@@ -35,14 +35,14 @@ sink (const char *data, size_t len, long status, void *ud)
     }
   if (x->skip > 0)
     {
-      size_t drop = (int64_t) len < x->skip ? len : (size_t) x->skip;
+      size_t drop = (int64_t)len < x->skip ? len : (size_t)x->skip;
       x->skip -= drop;
       data += drop;
       len -= drop;
       if (len == 0)
         return orig;
     }
-  if (x->d->size >= 0 && x->received + (int64_t) len > x->d->size)
+  if (x->d->size >= 0 && x->received + (int64_t)len > x->d->size)
     {
       x->too_big = true;
       return 0;
@@ -73,8 +73,12 @@ blob_download (struct reg_client *c, const char *repo, const struct blob_desc *d
   int resumes = 0;
   for (;;)
     {
-      struct reg_req req = { .path = path, .scope = scope, .sink = sink, .sink_ud = &x,
-                             .range_from = x.received, .max_body = 1 << 20 };
+      struct reg_req req = { .path = path,
+                             .scope = scope,
+                             .sink = sink,
+                             .sink_ud = &x,
+                             .range_from = x.received,
+                             .max_body = 1 << 20 };
       struct reg_resp resp = { 0 };
       x.first = true;
       x.resume = x.received;
@@ -86,7 +90,7 @@ blob_download (struct reg_client *c, const char *repo, const struct blob_desc *d
           ret = dk_make_error_code (err, DK_ECODE_INTERNAL, 0,
                                     "filesystem layer verification failed for digest %s: more "
                                     "than the %lld bytes of its descriptor",
-                                    d->digest, (long long) d->size);
+                                    d->digest, (long long)d->size);
           break;
         }
       if (x.write_errno)
@@ -103,8 +107,7 @@ blob_download (struct reg_client *c, const char *repo, const struct blob_desc *d
             resumes = 0;
           if (!resumable || ++resumes > c->retries)
             break;
-          dk_debug ("blob %s: %s; resuming at %lld", d->digest, (*err)->msg,
-                    (long long) x.received);
+          dk_debug ("blob %s: %s; resuming at %lld", d->digest, (*err)->msg, (long long)x.received);
           dk_error_release (err);
           reg_backoff (resumes);
           continue;
@@ -139,8 +142,7 @@ blob_download (struct reg_client *c, const char *repo, const struct blob_desc *d
       dk_sha256_final (x.h, got);
       if (strcmp (got, d->digest) != 0 || x.received != d->size)
         ret = dk_make_error_code (err, DK_ECODE_INTERNAL, 0,
-                                  "filesystem layer verification failed for digest %s",
-                                  d->digest);
+                                  "filesystem layer verification failed for digest %s", d->digest);
       else if (x.held.len > 0 && write (x.held.data, x.held.len, ud) < 0)
         ret = dk_make_error (err, errno ? errno : EIO, "write blob %s", d->digest);
     }
@@ -169,10 +171,10 @@ mem_write (const char *data, size_t len, void *ud)
 }
 
 int
-blob_get (struct reg_client *c, const char *repo, const struct blob_desc *d, size_t max,
-          char **out, size_t *len, dk_err_t *err)
+blob_get (struct reg_client *c, const char *repo, const struct blob_desc *d, size_t max, char **out,
+          size_t *len, dk_err_t *err)
 {
-  if (d->size > (int64_t) max)
+  if (d->size > (int64_t)max)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "blob %s is larger than %zu bytes",
                                d->digest, max);
   struct mem m = { DK_BUF_INIT, max };

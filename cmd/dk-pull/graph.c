@@ -33,16 +33,16 @@ build_argv (const struct graph *g, const char *const *args)
     n++;
   char **argv = xzalloc ((n + 6) * sizeof *argv);
   size_t i = 0;
-  argv[i++] = (char *) "dk-graph";
-  argv[i++] = (char *) "--root";
-  argv[i++] = (char *) g->root;
+  argv[i++] = (char *)"dk-graph";
+  argv[i++] = (char *)"--root";
+  argv[i++] = (char *)g->root;
   if (g->driver)
     {
-      argv[i++] = (char *) "--driver";
-      argv[i++] = (char *) g->driver;
+      argv[i++] = (char *)"--driver";
+      argv[i++] = (char *)g->driver;
     }
   for (size_t k = 0; k < n; k++)
-    argv[i++] = (char *) args[k];
+    argv[i++] = (char *)args[k];
   return argv;
 }
 

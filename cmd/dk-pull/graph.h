@@ -19,8 +19,7 @@ struct graph
    the final object. */
 int graph_run (const struct graph *g, const char *const *args, int in_fd, jv *result,
                dk_err_t *err);
-int graph_layer_exists (const struct graph *g, const char *chain_id, bool *exists,
-                        dk_err_t *err);
+int graph_layer_exists (const struct graph *g, const char *chain_id, bool *exists, dk_err_t *err);
 /* Starts `layer-register` with a pipe on its stdin. */
 int graph_register_start (const struct graph *g, const char *parent, const char *diff_id,
                           const char *digest, struct dk_child *child, dk_err_t *err);

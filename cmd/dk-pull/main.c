@@ -73,7 +73,7 @@ static void
 strv_push (char ***v, size_t *n, const char *s)
 {
   *v = xrealloc (*v, (*n + 2) * sizeof **v);
-  (*v)[(*n)++] = (char *) s;
+  (*v)[(*n)++] = (char *)s;
   (*v)[*n] = NULL;
 }
 
@@ -120,7 +120,7 @@ positive (const char *s, int *out)
   long v = strtol (s, &end, 10);
   if (*s == '\0' || *end != '\0' || v <= 0 || v > 1000)
     return false;
-  *out = (int) v;
+  *out = (int)v;
   return true;
 }
 
@@ -136,12 +136,24 @@ main (int argc, char **argv)
   while ((c = getopt_long (argc, argv, "h", longopts, NULL)) != -1)
     switch (c)
       {
-      case O_ROOT: o.root = optarg; break;
-      case O_DRIVER: o.driver = optarg; break;
-      case O_PLATFORM: o.platform = optarg; break;
-      case O_INSECURE: strv_push (&o.reg.insecure, &n_insecure, optarg); break;
-      case O_MIRROR: strv_push (&o.reg.mirrors, &n_mirrors, optarg); break;
-      case O_CERTS: o.reg.certs_dir = optarg; break;
+      case O_ROOT:
+        o.root = optarg;
+        break;
+      case O_DRIVER:
+        o.driver = optarg;
+        break;
+      case O_PLATFORM:
+        o.platform = optarg;
+        break;
+      case O_INSECURE:
+        strv_push (&o.reg.insecure, &n_insecure, optarg);
+        break;
+      case O_MIRROR:
+        strv_push (&o.reg.mirrors, &n_mirrors, optarg);
+        break;
+      case O_CERTS:
+        o.reg.certs_dir = optarg;
+        break;
       case O_MAXDL:
         if (!positive (optarg, &o.max_concurrent))
           return usage_error ("--max-concurrent-downloads wants a positive number");
@@ -150,13 +162,19 @@ main (int argc, char **argv)
         if (!positive (optarg, &po.max_concurrent))
           return usage_error ("--max-concurrent-uploads wants a positive number");
         break;
-      case O_AUTH: auth_path = optarg; break;
-      case O_OUTDIR: o.output_dir = optarg; break;
+      case O_AUTH:
+        auth_path = optarg;
+        break;
+      case O_OUTDIR:
+        o.output_dir = optarg;
+        break;
       case O_RETRIES:
         if (!positive (optarg, &o.reg.retries))
           return usage_error ("--retries wants a positive number");
         break;
-      case O_RATE: o.reg.limit_rate = atol (optarg); break;
+      case O_RATE:
+        o.reg.limit_rate = atol (optarg);
+        break;
       case O_LOGLEVEL:
         {
           int l = dk_log_parse_level (optarg);
@@ -166,9 +184,14 @@ main (int argc, char **argv)
         }
         break;
       case 'h':
-      case O_HELP: fputs (usage, stdout); return 0;
-      case O_VERSION: printf ("dk-pull version %s\n", DK_VERSION); return 0;
-      default: return usage_error ("unknown option");
+      case O_HELP:
+        fputs (usage, stdout);
+        return 0;
+      case O_VERSION:
+        printf ("dk-pull version %s\n", DK_VERSION);
+        return 0;
+      default:
+        return usage_error ("unknown option");
       }
   const char *cmd = "pull";
   int npos = argc - optind;

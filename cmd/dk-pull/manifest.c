@@ -80,8 +80,8 @@ platform_string (const struct platform *p)
 }
 
 static int
-fetch (struct reg_client *c, const char *repo, const char *ref, const char *fname,
-       const char *fref, struct reg_resp *resp, char digest[DK_DIGEST_STR_LEN], dk_err_t *err)
+fetch (struct reg_client *c, const char *repo, const char *ref, const char *fname, const char *fref,
+       struct reg_resp *resp, char digest[DK_DIGEST_STR_LEN], dk_err_t *err)
 {
   cleanup_free char *path = xasprintf ("/v2/%s/manifests/%s", repo, ref);
   cleanup_free char *scope = xasprintf ("repository:%s:pull", repo);
@@ -130,8 +130,7 @@ desc_parse (jv d, struct blob_desc *out, dk_err_t *err)
   const char *digest = dk_json_str (d, "digest");
   const char *mt = dk_json_str (d, "mediaType");
   int64_t size = -1;
-  if (digest == NULL || !dk_digest_is_valid (digest) || !dk_json_int (d, "size", &size)
-      || size < 0)
+  if (digest == NULL || !dk_digest_is_valid (digest) || !dk_json_int (d, "size", &size) || size < 0)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0,
                                "invalid manifest: a descriptor has no valid digest or size");
   if (strncmp (digest, "sha256:", 7) != 0)
@@ -241,7 +240,8 @@ manifest_resolve (struct reg_client *c, const char *repo, const char *ref,
         {
           jv_free (doc);
           reg_resp_free (&resp);
-          return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid manifest for %s: not a JSON object", fref);
+          return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                     "invalid manifest for %s: not a JSON object", fref);
         }
       cleanup_free char *mt = xstrdup (media_type_of (&resp, doc));
       int ret = 0;

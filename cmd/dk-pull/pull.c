@@ -38,8 +38,7 @@ config_diff_ids (const char *cfg, size_t len, int n_layers, char ***out, dk_err_
         {
           jv_free (s);
           strv_free (r);
-          return dk_make_error_code (err, DK_ECODE_INVALID, 0,
-                                     "invalid image config: bad diff_id");
+          return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid image config: bad diff_id");
         }
       r[i] = xstrdup (jv_string_value (s));
       jv_free (s);
@@ -52,8 +51,8 @@ config_diff_ids (const char *cfg, size_t len, int n_layers, char ***out, dk_err_
    registry itself; resolves the manifest through the first that answers. */
 static int
 open_and_resolve (const struct pull_opts *o, const struct dk_ref *ref, const struct platform *p,
-                  const char *fname, const char *fref, struct reg_client **cp,
-                  struct manifest *m, dk_err_t *err)
+                  const char *fname, const char *fref, struct reg_client **cp, struct manifest *m,
+                  dk_err_t *err)
 {
   const char *tag_or_digest = ref->digest ? ref->digest : ref->tag;
   bool hub = strcmp (ref->domain, "docker.io") == 0;
@@ -139,8 +138,8 @@ static int
 write_debug_files (const struct pull_opts *o, const struct manifest *m, const char *cfg,
                    size_t cfg_len, dk_err_t *err)
 {
-  cleanup_free char *cp = xasprintf ("%s/blobs/sha256/%s", o->output_dir,
-                                     dk_digest_hex (m->config.digest));
+  cleanup_free char *cp
+      = xasprintf ("%s/blobs/sha256/%s", o->output_dir, dk_digest_hex (m->config.digest));
   cleanup_free char *mp = xasprintf ("%s/manifest.json", o->output_dir);
   if (dk_atomic_write (cp, cfg, cfg_len, 0644, err) < 0
       || dk_atomic_write (mp, m->raw, m->raw_len, 0644, err) < 0)
@@ -162,9 +161,14 @@ pull_resolved (const struct pull_opts *o, const struct dk_ref *ref, struct reg_c
     return -1;
   char **chains = chain_ids_compute (diff_ids, m->n_layers);
   struct graph g = { o->root, o->driver };
-  struct layers_job job = { .c = c, .repo = ref->path, .m = m, .diff_ids = diff_ids,
-                            .chain_ids = chains, .g = o->output_dir ? NULL : &g,
-                            .output_dir = o->output_dir, .tmp_dir = tmp,
+  struct layers_job job = { .c = c,
+                            .repo = ref->path,
+                            .m = m,
+                            .diff_ids = diff_ids,
+                            .chain_ids = chains,
+                            .g = o->output_dir ? NULL : &g,
+                            .output_dir = o->output_dir,
+                            .tmp_dir = tmp,
                             .max_concurrent = o->max_concurrent };
   int ret = 0;
   if (o->output_dir)
@@ -223,9 +227,8 @@ pull_image (const struct pull_opts *o, const char *refstr, jv *result, dk_err_t 
   if (ret == 0)
     {
       cleanup_free char *dg = xasprintf ("Digest: %s", m.top_digest);
-      cleanup_free char *st = xasprintf ("%s for %s",
-                                         newer ? "Downloaded newer image" : "Image is up to date",
-                                         fref);
+      cleanup_free char *st
+          = xasprintf ("%s for %s", newer ? "Downloaded newer image" : "Image is up to date", fref);
       cleanup_free char *sl = xasprintf ("Status: %s", st);
       progress (dg, NULL, -1, 0);
       progress (sl, NULL, -1, 0);

@@ -99,7 +99,7 @@ now_ns (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* --limit-rate (tests): curl's own limit reads many buffers at once on
@@ -110,7 +110,7 @@ throttle (struct xfer *x)
   long rate = x->client->limit_rate;
   if (rate <= 0)
     return;
-  int64_t due = x->start_ns + (int64_t) ((double) x->streamed / rate * 1e9);
+  int64_t due = x->start_ns + (int64_t)((double)x->streamed / rate * 1e9);
   int64_t wait = due - now_ns ();
   if (wait > 0)
     {
@@ -232,7 +232,7 @@ perform_once (struct reg_client *c, const struct reg_req *req, const char *url, 
   if (req->has_body || strcmp (method, "POST") == 0 || strcmp (method, "PUT") == 0
       || strcmp (method, "PATCH") == 0)
     {
-      curl_easy_setopt (h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
+      curl_easy_setopt (h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
       curl_easy_setopt (h, CURLOPT_POSTFIELDS, req->body_len ? req->body : "");
     }
   struct curl_slist *hl = NULL;
@@ -245,7 +245,7 @@ perform_once (struct reg_client *c, const struct reg_req *req, const char *url, 
   cleanup_free char *range = NULL;
   if (req->range_from > 0)
     {
-      range = xasprintf ("Range: bytes=%lld-", (long long) req->range_from);
+      range = xasprintf ("Range: bytes=%lld-", (long long)req->range_from);
       hl = curl_slist_append (hl, range);
     }
   curl_easy_setopt (h, CURLOPT_HTTPHEADER, hl);
@@ -261,8 +261,9 @@ perform_once (struct reg_client *c, const struct reg_req *req, const char *url, 
 int
 reg_do (struct reg_client *c, const struct reg_req *req, struct reg_resp *resp, dk_err_t *err)
 {
-  cleanup_free char *url
-      = strncmp (req->path, "http", 4) == 0 ? xstrdup (req->path) : xasprintf ("%s%s", c->base, req->path);
+  cleanup_free char *url = strncmp (req->path, "http", 4) == 0
+                               ? xstrdup (req->path)
+                               : xasprintf ("%s%s", c->base, req->path);
   const char *method = req->method ? req->method : "GET";
   int max_attempts = req->no_retry ? 1 : (c->retries > 0 ? c->retries : 1);
   bool auth_retried = false;
@@ -281,7 +282,7 @@ reg_do (struct reg_client *c, const struct reg_req *req, struct reg_resp *resp, 
           reg_resp_free (resp);
           return dk_make_error_code (err, DK_ECODE_INVALID, 0,
                                      "%s \"%s\": response larger than %zu bytes", method, url,
-                                     req->max_body ? req->max_body : (size_t) REG_MAX_MANIFEST);
+                                     req->max_body ? req->max_body : (size_t)REG_MAX_MANIFEST);
         }
       if (x.sink_failed)
         {
@@ -298,7 +299,8 @@ reg_do (struct reg_client *c, const struct reg_req *req, struct reg_resp *resp, 
               (*err)->status = x.streamed > 0 ? EAGAIN : 0;
               return -1;
             }
-          dk_debug ("%s %s: %s; retrying", method, url, errbuf[0] ? errbuf : curl_easy_strerror (rc));
+          dk_debug ("%s %s: %s; retrying", method, url,
+                    errbuf[0] ? errbuf : curl_easy_strerror (rc));
           reg_backoff (attempt);
           continue;
         }
@@ -470,7 +472,7 @@ registry_error (const struct reg_resp *resp, char **code_out)
     {
       cleanup_free char *lower = xstrdup (code);
       for (char *p = lower; *p; p++)
-        *p = *p == '_' ? ' ' : (char) (*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        *p = *p == '_' ? ' ' : (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
       /* Docker prints "manifest unknown: manifest unknown" */
       txt = xasprintf ("%s: %s", lower, msg ? msg : lower);
       if (code_out)
@@ -482,14 +484,17 @@ registry_error (const struct reg_resp *resp, char **code_out)
 }
 
 int
-reg_status_error (const struct reg_resp *resp, const char *what, const char *name,
-                  const char *ref, dk_err_t *err)
+reg_status_error (const struct reg_resp *resp, const char *what, const char *name, const char *ref,
+                  dk_err_t *err)
 {
   cleanup_free char *code = NULL;
   cleanup_free char *detail = registry_error (resp, &code);
   long s = resp->status;
   bool push = strcmp (what, "push") == 0;
-  if (s == 401 || s == 403 || (code && (strcmp (code, "NAME_UNKNOWN") == 0 || strcmp (code, "DENIED") == 0 || strcmp (code, "UNAUTHORIZED") == 0)))
+  if (s == 401 || s == 403
+      || (code
+          && (strcmp (code, "NAME_UNKNOWN") == 0 || strcmp (code, "DENIED") == 0
+              || strcmp (code, "UNAUTHORIZED") == 0)))
     {
       if (push)
         return dk_make_error_code (err, s == 403 ? DK_ECODE_FORBIDDEN : DK_ECODE_UNAUTHORIZED, 0,

@@ -22,7 +22,7 @@ struct reg_opts
   char **mirrors;  /* URLs tried first for docker.io; NULL-terminated */
   const char *certs_dir;
   const char *auth_text; /* Docker auth config (JSON, base64url or a config file), or NULL */
-  long limit_rate; /* bytes/s per transfer, 0 = unlimited (tests) */
+  long limit_rate;       /* bytes/s per transfer, 0 = unlimited (tests) */
   int retries;
 };
 
@@ -34,8 +34,8 @@ struct reg_token
 
 struct reg_client
 {
-  char *host;   /* "127.0.0.1:5000" as written in the reference */
-  char *base;   /* "https://host" (or http) once pinged */
+  char *host; /* "127.0.0.1:5000" as written in the reference */
+  char *base; /* "https://host" (or http) once pinged */
   bool insecure;
   bool is_mirror;
   char *certs_dir;
