@@ -40,41 +40,40 @@ held_layers (struct store *s)
   cleanup_free char *idir = xasprintf ("%s/images", s->idir);
   cleanup_jv jv ids = names_in (idir, ".json");
   jv_array_foreach (ids, i, hex)
-    {
-      cleanup_free char *id = xasprintf ("sha256:%s", jv_string_value (hex));
-      cleanup_jv jv config = jv_invalid ();
-      if (image_load (s, id, &config, NULL, NULL) == 0)
-        {
-          jv chain = image_chain (config);
-          jv_array_foreach (chain, j, c)
-            held = jv_object_set (held, c, jv_true ());
-          jv_free (chain);
-        }
-      jv_free (hex);
-    }
+  {
+    cleanup_free char *id = xasprintf ("sha256:%s", jv_string_value (hex));
+    cleanup_jv jv config = jv_invalid ();
+    if (image_load (s, id, &config, NULL, NULL) == 0)
+      {
+        jv chain = image_chain (config);
+        jv_array_foreach (chain, j, c) held = jv_object_set (held, c, jv_true ());
+        jv_free (chain);
+      }
+    jv_free (hex);
+  }
   cleanup_free char *cdir = xasprintf ("%s/containers", s->ddir);
   cleanup_jv jv cids = names_in (cdir, "");
   jv_array_foreach (cids, i, cid)
-    {
-      cleanup_free char *mp = xasprintf ("%s/%s/meta.json", cdir, jv_string_value (cid));
-      cleanup_jv jv m = jv_invalid ();
-      const char *l;
-      if (dk_json_read_file (mp, &m, NULL) == 0 && (l = dk_json_str (m, "layer")) && *l)
-        {
-          cleanup_free char *cur = xstrdup (l);
-          while (cur && *cur)
-            {
-              held = jv_object_set (held, jv_string (cur), jv_true ());
-              cleanup_jv jv lm = jv_invalid ();
-              const char *p = NULL;
-              if (layer_meta (s, cur, &lm, NULL) == 0)
-                p = dk_json_str (lm, "parent");
-              free (cur);
-              cur = p ? xstrdup (p) : NULL;
-            }
-        }
-      jv_free (cid);
-    }
+  {
+    cleanup_free char *mp = xasprintf ("%s/%s/meta.json", cdir, jv_string_value (cid));
+    cleanup_jv jv m = jv_invalid ();
+    const char *l;
+    if (dk_json_read_file (mp, &m, NULL) == 0 && (l = dk_json_str (m, "layer")) && *l)
+      {
+        cleanup_free char *cur = xstrdup (l);
+        while (cur && *cur)
+          {
+            held = jv_object_set (held, jv_string (cur), jv_true ());
+            cleanup_jv jv lm = jv_invalid ();
+            const char *p = NULL;
+            if (layer_meta (s, cur, &lm, NULL) == 0)
+              p = dk_json_str (lm, "parent");
+            free (cur);
+            cur = p ? xstrdup (p) : NULL;
+          }
+      }
+    jv_free (cid);
+  }
   return held;
 }
 
@@ -85,18 +84,18 @@ has_children (struct store *s, const char *chain)
   cleanup_jv jv hexes = names_in (ldir, "");
   bool found = false;
   jv_array_foreach (hexes, i, hex)
-    {
-      if (!found)
-        {
-          cleanup_free char *mp = xasprintf ("%s/%s/meta.json", ldir, jv_string_value (hex));
-          cleanup_jv jv m = jv_invalid ();
-          const char *p;
-          if (dk_json_read_file (mp, &m, NULL) == 0 && (p = dk_json_str (m, "parent"))
-              && strcmp (p, chain) == 0)
-            found = true;
-        }
-      jv_free (hex);
-    }
+  {
+    if (!found)
+      {
+        cleanup_free char *mp = xasprintf ("%s/%s/meta.json", ldir, jv_string_value (hex));
+        cleanup_jv jv m = jv_invalid ();
+        const char *p;
+        if (dk_json_read_file (mp, &m, NULL) == 0 && (p = dk_json_str (m, "parent"))
+            && strcmp (p, chain) == 0)
+          found = true;
+      }
+    jv_free (hex);
+  }
   return found;
 }
 

@@ -28,18 +28,18 @@ image_refs (jv refs, const char *id, jv *tags, jv *digests)
   *tags = jv_array ();
   *digests = jv_array ();
   jv_object_foreach (refs, k, v)
-    {
-      if (jv_get_kind (v) == JV_KIND_STRING && strcmp (jv_string_value (v), id) == 0)
-        {
-          cleanup_free char *f = familiar (jv_string_value (k));
-          if (strchr (jv_string_value (k), '@'))
-            *digests = jv_array_append (*digests, jv_string (f));
-          else
-            *tags = jv_array_append (*tags, jv_string (f));
-        }
-      jv_free (k);
-      jv_free (v);
-    }
+  {
+    if (jv_get_kind (v) == JV_KIND_STRING && strcmp (jv_string_value (v), id) == 0)
+      {
+        cleanup_free char *f = familiar (jv_string_value (k));
+        if (strchr (jv_string_value (k), '@'))
+          *digests = jv_array_append (*digests, jv_string (f));
+        else
+          *tags = jv_array_append (*tags, jv_string (f));
+      }
+    jv_free (k);
+    jv_free (v);
+  }
   *tags = jv_sort (*tags, jv_copy (*tags));
   *digests = jv_sort (*digests, jv_copy (*digests));
 }
@@ -49,13 +49,13 @@ image_size (struct store *s, jv chain)
 {
   int64_t total = 0;
   jv_array_foreach (chain, i, c)
-    {
-      cleanup_jv jv m = jv_invalid ();
-      int64_t sz = 0;
-      if (layer_meta (s, jv_string_value (c), &m, NULL) == 0 && dk_json_int (m, "size", &sz))
-        total += sz;
-      jv_free (c);
-    }
+  {
+    cleanup_jv jv m = jv_invalid ();
+    int64_t sz = 0;
+    if (layer_meta (s, jv_string_value (c), &m, NULL) == 0 && dk_json_int (m, "size", &sz))
+      total += sz;
+    jv_free (c);
+  }
   return total;
 }
 
@@ -103,16 +103,16 @@ reference_match (jv tags, const char *pattern)
 {
   bool m = false;
   jv_array_foreach (tags, i, t)
-    {
-      const char *full = jv_string_value (t);
-      cleanup_free char *name = xstrdup (full);
-      char *colon = strrchr (name, ':');
-      if (colon && !strchr (colon, '/'))
-        *colon = '\0';
-      if (fnmatch (pattern, full, FNM_PATHNAME) == 0 || fnmatch (pattern, name, FNM_PATHNAME) == 0)
-        m = true;
-      jv_free (t);
-    }
+  {
+    const char *full = jv_string_value (t);
+    cleanup_free char *name = xstrdup (full);
+    char *colon = strrchr (name, ':');
+    if (colon && !strchr (colon, '/'))
+      *colon = '\0';
+    if (fnmatch (pattern, full, FNM_PATHNAME) == 0 || fnmatch (pattern, name, FNM_PATHNAME) == 0)
+      m = true;
+    jv_free (t);
+  }
   return m;
 }
 
@@ -120,8 +120,8 @@ static int
 cmp_created (const void *a, const void *b)
 {
   int64_t x = 0, y = 0;
-  dk_json_int (*(const jv *) a, "Created", &x);
-  dk_json_int (*(const jv *) b, "Created", &y);
+  dk_json_int (*(const jv *)a, "Created", &x);
+  dk_json_int (*(const jv *)b, "Created", &y);
   return x < y ? 1 : x > y ? -1 : 0;
 }
 
@@ -143,7 +143,8 @@ cmd_ls (struct store *s, int argc, char **argv, dk_err_t *err)
         break;
       case 'f':
         if (strchr (optarg, '=') == NULL)
-          return dk_make_error_code (err, DK_ECODE_INVALID, 0, "bad format of filter (expected name=value)");
+          return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                     "bad format of filter (expected name=value)");
         filters = jv_array_append (filters, jv_string (optarg));
         break;
       default:
@@ -154,32 +155,32 @@ cmd_ls (struct store *s, int argc, char **argv, dk_err_t *err)
     return -1;
   int64_t before = INT64_MAX, since = INT64_MIN;
   jv_array_foreach (filters, i, f)
-    {
-      const char *fs = jv_string_value (f);
-      if (strncmp (fs, "before=", 7) == 0 || strncmp (fs, "since=", 6) == 0)
-        {
-          bool is_before = fs[0] == 'b';
-          cleanup_free char *id = NULL;
-          cleanup_jv jv cfg = jv_invalid ();
-          if (image_resolve (s, strchr (fs, '=') + 1, &id, err) < 0
-              || image_load (s, id, &cfg, NULL, err) < 0)
-            {
-              jv_free (f);
-              return -1;
-            }
-          int64_t t = parse_time (dk_json_str (cfg, "created"));
-          *(is_before ? &before : &since) = t;
-        }
-      else if (strncmp (fs, "dangling=", 9) && strncmp (fs, "label=", 6)
-               && strncmp (fs, "reference=", 10))
-        {
-          dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid filter '%.*s'",
-                              (int) (strchr (fs, '=') - fs), fs);
-          jv_free (f);
-          return -1;
-        }
-      jv_free (f);
-    }
+  {
+    const char *fs = jv_string_value (f);
+    if (strncmp (fs, "before=", 7) == 0 || strncmp (fs, "since=", 6) == 0)
+      {
+        bool is_before = fs[0] == 'b';
+        cleanup_free char *id = NULL;
+        cleanup_jv jv cfg = jv_invalid ();
+        if (image_resolve (s, strchr (fs, '=') + 1, &id, err) < 0
+            || image_load (s, id, &cfg, NULL, err) < 0)
+          {
+            jv_free (f);
+            return -1;
+          }
+        int64_t t = parse_time (dk_json_str (cfg, "created"));
+        *(is_before ? &before : &since) = t;
+      }
+    else if (strncmp (fs, "dangling=", 9) && strncmp (fs, "label=", 6)
+             && strncmp (fs, "reference=", 10))
+      {
+        dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid filter '%.*s'",
+                            (int)(strchr (fs, '=') - fs), fs);
+        jv_free (f);
+        return -1;
+      }
+    jv_free (f);
+  }
 
   cleanup_free char *dir = xasprintf ("%s/images", s->idir);
   cleanup_closedir DIR *d = opendir (dir);
@@ -202,19 +203,19 @@ cmd_ls (struct store *s, int argc, char **argv, dk_err_t *err)
       dk_json_int (sum, "Created", &created);
       bool keep = created < before && created > since;
       jv_array_foreach (filters, i, f)
-        {
-          const char *fs = jv_string_value (f);
-          if (strncmp (fs, "dangling=", 9) == 0)
-            {
-              bool want = strcmp (fs + 9, "true") == 0 || strcmp (fs + 9, "1") == 0;
-              keep &= want == (jv_array_length (jv_copy (tags)) == 0);
-            }
-          else if (strncmp (fs, "label=", 6) == 0)
-            keep &= label_match (labels, fs + 6);
-          else if (strncmp (fs, "reference=", 10) == 0)
-            keep &= reference_match (tags, fs + 10);
-          jv_free (f);
-        }
+      {
+        const char *fs = jv_string_value (f);
+        if (strncmp (fs, "dangling=", 9) == 0)
+          {
+            bool want = strcmp (fs + 9, "true") == 0 || strcmp (fs + 9, "1") == 0;
+            keep &= want == (jv_array_length (jv_copy (tags)) == 0);
+          }
+        else if (strncmp (fs, "label=", 6) == 0)
+          keep &= label_match (labels, fs + 6);
+        else if (strncmp (fs, "reference=", 10) == 0)
+          keep &= reference_match (tags, fs + 10);
+        jv_free (f);
+      }
       if (!keep)
         {
           jv_free (sum);
@@ -305,10 +306,9 @@ cmd_inspect (struct store *s, int argc, char **argv, dk_err_t *err)
   rf = jv_object_set (rf, jv_string ("Layers"), jv_is_valid (diff_ids) ? diff_ids : jv_array ());
   o = jv_object_set (o, jv_string ("RootFS"), rf);
   const char *ltt = dk_json_str (meta, "last_tag_time");
-  o = jv_object_set (
-      o, jv_string ("Metadata"),
-      jv_object_set (jv_object (), jv_string ("LastTagTime"),
-                     jv_string (ltt ? ltt : "0001-01-01T00:00:00Z")));
+  o = jv_object_set (o, jv_string ("Metadata"),
+                     jv_object_set (jv_object (), jv_string ("LastTagTime"),
+                                    jv_string (ltt ? ltt : "0001-01-01T00:00:00Z")));
   dk_jsonl_write (stdout, jv_object_set (result_obj (), jv_string ("image"), o));
   return 0;
 }
@@ -364,7 +364,8 @@ cmd_history (struct store *s, int argc, char **argv, dk_err_t *err)
       o = jv_object_set (o, jv_string ("Created"), dk_json_int64 (parse_time (created)));
       o = jv_object_set (o, jv_string ("CreatedBy"), str_or_empty (h, "created_by"));
       o = jv_object_set (o, jv_string ("Tags"),
-                         i == nh - 1 && jv_array_length (jv_copy (tags)) ? jv_copy (tags) : jv_null ());
+                         i == nh - 1 && jv_array_length (jv_copy (tags)) ? jv_copy (tags)
+                                                                         : jv_null ());
       o = jv_object_set (o, jv_string ("Size"), dk_json_int64 (sizes[i]));
       o = jv_object_set (o, jv_string ("Comment"), str_or_empty (h, "comment"));
       out = jv_array_append (out, o);

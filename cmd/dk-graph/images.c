@@ -95,17 +95,17 @@ cmd_image_add (struct store *s, int argc, char **argv, dk_err_t *err)
   dk_sha256_buf (raw, len, id);
   cleanup_jv jv chain = image_chain (config);
   jv_array_foreach (chain, i, l)
-    {
-      bool ok = layer_exists (s, jv_string_value (l));
-      if (!ok)
-        {
-          dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "layer %s of image %s is not registered",
-                              jv_string_value (l), id);
-          jv_free (l);
-          return -1;
-        }
-      jv_free (l);
-    }
+  {
+    bool ok = layer_exists (s, jv_string_value (l));
+    if (!ok)
+      {
+        dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "layer %s of image %s is not registered",
+                            jv_string_value (l), id);
+        jv_free (l);
+        return -1;
+      }
+    jv_free (l);
+  }
   char mdigest[DK_DIGEST_STR_LEN] = "";
   cleanup_free char *mraw = NULL;
   size_t mlen = 0;
@@ -149,8 +149,7 @@ cmd_image_add (struct store *s, int argc, char **argv, dk_err_t *err)
       jv refs;
       if (refs_load (s, &refs, err) < 0)
         return -1;
-      jv_array_foreach (keys, i, k)
-        refs = jv_object_set (refs, k, jv_string (id));
+      jv_array_foreach (keys, i, k) refs = jv_object_set (refs, k, jv_string (id));
       if (refs_save (s, refs, err) < 0)
         return -1;
     }
@@ -239,13 +238,13 @@ refs_of (jv refs, const char *id)
 {
   jv out = jv_array ();
   jv_object_foreach (refs, k, v)
-    {
-      if (jv_get_kind (v) == JV_KIND_STRING && strcmp (jv_string_value (v), id) == 0)
-        out = jv_array_append (out, k);
-      else
-        jv_free (k);
-      jv_free (v);
-    }
+  {
+    if (jv_get_kind (v) == JV_KIND_STRING && strcmp (jv_string_value (v), id) == 0)
+      out = jv_array_append (out, k);
+    else
+      jv_free (k);
+    jv_free (v);
+  }
   return out;
 }
 
@@ -315,9 +314,8 @@ is_id_prefix (const char *id, const char *ref)
 int
 cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
 {
-  static const struct option longopts[] = { { "force", no_argument, 0, 'f' },
-                                            { "no-prune", no_argument, 0, 'n' },
-                                            { 0, 0, 0, 0 } };
+  static const struct option longopts[]
+      = { { "force", no_argument, 0, 'f' }, { "no-prune", no_argument, 0, 'n' }, { 0, 0, 0, 0 } };
   bool force = false;
   int c;
   optind = 1;
@@ -376,20 +374,20 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
           cleanup_jv jv left = refs_of (refs, id);
           bool tag_left = false;
           jv_array_foreach (left, i, k)
-            {
-              cleanup_free char *kn = key_name (jv_string_value (k));
-              if (!key_is_digest (jv_string_value (k)) && strcmp (kn, name) == 0)
-                tag_left = true;
-              jv_free (k);
-            }
+          {
+            cleanup_free char *kn = key_name (jv_string_value (k));
+            if (!key_is_digest (jv_string_value (k)) && strcmp (kn, name) == 0)
+              tag_left = true;
+            jv_free (k);
+          }
           if (!tag_left)
             jv_array_foreach (left, i, k)
-              {
-                cleanup_free char *kn = key_name (jv_string_value (k));
-                if (key_is_digest (jv_string_value (k)) && strcmp (kn, name) == 0)
-                  refs = untag_key (refs, jv_string_value (k), &records);
-                jv_free (k);
-              }
+            {
+              cleanup_free char *kn = key_name (jv_string_value (k));
+              if (key_is_digest (jv_string_value (k)) && strcmp (kn, name) == 0)
+                refs = untag_key (refs, jv_string_value (k), &records);
+              jv_free (k);
+            }
         }
       cleanup_jv jv left = refs_of (refs, id);
       if (jv_array_length (jv_copy (left)) > 0)
@@ -405,16 +403,16 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
       bool one_repo = true;
       cleanup_free char *first = NULL;
       jv_array_foreach (mine, i, k)
-        {
-          cleanup_free char *kn = key_name (jv_string_value (k));
-          if (!key_is_digest (jv_string_value (k)))
-            tags++;
-          if (first == NULL)
-            first = xstrdup (kn);
-          else if (strcmp (first, kn) != 0)
-            one_repo = false;
-          jv_free (k);
-        }
+      {
+        cleanup_free char *kn = key_name (jv_string_value (k));
+        if (!key_is_digest (jv_string_value (k)))
+          tags++;
+        if (first == NULL)
+          first = xstrdup (kn);
+        else if (strcmp (first, kn) != 0)
+          one_repo = false;
+        jv_free (k);
+      }
       if (!force && !(tags <= 1 && one_repo))
         {
           jv_free (refs);
@@ -432,10 +430,10 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
                                      short_id, user);
         }
       jv_array_foreach (mine, i, k)
-        {
-          refs = untag_key (refs, jv_string_value (k), &records);
-          jv_free (k);
-        }
+      {
+        refs = untag_key (refs, jv_string_value (k), &records);
+        jv_free (k);
+      }
     }
   if (refs_save (s, refs, err) < 0)
     return -1;
@@ -450,7 +448,6 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
   }
 done:
   store_unlock (s);
-  dk_jsonl_write (stdout,
-                  jv_object_set (result_obj (), jv_string ("deleted"), jv_copy (records)));
+  dk_jsonl_write (stdout, jv_object_set (result_obj (), jv_string ("deleted"), jv_copy (records)));
   return 0;
 }

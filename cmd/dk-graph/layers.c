@@ -79,7 +79,9 @@ cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err)
         o.expect_digest = optarg;
         break;
       default:
-        return dk_make_error_code (err, DK_ECODE_INVALID, 0, "usage: layer-register [--parent CHAINID] [--diff-id D] [--digest D] [FILE|-]");
+        return dk_make_error_code (
+            err, DK_ECODE_INVALID, 0,
+            "usage: layer-register [--parent CHAINID] [--diff-id D] [--digest D] [FILE|-]");
       }
   if ((o.expect_diff_id && dk_digest_validate (o.expect_diff_id, err) < 0)
       || (o.expect_digest && dk_digest_validate (o.expect_digest, err) < 0))

@@ -34,7 +34,7 @@ clean_tmp (struct store *s)
       if (l < 6 || strcmp (de->d_name + l - 5, ".lock") != 0)
         continue;
       cleanup_free char *lock = xasprintf ("%s/%s", s->tmp, de->d_name);
-      cleanup_free char *dir = xasprintf ("%s/%.*s", s->tmp, (int) (l - 5), de->d_name);
+      cleanup_free char *dir = xasprintf ("%s/%.*s", s->tmp, (int)(l - 5), de->d_name);
       cleanup_close int fd = open (lock, O_RDWR | O_CLOEXEC);
       if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) < 0)
         continue; /* its owner is alive */

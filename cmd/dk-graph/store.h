@@ -12,12 +12,12 @@
 
 struct store
 {
-  char *root;      /* --root */
-  char *driver;    /* "overlay2" or "vfs" */
-  char *ddir;      /* ROOT/DRIVER: layers/, l/, containers/ */
-  char *idir;      /* ROOT/image/DRIVER: content/, images/, repositories.json */
-  char *tmp;       /* ROOT/tmp */
-  int lockfd;      /* graph.lock while held */
+  char *root;   /* --root */
+  char *driver; /* "overlay2" or "vfs" */
+  char *ddir;   /* ROOT/DRIVER: layers/, l/, containers/ */
+  char *idir;   /* ROOT/image/DRIVER: content/, images/, repositories.json */
+  char *tmp;    /* ROOT/tmp */
+  int lockfd;   /* graph.lock while held */
   bool overlay;
 };
 
