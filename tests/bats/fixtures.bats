@@ -173,3 +173,22 @@ print(m["mediaType"], ",".join(l["mediaType"] for l in m.get("layers", [])))'
   run tar -xOf "$out" manifest.json
   assert_output --partial 'busybox:fixture"]'
 }
+
+@test "the bench image builder makes a valid OCI image (small sizes)" {
+  out=$BATS_TEST_TMPDIR/bench
+  run "$DK_REPO_ROOT/tests/fixtures/build-bench-image" "$out" --total-mb 8 --big-mb 3 \
+    --small-files 500 --libs-mb 1 --bins-mb 1
+  assert_success
+  assert_output --partial 'layer small files (500)'
+  run skopeo inspect "oci:$out:bench"
+  assert_success
+  n=$(echo "$output" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["Layers"]))')
+  assert_equal "$n" 5
+  # every blob matches its digest
+  for f in "$out"/blobs/sha256/*; do
+    assert_equal "$(sha256sum <"$f" | cut -c1-64)" "$(basename "$f")"
+  done
+  run "$DK_REPO_ROOT/tests/fixtures/build-bench-image" "$out" --if-missing
+  assert_success
+  assert_output ''
+}
