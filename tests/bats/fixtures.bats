@@ -8,6 +8,13 @@ load helpers
 setup_file() {
   load helpers
   fixtures_build
+  # a registry for the whole file: must survive every test's teardown
+  start_registry plain
+  export FILE_REGISTRY=$REGISTRY FILE_REGISTRY_PID=$REGISTRY_PID
+}
+
+teardown_file() {
+  stop_registry
 }
 
 teardown() {
@@ -31,6 +38,17 @@ print(m["mediaType"], ",".join(l["mediaType"] for l in m.get("layers", [])))'
   stop_registry
   run kill -0 "$pid"
   assert_failure
+}
+
+@test "a registry started in setup_file outlives the tests' teardown" {
+  run curl -s -o /dev/null -w '%{http_code}' "http://$FILE_REGISTRY/v2/"
+  assert_output 200
+  start_registry plain
+  stop_registry
+  run kill -0 "$FILE_REGISTRY_PID"
+  assert_success
+  run curl -s -o /dev/null -w '%{http_code}' "http://$FILE_REGISTRY/v2/"
+  assert_output 200
 }
 
 @test "two registries run side by side" {
