@@ -185,6 +185,17 @@ print(m["mediaType"], ",".join(l["mediaType"] for l in m.get("layers", [])))'
   assert_output '{"name":"t/busybox","tags":["auth"]}'
 }
 
+@test "fixture_image_id is the config digest, kept by a schema2 push" {
+  start_registry plain
+  id=$(fixture_image_id busybox)
+  [[ $id =~ ^sha256:[0-9a-f]{64}$ ]]
+  push_fixture busybox t/id:1 --format v2s2
+  run skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/t/id:1"
+  assert_output --partial "\"digest\":\"$id\""
+  mid=$(fixture_image_id multiarch)
+  assert_equal "$mid" "$id"
+}
+
 @test "a fixture becomes a docker-save archive" {
   out=$BATS_TEST_TMPDIR/busybox.tar
   fixture_docker_archive busybox busybox:fixture "$out"

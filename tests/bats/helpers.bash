@@ -13,6 +13,8 @@
 #   push_fixture NAME REPO:TAG [--format v2s2|oci] [--compress gzip|zstd]
 #                [--tls-verify=false] [--creds u:p]
 #   fixture_docker_archive NAME REPO:TAG FILE   a `docker save`-style tar
+#   fixture_image_id NAME                 sha256:<config digest> (Docker's image ID;
+#                                         for multiarch, the host platform's)
 #   free_port                             prints a free 127.0.0.1 TCP port
 #   random_suffix                         6 random [a-z0-9] characters
 
@@ -243,4 +245,23 @@ fixture_docker_archive() {
   local name=$1 ref=$2 out=$3 layout
   layout=$(fixture_layout "$name") || return 1
   skopeo --insecure-policy copy --quiet "oci:$layout:latest" "docker-archive:$out:$ref"
+}
+
+fixture_image_id() {
+  local layout
+  layout=$(fixture_layout "$1") || return 1
+  skopeo inspect --raw --config "oci:$layout:latest" >/dev/null || return 1
+  # the config blob's digest, found through the (possibly nested) index
+  python3 - "$layout" <<'PY'
+import json, os, platform, sys
+root = sys.argv[1]
+arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+def blob(d):
+    with open(os.path.join(root, "blobs", "sha256", d[7:])) as f:
+        return json.load(f)
+desc = json.load(open(os.path.join(root, "index.json")))["manifests"][0]
+while desc["mediaType"].endswith("index.v1+json"):
+    desc = next(m for m in blob(desc["digest"])["manifests"] if m["platform"]["architecture"] == arch)
+print(blob(desc["digest"])["config"]["digest"])
+PY
 }
