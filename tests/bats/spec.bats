@@ -196,3 +196,48 @@ sh_cmd() {
   assert_success
   assert_output "$hard"
 }
+
+@test "the docker CLI's body for 'docker create busybox sh' runs as Docker would" {
+  local body
+  body=$(jq -c --argjson cmd "$(sh_cmd 'grep -E "^(CapEff|Seccomp):" /proc/self/status; hostname; echo "$HOSTNAME $PATH"; ulimit -Hn')" \
+    '.Cmd = $cmd' "$ROOT/tests/fixtures/spec/cli-create-default.json")
+  run_ctr "$body"
+  assert_success
+  assert_line --regexp '^CapEff:[[:space:]]+00000000a80425fb$'
+  assert_line --regexp '^Seccomp:[[:space:]]+2$'
+  assert_line "${ID:0:12}"
+  assert_line "${ID:0:12} /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  assert_line "$(ulimit -Hn)"
+}
+
+@test "the docker CLI's body with many flags: --init refused, the rest honoured" {
+  local fixture="$ROOT/tests/fixtures/spec/cli-create-many-flags.json"
+  run "$BATS_FILE_TMPDIR/mkspec" --validate <<<"{\"create\": $(cat "$fixture")}"
+  assert_failure 1
+  assert_output --partial "Init (--init) is not supported yet"
+
+  local host="$BATS_TEST_TMPDIR/data" body
+  mkdir -p "$host"
+  echo "bound" >"$host/f"
+  body=$(jq -c --arg bind "$host:/data:ro" \
+    --argjson cmd "$(sh_cmd 'id; hostname; pwd; echo "A=$A"; cat /data/f; echo "nofile=$(ulimit -n)"; grep -E "^(CapBnd|NoNewPrivs|Seccomp):" /proc/self/status; grep -E " /(run|cache|dev/shm) " /proc/mounts; ls -l /dev/xnull; echo "oom=$(cat /proc/self/oom_score_adj)"')" \
+    '.Cmd = $cmd | .Tty = false | .HostConfig.Init = false | .HostConfig.Binds = [$bind]' "$fixture")
+  run_ctr "$body"
+  assert_success
+  assert_line "uid=1000(app) gid=44(video) groups=44(video)"
+  assert_line "host1"
+  assert_line "/w"
+  assert_line "A=1"
+  assert_line "bound"
+  assert_line "nofile=100"
+  # defaults minus CHOWN plus NET_ADMIN
+  assert_line --regexp '^CapBnd:[[:space:]]+00000000a80435fa$'
+  assert_line --regexp '^NoNewPrivs:[[:space:]]+1$'
+  assert_line --regexp '^Seccomp:[[:space:]]+0$'
+  assert_output --regexp 'tmpfs /run tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k'
+  assert_output --regexp 'tmpfs /cache tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k'
+  assert_output --regexp 'shm /dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k'
+  assert_output --regexp 'crw-rw-rw- +1 root +root +1, +3 .* /dev/xnull'
+  assert_line "oom=100"
+  [ -d "$BATS_FILE_TMPDIR/rootfs/w" ]
+}

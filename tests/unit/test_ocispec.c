@@ -136,6 +136,13 @@ test_process (void)
   is_json (s, "process.terminal", "true", "process: terminal with Tty");
   jv_free (s);
 
+  s = build ("{\"Cmd\":[\"true\"],\"Env\":[\"A=1\"]}", NULL, &err);
+  is_json (s, "process.env",
+           "[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/"
+           "bin\",\"HOSTNAME=0123456789ab\",\"A=1\"]",
+           "env: user env without an image config, default PATH");
+  jv_free (s);
+
   jv uc = jv_parse ("{\"Entrypoint\":[\"\"],\"Cmd\":[\"ls\"]}");
   jv ic = jv_parse ("{\"Entrypoint\":[\"/init\"],\"Cmd\":[\"x\"]}");
   jv args = dk_ocispec_process_args (uc, ic);
@@ -353,7 +360,7 @@ test_linux (void)
   is_json (s, "linux.resources.cpu",
            "{\"shares\":512,\"quota\":150000,\"period\":100000,\"cpus\":\"0\"}",
            "resources: NanoCpus as quota/period, shares, cpuset");
-  is_json (s, "linux.resources.pids", "{\"limit\":-1}", "resources: PidsLimit 0 is unlimited");
+  is_json (s, "linux.resources.pids", "(none)", "resources: PidsLimit 0 is unlimited");
   is_json (s, "linux.resources.blockIO.weight", "300", "resources: blkio weight");
   is_json (s, "process.oomScoreAdj", "-500", "process: OomScoreAdj");
   is_json (s, "linux.sysctl", "{\"kernel.shmmax\":\"1000\"}",
