@@ -134,7 +134,7 @@ cmd_ls (struct store *s, int argc, char **argv, dk_err_t *err)
                                             { 0, 0, 0, 0 } };
   cleanup_jv jv filters = jv_array ();
   int c;
-  optind = 1;
+  optind = 0;
   while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1)
     switch (c)
       {

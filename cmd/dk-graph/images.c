@@ -56,7 +56,7 @@ cmd_image_add (struct store *s, int argc, char **argv, dk_err_t *err)
   const char *config_file = NULL, *manifest_file = NULL;
   cleanup_jv jv keys = jv_array ();
   int c;
-  optind = 1;
+  optind = 0;
   while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1)
     {
       char *key = NULL;
@@ -318,7 +318,7 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
       = { { "force", no_argument, 0, 'f' }, { "no-prune", no_argument, 0, 'n' }, { 0, 0, 0, 0 } };
   bool force = false;
   int c;
-  optind = 1;
+  optind = 0;
   while ((c = getopt_long (argc, argv, "f", longopts, NULL)) != -1)
     switch (c)
       {

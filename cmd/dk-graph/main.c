@@ -17,6 +17,9 @@ static const char usage[]
       "  ls [--all] [--digests] [--filter k=v]...\n"
       "  inspect IMAGE | history IMAGE\n"
       "  rm [--force] [--no-prune] IMAGE\n"
+      "  layer-diff CHAINID [-o FILE|-]\n"
+      "  container-create ID --image IMAGE | container-mount ID | container-unmount ID\n"
+      "  container-changes ID | container-diff ID [-o FILE|-] | container-rm ID\n"
       "See docs/tools.md.\n";
 
 static const struct
@@ -34,6 +37,13 @@ static const struct
   { "inspect", cmd_inspect },
   { "history", cmd_history },
   { "rm", cmd_rm },
+  { "layer-diff", cmd_layer_diff },
+  { "container-create", cmd_container_create },
+  { "container-mount", cmd_container_mount },
+  { "container-unmount", cmd_container_unmount },
+  { "container-changes", cmd_container_changes },
+  { "container-diff", cmd_container_diff },
+  { "container-rm", cmd_container_rm },
 };
 
 int

@@ -69,6 +69,13 @@ int cmd_ls (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_inspect (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_history (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_layer_diff (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_container_create (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_container_mount (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_container_unmount (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_container_changes (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_container_diff (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_container_rm (struct store *s, int argc, char **argv, dk_err_t *err);
 
 jv result_obj (void);
 
