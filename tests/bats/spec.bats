@@ -241,3 +241,53 @@ sh_cmd() {
   assert_line "oom=100"
   [ -d "$BATS_FILE_TMPDIR/rootfs/w" ]
 }
+
+@test "/etc/hosts, /etc/hostname, /etc/resolv.conf, volumes and a shared /dev/shm from dockerd's paths" {
+  local d="$BATS_TEST_TMPDIR/daemon"
+  mkdir -p "$d/vol-named" "$d/vol-anon" "$d/shm"
+  echo "10.9.8.7 peer" >"$d/hosts"
+  echo "ctr-$SUFFIX" >"$d/hostname"
+  echo "nameserver 10.0.0.53" >"$d/resolv.conf"
+  echo "named volume" >"$d/vol-named/f"
+  echo "in shm" >"$d/shm/seg"
+  run_ctr "{\"Cmd\": $(sh_cmd 'cat /etc/hosts /etc/hostname /etc/resolv.conf /named/f /dev/shm/seg; echo new >/anon/g; e=$( (echo x >/etc/hosts) 2>&1); echo "hosts=$? $e"'), \"Volumes\": {\"/anon\": {}}, \"HostConfig\": {\"Binds\": [\"myvol:/named\"], \"IpcMode\": \"shareable\", \"ReadonlyRootfs\": true}}" \
+    "{\"hosts_path\": \"$d/hosts\", \"hostname_path\": \"$d/hostname\", \"resolv_path\": \"$d/resolv.conf\", \"shm_path\": \"$d/shm\", \"volume_paths\": {\"myvol\": \"$d/vol-named\", \"/anon\": \"$d/vol-anon\"}}"
+  assert_success
+  assert_line "10.9.8.7 peer"
+  assert_line "ctr-$SUFFIX"
+  assert_line "nameserver 10.0.0.53"
+  assert_line "named volume"
+  assert_line "in shm"
+  assert_line --regexp '^hosts=1 .*Read-only file system$'
+  run cat "$d/vol-anon/g"
+  assert_output "new"
+}
+
+@test "host network, PID, IPC and UTS namespaces" {
+  run_ctr "{\"Cmd\": $(sh_cmd 'ls /sys/class/net | sort | tr "\n" " "; echo; hostname; for n in pid net ipc uts; do readlink /proc/self/ns/$n; done'), \"HostConfig\": {\"NetworkMode\": \"host\", \"PidMode\": \"host\", \"IpcMode\": \"host\", \"UTSMode\": \"host\"}}"
+  assert_success
+  assert_line "$(ls /sys/class/net | sort | tr '\n' ' ')"
+  assert_line "$(hostname)"
+  assert_line "$(readlink /proc/self/ns/pid)"
+  assert_line "$(readlink /proc/self/ns/net)"
+  assert_line "$(readlink /proc/self/ns/ipc)"
+  assert_line "$(readlink /proc/self/ns/uts)"
+}
+
+@test "default namespaces: only loopback, pid 1 is the command, sysctls set in its own netns" {
+  run_ctr "{\"Cmd\": $(sh_cmd 'ls /sys/class/net; cat /proc/1/cmdline | tr "\0" " "; echo; cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ip_forward'), \"HostConfig\": {\"Sysctls\": {\"net.ipv4.ip_forward\": \"1\"}}}"
+  assert_success
+  assert_line --index 0 "lo"
+  assert_line --index 1 --regexp '^sh -c '
+  assert_line --index 2 "0"
+  assert_line --index 3 "1"
+}
+
+@test "CPU quota from NanoCpus and CpuShares in the container's cgroup" {
+  [ -f /sys/fs/cgroup/cgroup.controllers ] && skip "cgroup v1 files checked; this host is v2"
+  run_ctr "{\"Cmd\": $(sh_cmd 'cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.shares'), \"HostConfig\": {\"NanoCpus\": 500000000, \"CpuShares\": 512}}"
+  assert_success
+  assert_line --index 0 "50000"
+  assert_line --index 1 "100000"
+  assert_line --index 2 "512"
+}

@@ -3,6 +3,7 @@
 #include "ocispec.h"
 #include "ocispec_internal.h"
 #include "caps.h"
+#include "seccomp_profile.h"
 #include "cleanup.h"
 
 #include <stdlib.h>
@@ -270,6 +271,85 @@ test_seccomp (void)
 }
 
 static void
+test_seccomp_convert (void)
+{
+  /* rules are kept or dropped by arch (Go names), caps and kernel */
+  const char *profile
+      = "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"archMap\":[{\"architecture\":\"SCMP_ARCH_X86_64\","
+        "\"subArchitectures\":[\"SCMP_ARCH_X86\"]},{\"architecture\":\"SCMP_ARCH_AARCH64\","
+        "\"subArchitectures\":[\"SCMP_ARCH_ARM\"]}],\"syscalls\":["
+        "{\"names\":[\"amd64only\"],\"action\":\"SCMP_ACT_ALLOW\",\"includes\":{\"arches\":["
+        "\"amd64\"]}},"
+        "{\"names\":[\"arm64only\"],\"action\":\"SCMP_ACT_ALLOW\",\"includes\":{\"arches\":["
+        "\"arm64\"]}},"
+        "{\"names\":[\"notamd64\"],\"action\":\"SCMP_ACT_ALLOW\",\"excludes\":{\"arches\":["
+        "\"amd64\"]}},"
+        "{\"names\":[\"newkernel\"],\"action\":\"SCMP_ACT_ALLOW\",\"includes\":{\"minKernel\":\"99."
+        "0\"}},"
+        "{\"names\":[\"oldkernel\"],\"action\":\"SCMP_ACT_ALLOW\",\"includes\":{\"minKernel\":\"3."
+        "0\"}},"
+        "{\"names\":[\"needsboth\"],\"action\":\"SCMP_ACT_ALLOW\",\"includes\":{\"caps\":[\"CAP_"
+        "KILL\",\"CAP_BPF\"]}},"
+        "{\"name\":\"single\",\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":13,\"comment\":\"x\"}]}";
+  jv bounding = jv_parse ("[\"CAP_KILL\"]");
+  jv out = jv_invalid ();
+  dk_err_t err = NULL;
+  ok (dk_seccomp_profile_to_oci (profile, bounding, &out, &err) == 0,
+      "seccomp: a profile converts");
+#if defined(__x86_64__)
+  is_json (out, "architectures", "[\"SCMP_ARCH_X86_64\",\"SCMP_ARCH_X86\"]",
+           "seccomp: native arch and its sub-arches from archMap");
+  is_json (out, "syscalls",
+           "[{\"names\":[\"amd64only\"],\"action\":\"SCMP_ACT_ALLOW\"},"
+           "{\"names\":[\"oldkernel\"],\"action\":\"SCMP_ACT_ALLOW\"},"
+           "{\"names\":[\"single\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":13}]",
+           "seccomp: rules filtered by arch, kernel and caps; name becomes names");
+#else
+  skip ("the expectations are written for x86_64", "seccomp: arch filtering");
+  skip ("the expectations are written for x86_64", "seccomp: rule filtering");
+#endif
+  jv_free (out);
+  ok (dk_seccomp_profile_to_oci (
+          "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86_64\"],"
+          "\"archMap\":[{\"architecture\":\"SCMP_ARCH_X86_64\"}]}",
+          bounding, &out, &err)
+              < 0
+          && strstr (err->msg, "both 'architectures' and 'archMap'"),
+      "seccomp: architectures and archMap together are refused");
+  dk_error_release (&err);
+  ok (dk_seccomp_profile_to_oci ("not json", bounding, &out, &err) < 0
+          && strstr (err->msg, "decoding seccomp profile failed"),
+      "seccomp: a profile that is not JSON is refused");
+  dk_error_release (&err);
+  jv_free (bounding);
+
+  /* the daemon's --seccomp-profile, and "unconfined" there */
+  jv create = jv_parse ("{\"Cmd\":[\"x\"]}");
+  struct dk_spec_input in = { .id = ID,
+                              .create = create,
+                              .image_config = jv_null (),
+                              .rootfs = rootfs,
+                              .seccomp_profile = "{\"defaultAction\":\"SCMP_ACT_LOG\"}" };
+  jv s = jv_invalid ();
+  ok (dk_ocispec_build (&in, &s, &err) == 0, "seccomp: daemon profile builds");
+  is_json (s, "linux.seccomp", "{\"defaultAction\":\"SCMP_ACT_LOG\",\"syscalls\":[]}",
+           "seccomp: the daemon's profile replaces the default");
+  jv_free (s);
+  in.seccomp_profile = "unconfined";
+  dk_ocispec_build (&in, &s, &err);
+  is_json (s, "linux.seccomp", "(none)", "seccomp: daemon unconfined means none");
+  jv_free (s);
+  jv_free (create);
+
+  jv opts = jv_parse ("[\"noexec\",\"size=1m\",\"bogus=1\"]");
+  jv merged = jv_invalid ();
+  ok (dk_ocispec_merge_tmpfs (opts, &merged, &err) < 0 && strstr (err->msg, "invalid tmpfs option"),
+      "tmpfs: unknown data option refused");
+  dk_error_release (&err);
+  jv_free (opts);
+}
+
+static void
 test_privileged (void)
 {
   dk_err_t err = NULL;
@@ -490,6 +570,7 @@ main (void)
   test_user ();
   test_caps ();
   test_seccomp ();
+  test_seccomp_convert ();
   test_privileged ();
   test_mounts ();
   test_linux ();
