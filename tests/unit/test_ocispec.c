@@ -397,6 +397,24 @@ test_mounts (void)
   is_json (s, "root.readonly", "true", "mounts: read-only root");
   jv_free (s);
 
+  s = build ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"IpcMode\":\"none\",\"NetworkMode\":\"none\","
+             "\"Binds\":[\"/dev:/dev\"]}}",
+             NULL, &err);
+  cleanup_free char *all = query (s, "mounts");
+  ok (!strstr (all, "\"/dev/shm\"") && !strstr (all, "\"/dev/pts\"")
+          && !strstr (all, "\"/dev/mqueue\""),
+      "mounts: a user /dev hides every default under /dev, IpcMode none has no /dev/shm");
+  cleanup_free char *sys = query (s, "linux.sysctl");
+  ok (strstr (sys, "ip_unprivileged_port_start") != NULL,
+      "sysctl: network none is a private namespace and gets Docker's net defaults");
+  jv_free (s);
+  s = build ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"Binds\":[\"myvol:/v\"]}}", NULL, &err);
+  ok (!jv_is_valid (s) && err && strcmp (err->code, DK_ECODE_NOT_FOUND) == 0
+          && strstr (err->msg, "no such volume: myvol"),
+      "volumes: a named volume dockerd did not prepare is not_found");
+  jv_free (s);
+  dk_error_release (&err);
+
   expect_error ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"Binds\":[\"/a:/b:rw:extra\"]}}",
                 "invalid volume specification: '/a:/b:rw:extra'", "bind with too many fields");
   expect_error ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"Binds\":[\"/a:/b:bogus\"]}}",
