@@ -132,6 +132,16 @@ print(m["mediaType"], ",".join(l["mediaType"] for l in m.get("layers", [])))'
   done
 }
 
+@test "push_fixture defaults to schema2, and to OCI for zstd" {
+  start_registry plain
+  push_fixture busybox t/def:gz
+  run media_types --tls-verify=false "docker://$REGISTRY/t/def:gz"
+  assert_output --regexp '^application/vnd.docker.distribution.manifest.v2\+json '
+  push_fixture busybox t/def:zst --compress zstd
+  run media_types --tls-verify=false "docker://$REGISTRY/t/def:zst"
+  assert_output --regexp '^application/vnd.oci.image.manifest.v1\+json application/vnd.oci.image.layer.v1.tar\+zstd$'
+}
+
 @test "schema2 with zstd is refused with a reason" {
   run push_fixture busybox t/x:1 --format v2s2 --compress zstd
   assert_failure 2

@@ -12,6 +12,8 @@
 #   fixture_layout NAME                   prints the OCI layout dir of a fixture
 #   push_fixture NAME REPO:TAG [--format v2s2|oci] [--compress gzip|zstd]
 #                [--tls-verify=false] [--creds u:p]
+#       default format v2s2 (oci with --compress zstd); REPO without a host
+#       goes to $REGISTRY; multiarch is pushed with all its platforms
 #   fixture_docker_archive NAME REPO:TAG FILE   a `docker save`-style tar
 #   fixture_image_id NAME                 sha256:<config digest> (Docker's image ID;
 #                                         for multiarch, the host platform's)
@@ -190,7 +192,7 @@ _dk_dest_flags() {
 push_fixture() {
   local name=$1 dest=$2
   shift 2 || { echo "usage: push_fixture NAME REPO:TAG [options]" >&2; return 2; }
-  local format=oci compress=gzip tls= creds=
+  local format= compress=gzip tls= creds=
   while [ $# -gt 0 ]; do
     case "$1" in
     --format) format=$2; shift 2 ;;
@@ -203,6 +205,10 @@ push_fixture() {
     *) echo "push_fixture: unknown option $1" >&2; return 2 ;;
     esac
   done
+  # default: Docker schema2, as most registries serve; OCI when zstd is asked for
+  if [ -z "$format" ]; then
+    if [ "$compress" = zstd ]; then format=oci; else format=v2s2; fi
+  fi
   case "$format" in v2s2 | oci) ;; *) echo "push_fixture: format v2s2|oci" >&2; return 2 ;; esac
   case "$compress" in gzip | zstd) ;; *) echo "push_fixture: compress gzip|zstd" >&2; return 2 ;; esac
   if [ "$format" = v2s2 ] && [ "$compress" = zstd ]; then
