@@ -397,6 +397,24 @@ test_mounts (void)
   is_json (s, "root.readonly", "true", "mounts: read-only root");
   jv_free (s);
 
+  s = build ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"IpcMode\":\"none\",\"NetworkMode\":\"none\","
+             "\"Binds\":[\"/dev:/dev\"]}}",
+             NULL, &err);
+  cleanup_free char *all = query (s, "mounts");
+  ok (!strstr (all, "\"/dev/shm\"") && !strstr (all, "\"/dev/pts\"")
+          && !strstr (all, "\"/dev/mqueue\""),
+      "mounts: a user /dev hides every default under /dev, IpcMode none has no /dev/shm");
+  cleanup_free char *sys = query (s, "linux.sysctl");
+  ok (strstr (sys, "ip_unprivileged_port_start") != NULL,
+      "sysctl: network none is a private namespace and gets Docker's net defaults");
+  jv_free (s);
+  s = build ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"Binds\":[\"myvol:/v\"]}}", NULL, &err);
+  ok (!jv_is_valid (s) && err && strcmp (err->code, DK_ECODE_NOT_FOUND) == 0
+          && strstr (err->msg, "no such volume: myvol"),
+      "volumes: a named volume dockerd did not prepare is not_found");
+  jv_free (s);
+  dk_error_release (&err);
+
   expect_error ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"Binds\":[\"/a:/b:rw:extra\"]}}",
                 "invalid volume specification: '/a:/b:rw:extra'", "bind with too many fields");
   expect_error ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"Binds\":[\"/a:/b:bogus\"]}}",
@@ -466,6 +484,17 @@ test_linux (void)
   jv sp = jv_invalid ();
   ok (dk_ocispec_build (&in, &sp, &err) == 0, "systemd driver builds");
   is_json (sp, "linux.cgroupsPath", "\"system.slice:docker:" ID "\"", "cgroupsPath: systemd form");
+  {
+    jv bad = jv_parse ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"CgroupParent\":\"/notaslice\"}}");
+    struct dk_spec_input in3 = in;
+    in3.create = bad;
+    jv none = jv_invalid ();
+    ok (dk_ocispec_build (&in3, &none, &err) < 0
+            && strstr (err->msg, "cgroup-parent for systemd cgroup should be a valid slice"),
+        "systemd driver: CgroupParent must be a slice");
+    dk_error_release (&err);
+    jv_free (bad);
+  }
   is_json (sp, "linux.namespaces.1", "{\"type\":\"network\",\"path\":\"/run/netns/x\"}",
            "namespaces: network joins the given path");
   is_json (sp, "linux.sysctl.kernel.domainname", "(none)", "(dotted keys are not paths here)");
@@ -542,6 +571,27 @@ test_validate (void)
     { "{\"HostConfig\":{\"Init\":true}}", "Init (--init) is not supported yet" },
     { "{\"HostConfig\":{\"Tmpfs\":{\"run\":\"\"}}}",
       "invalid mount path: 'run' mount path must be absolute" },
+    { "{\"WorkingDir\":\"rel\"}",
+      "the working directory 'rel' is invalid, it needs to be an absolute path" },
+    { "{\"StopSignal\":\"SIGNOPE\"}", "Invalid signal: SIGNOPE" },
+    { "{\"Env\":[\"=x\"]}", "invalid environment variable: =x" },
+    { "{\"Healthcheck\":{\"Interval\":5}}", "Interval in Healthcheck cannot be less than 1ms" },
+    { "{\"Healthcheck\":{\"Retries\":-1}}", "Retries in Healthcheck cannot be negative" },
+    { "{\"HostConfig\":{\"AutoRemove\":true,\"RestartPolicy\":{\"Name\":\"always\"}}}",
+      "can't create 'AutoRemove' container with restart policy" },
+    { "{\"HostConfig\":{\"ExtraHosts\":[\"db:300.1.1.1\"]}}",
+      "invalid IP address in add-host: \"300.1.1.1\"" },
+    { "{\"HostConfig\":{\"ExtraHosts\":[\"nohost\"]}}", "bad format for add-host: \"nohost\"" },
+    { "{\"HostConfig\":{\"PortBindings\":{\"0/tcp\":[]}}}",
+      "invalid port specification: \"0/tcp\"" },
+    { "{\"HostConfig\":{\"PortBindings\":{\"80/tcp\":[{\"HostPort\":\"99999\"}]}}}",
+      "invalid port specification: \"99999\"" },
+    { "{\"HostConfig\":{\"Isolation\":\"hyperv\"}}", "invalid isolation 'hyperv' on linux" },
+    { "{\"HostConfig\":{\"CapDrop\":[\"NOPE\"]}}",
+      "invalid CapDrop: unknown capability: \"CAP_NOPE\"" },
+    { "{\"Hostname\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+      "hostname \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is too long "
+      "(maximum 64 bytes)" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     {
@@ -555,8 +605,10 @@ test_validate (void)
       dk_error_release (&err);
     }
   dk_err_t err = NULL;
-  jv c = jv_parse (
-      "{\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"\"},\"CapAdd\":[\"NET_ADMIN\"]}}");
+  jv c = jv_parse ("{\"StopSignal\":\"sigrtmin+3\",\"Env\":[\"A\"],\"HostConfig\":{"
+                   "\"RestartPolicy\":{\"Name\":\"\"},"
+                   "\"CapAdd\":[\"NET_ADMIN\"],\"ExtraHosts\":[\"gw:host-gateway\",\"v6=[::1]\"],"
+                   "\"PortBindings\":{\"80/tcp\":[{\"HostPort\":\"8000-8010\"}]}}}");
   ok (dk_ocispec_validate (c, &err) == 0, "validate: a correct body passes");
   jv_free (c);
   dk_error_release (&err);
