@@ -17,6 +17,7 @@ static const char usage[]
       "  ls [--all] [--digests] [--filter k=v]...\n"
       "  inspect IMAGE | history IMAGE\n"
       "  rm [--force] [--no-prune] IMAGE\n"
+      "  prune [--all] [--filter until=T|label=k[=v]]... | du\n"
       "  layer-diff CHAINID [-o FILE|-]\n"
       "  container-create ID --image IMAGE | container-mount ID | container-unmount ID\n"
       "  container-changes ID | container-diff ID [-o FILE|-] | container-rm ID\n"
@@ -38,6 +39,8 @@ static const struct
   { "history", cmd_history },
   { "rm", cmd_rm },
   { "layer-diff", cmd_layer_diff },
+  { "prune", cmd_prune },
+  { "du", cmd_du },
   { "container-create", cmd_container_create },
   { "container-mount", cmd_container_mount },
   { "container-unmount", cmd_container_unmount },
