@@ -12,22 +12,25 @@
 
 struct dk_spec_input
 {
-  const char *id;        /* container ID, 64 hex */
-  jv create;             /* borrowed: ContainerCreate body (Config fields at top level,
-                            "HostConfig", "NetworkingConfig"), as stored by dockerd */
-  jv image_config;       /* borrowed: the image config's "config" object (may be null) */
-  const char *rootfs;    /* mounted root filesystem (absolute) */
-  const char *netns_path; /* network namespace to join; NULL: a new empty one
-                             (--network none); "host": the host's */
+  const char *id;            /* container ID, 64 hex */
+  jv create;                 /* borrowed: ContainerCreate body (Config fields at top level,
+                                "HostConfig", "NetworkingConfig"), as stored by dockerd */
+  jv image_config;           /* borrowed: the image config's "config" object (may be null) */
+  const char *rootfs;        /* mounted root filesystem (absolute) */
+  const char *netns_path;    /* network namespace to join; NULL: a new empty one
+                                (--network none); "host": the host's */
   const char *hostname_path; /* files bind-mounted at /etc/hostname, /etc/hosts, */
   const char *hosts_path;    /* /etc/resolv.conf (NULL: not mounted) */
   const char *resolv_path;
   const char *shm_path;      /* a tmpfs/dir for /dev/shm, or NULL for a tmpfs mount */
-  jv volume_paths;       /* borrowed object: named volume -> host path, or null */
+  jv volume_paths;           /* borrowed object: named volume -> host path, or null */
   const char *cgroup_parent; /* daemon's --cgroup-parent, NULL = "/docker" (cgroupfs) */
   const char *cgroup_driver; /* "cgroupfs" (default) or "systemd" */
-  jv default_ulimits;    /* borrowed array of {"Name","Soft","Hard"} from --default-ulimit, or null */
-  const char *seccomp_profile; /* daemon --seccomp-profile file contents, NULL = built-in default */
+  jv default_ulimits; /* borrowed array of {"Name","Soft","Hard"} from --default-ulimit, or null */
+  const char *seccomp_profile; /* daemon --seccomp-profile file contents, NULL = built-in default,
+                                  "unconfined": none */
+  const char *pid_ns_path;     /* PidMode container:<x>: that container's /proc/<pid>/ns/pid */
+  const char *ipc_ns_path;     /* IpcMode container:<x>: its /proc/<pid>/ns/ipc */
 };
 
 /* Validates the create body as Docker does at create time (messages as

@@ -159,7 +159,7 @@ hash_str (const char *s)
 {
   size_t h = 1469598103934665603ULL;
   for (; *s; s++)
-    h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
   return h;
 }
 
@@ -273,7 +273,7 @@ static int
 parent_fd (struct applier *ap, const char *rel, const char **base, dk_err_t *err)
 {
   const char *slash = strrchr (rel, '/');
-  size_t plen = slash ? (size_t) (slash - rel) : 0;
+  size_t plen = slash ? (size_t)(slash - rel) : 0;
   *base = slash ? slash + 1 : rel;
   if (ap->cache_path && strlen (ap->cache_path) == plen && memcmp (ap->cache_path, rel, plen) == 0)
     return ap->cache_fd;
@@ -433,10 +433,9 @@ apply_entry (struct applier *ap, struct archive *a, struct archive_entry *e, uin
   uint32_t uid, gid;
   if (map_id (ap->o->uidmap, ap->o->n_uidmap, archive_entry_uid (e), &uid) < 0
       || map_id (ap->o->gidmap, ap->o->n_gidmap, archive_entry_gid (e), &gid) < 0)
-    return dk_make_error_code (err, DK_ECODE_INVALID, 0,
-                               "layer entry `%s`: owner %lld:%lld cannot be mapped to a host id",
-                               name, (long long) archive_entry_uid (e),
-                               (long long) archive_entry_gid (e));
+    return dk_make_error_code (
+        err, DK_ECODE_INVALID, 0, "layer entry `%s`: owner %lld:%lld cannot be mapped to a host id",
+        name, (long long)archive_entry_uid (e), (long long)archive_entry_gid (e));
 
   const char *hardlink = archive_entry_hardlink (e);
   mode_t type = archive_entry_filetype (e);
@@ -506,7 +505,7 @@ apply_entry (struct applier *ap, struct archive *a, struct archive_entry *e, uin
       break;
     default:
       return dk_make_error_code (err, DK_ECODE_INVALID, 0, "layer entry `%s`: unsupported type 0%o",
-                                 name, (unsigned) type);
+                                 name, (unsigned)type);
     }
 
   /* owner first: chown clears setuid bits and security.capability, so the
@@ -525,7 +524,8 @@ apply_entry (struct applier *ap, struct archive *a, struct archive_entry *e, uin
 
   struct timespec ts[2] = {
     { archive_entry_atime_is_set (e) ? archive_entry_atime (e) : archive_entry_mtime (e),
-      archive_entry_atime_is_set (e) ? archive_entry_atime_nsec (e) : archive_entry_mtime_nsec (e) },
+      archive_entry_atime_is_set (e) ? archive_entry_atime_nsec (e)
+                                     : archive_entry_mtime_nsec (e) },
     { archive_entry_mtime (e), archive_entry_mtime_nsec (e) },
   };
   if (type == AE_IFDIR)
@@ -562,8 +562,8 @@ dk_tar_apply (struct archive *a, int rootfd, const struct dk_tarapply_opts *o, u
     {
       if (ret == 0)
         {
-          cleanup_close int fd = dk_openat_in_root (rootfd, ap.dirs[i].path,
-                                                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+          cleanup_close int fd
+              = dk_openat_in_root (rootfd, ap.dirs[i].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
           if (fd >= 0 && futimens (fd, ap.dirs[i].ts) < 0)
             ret = dk_make_error (err, errno, "set times of `%s`", ap.dirs[i].path);
         }

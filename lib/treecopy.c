@@ -31,13 +31,17 @@ copy_xattrs (int sfd, int dfd, const char *sproc, const char *dproc, const char 
              dk_err_t *err)
 {
   char list[16384];
-  ssize_t n = sfd >= 0 ? flistxattr (sfd, list, sizeof list) : llistxattr (sproc, list, sizeof list);
+  ssize_t n
+      = sfd >= 0 ? flistxattr (sfd, list, sizeof list) : llistxattr (sproc, list, sizeof list);
   if (n < 0)
-    return (errno == ENOTSUP || errno == ENODATA) ? 0 : dk_make_error (err, errno, "list xattrs of `%s`", name);
+    return (errno == ENOTSUP || errno == ENODATA)
+               ? 0
+               : dk_make_error (err, errno, "list xattrs of `%s`", name);
   char val[65536];
   for (char *k = list; k < list + n; k += strlen (k) + 1)
     {
-      ssize_t vl = sfd >= 0 ? fgetxattr (sfd, k, val, sizeof val) : lgetxattr (sproc, k, val, sizeof val);
+      ssize_t vl
+          = sfd >= 0 ? fgetxattr (sfd, k, val, sizeof val) : lgetxattr (sproc, k, val, sizeof val);
       if (vl < 0)
         continue;
       int r = dfd >= 0 ? fsetxattr (dfd, k, val, vl, 0) : lsetxattr (dproc, k, val, vl, 0);
@@ -73,8 +77,7 @@ copy_data (int sfd, int dfd, off_t size, const char *name, dk_err_t *err)
 }
 
 static int
-copy_entry (struct copier *c, int sdir, int ddir, const char *name, const char *path,
-            dk_err_t *err)
+copy_entry (struct copier *c, int sdir, int ddir, const char *name, const char *path, dk_err_t *err)
 {
   struct stat st;
   if (fstatat (sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -165,8 +168,7 @@ copy_dir (struct copier *c, int sdir, int ddir, const char *path, dk_err_t *err)
     {
       if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
         continue;
-      cleanup_free char *sub
-          = *path ? xasprintf ("%s/%s", path, de->d_name) : xstrdup (de->d_name);
+      cleanup_free char *sub = *path ? xasprintf ("%s/%s", path, de->d_name) : xstrdup (de->d_name);
       if (copy_entry (c, sdir, ddir, de->d_name, sub, err) < 0)
         return -1;
     }

@@ -46,8 +46,8 @@ is_empty_dir (const char *path)
 }
 
 static int
-unpack (int in_fd, const char *target, const struct dk_unpack_opts *o,
-        struct dk_unpack_result *res, dk_err_t *err)
+unpack (int in_fd, const char *target, const struct dk_unpack_opts *o, struct dk_unpack_result *res,
+        dk_err_t *err)
 {
   if (o->parent_dir && dk_tree_copy (o->parent_dir, target, err) < 0)
     return -1;
@@ -62,8 +62,7 @@ unpack (int in_fd, const char *target, const struct dk_unpack_opts *o,
   archive_read_set_format_option (a, "tar", "hdrcharset", "BINARY");
   int ret = 0;
   if (archive_read_open (a, &rd, NULL, read_cb, NULL) != ARCHIVE_OK)
-    ret = dk_make_error_code (err, DK_ECODE_INVALID, 0, "read layer: %s",
-                              archive_error_string (a));
+    ret = dk_make_error_code (err, DK_ECODE_INVALID, 0, "read layer: %s", archive_error_string (a));
   struct dk_tarapply_opts to = { o->whiteouts, o->uidmap, o->n_uidmap, o->gidmap, o->n_gidmap };
   if (ret == 0)
     ret = dk_tar_apply (a, rootfd, &to, &res->size, err);

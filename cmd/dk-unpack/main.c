@@ -32,11 +32,11 @@ int
 main (int argc, char **argv)
 {
   static const struct option longopts[]
-      = { { "driver", required_argument, 0, 'd' },  { "parent-dir", required_argument, 0, 'p' },
-          { "digest", required_argument, 0, 'D' },  { "diff-id", required_argument, 0, 'i' },
-          { "uidmap", required_argument, 0, 'u' },  { "gidmap", required_argument, 0, 'g' },
-          { "target", required_argument, 0, 't' },  { "help", no_argument, 0, 'h' },
-          { "version", no_argument, 0, 'V' },       { 0, 0, 0, 0 } };
+      = { { "driver", required_argument, 0, 'd' }, { "parent-dir", required_argument, 0, 'p' },
+          { "digest", required_argument, 0, 'D' }, { "diff-id", required_argument, 0, 'i' },
+          { "uidmap", required_argument, 0, 'u' }, { "gidmap", required_argument, 0, 'g' },
+          { "target", required_argument, 0, 't' }, { "help", no_argument, 0, 'h' },
+          { "version", no_argument, 0, 'V' },      { 0, 0, 0, 0 } };
   cleanup_error dk_err_t err = NULL;
   struct dk_unpack_opts o = { .whiteouts = DK_WHITEOUT_OVERLAY };
   cleanup_free struct dk_idmap *uidmap = NULL;
@@ -66,8 +66,8 @@ main (int argc, char **argv)
         break;
       case 'u':
       case 'g':
-        if (dk_idmap_parse (optarg, c == 'u' ? &uidmap : &gidmap, c == 'u' ? &o.n_uidmap : &o.n_gidmap,
-                            &err)
+        if (dk_idmap_parse (optarg, c == 'u' ? &uidmap : &gidmap,
+                            c == 'u' ? &o.n_uidmap : &o.n_gidmap, &err)
             < 0)
           return fail (&err, 2);
         break;

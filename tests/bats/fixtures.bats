@@ -8,6 +8,13 @@ load helpers
 setup_file() {
   load helpers
   fixtures_build
+  # a registry for the whole file: must survive every test's teardown
+  start_registry plain
+  export FILE_REGISTRY=$REGISTRY FILE_REGISTRY_PID=$REGISTRY_PID
+}
+
+teardown_file() {
+  stop_registry
 }
 
 teardown() {
@@ -31,6 +38,17 @@ print(m["mediaType"], ",".join(l["mediaType"] for l in m.get("layers", [])))'
   stop_registry
   run kill -0 "$pid"
   assert_failure
+}
+
+@test "a registry started in setup_file outlives the tests' teardown" {
+  run curl -s -o /dev/null -w '%{http_code}' "http://$FILE_REGISTRY/v2/"
+  assert_output 200
+  start_registry plain
+  stop_registry
+  run kill -0 "$FILE_REGISTRY_PID"
+  assert_success
+  run curl -s -o /dev/null -w '%{http_code}' "http://$FILE_REGISTRY/v2/"
+  assert_output 200
 }
 
 @test "two registries run side by side" {
@@ -172,4 +190,23 @@ print(m["mediaType"], ",".join(l["mediaType"] for l in m.get("layers", [])))'
   fixture_docker_archive busybox busybox:fixture "$out"
   run tar -xOf "$out" manifest.json
   assert_output --partial 'busybox:fixture"]'
+}
+
+@test "the bench image builder makes a valid OCI image (small sizes)" {
+  out=$BATS_TEST_TMPDIR/bench
+  run "$DK_REPO_ROOT/tests/fixtures/build-bench-image" "$out" --total-mb 8 --big-mb 3 \
+    --small-files 500 --libs-mb 1 --bins-mb 1
+  assert_success
+  assert_output --partial 'layer small files (500)'
+  run skopeo inspect "oci:$out:bench"
+  assert_success
+  n=$(echo "$output" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["Layers"]))')
+  assert_equal "$n" 5
+  # every blob matches its digest
+  for f in "$out"/blobs/sha256/*; do
+    assert_equal "$(sha256sum <"$f" | cut -c1-64)" "$(basename "$f")"
+  done
+  run "$DK_REPO_ROOT/tests/fixtures/build-bench-image" "$out" --if-missing
+  assert_success
+  assert_output ''
 }

@@ -6,7 +6,8 @@
 #       REGISTRY_PID, REGISTRY_DIR; tls: REGISTRY_CA, REGISTRY_CERTS_DIR
 #       (certs.d layout: $REGISTRY_CERTS_DIR/$REGISTRY/ca.crt);
 #       htpasswd: REGISTRY_USER, REGISTRY_PASS
-#   stop_registry [PID]                   stops one (default: all this test started)
+#   stop_registry [PID]                   stops one; without PID, those this test
+#                                         started (in teardown_file: those of setup_file)
 #   fixtures_build                        builds/caches the fixture layouts, exports FIXTURES
 #   fixture_layout NAME                   prints the OCI layout dir of a fixture
 #   push_fixture NAME REPO:TAG [--format v2s2|oci] [--compress gzip|zstd]
@@ -90,6 +91,9 @@ start_registry() {
     # fd 3 closed so that bats does not wait for the registry
     /usr/bin/docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 3>&- &
     pid=$!
+    # recorded at once, so that teardown stops it even if this function aborts
+    DK_REGISTRY_PIDS="${DK_REGISTRY_PIDS:-} $(_dk_scope)=$pid"
+    export DK_REGISTRY_PIDS
     local i code
     for i in $(seq 1 100); do
       if ! kill -0 "$pid" 2>/dev/null; then break; fi
@@ -100,8 +104,7 @@ start_registry() {
         REGISTRY_PID=$pid
         REGISTRY_DIR=$dir
         REGISTRY_MODE=$mode
-        DK_REGISTRY_PIDS="${DK_REGISTRY_PIDS:-} $pid"
-        export REGISTRY REGISTRY_PID REGISTRY_DIR REGISTRY_MODE DK_REGISTRY_PIDS
+        export REGISTRY REGISTRY_PID REGISTRY_DIR REGISTRY_MODE
         if [ "$mode" = tls ]; then
           REGISTRY_CA=$dir/ca.crt
           REGISTRY_CERTS_DIR=$dir/certs.d
@@ -114,21 +117,32 @@ start_registry() {
       sleep 0.1
     done
     # the port was taken in the meantime, or the registry did not come up
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    stop_registry "$pid"
   done
   echo "start_registry: docker-registry did not start; log:" >&2
   cat "$dir/registry.log" >&2
   return 1
 }
 
+# Registries belong to the test that started them, or to the file when
+# started in setup_file; a bare stop_registry stops only its own scope's.
+_dk_scope() {
+  if [ -n "${BATS_TEST_NAME:-}" ]; then echo "t${BATS_SUITE_TEST_NUMBER:-0}"; else echo file; fi
+}
+
 stop_registry() {
-  local pids=${1:-${DK_REGISTRY_PIDS:-}} p
-  for p in $pids; do
-    kill "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
+  local scope entry keep=
+  scope=$(_dk_scope)
+  for entry in ${DK_REGISTRY_PIDS:-}; do
+    local p=${entry#*=}
+    if { [ -n "${1:-}" ] && [ "$p" = "$1" ]; } || { [ -z "${1:-}" ] && [ "${entry%%=*}" = "$scope" ]; }; then
+      kill "$p" 2>/dev/null || true
+      wait "$p" 2>/dev/null || true
+    else
+      keep="$keep $entry"
+    fi
   done
-  if [ -z "${1:-}" ]; then DK_REGISTRY_PIDS=; fi
+  DK_REGISTRY_PIDS=$keep
   return 0
 }
 
