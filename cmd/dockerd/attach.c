@@ -73,9 +73,10 @@ from_shim (struct shimc *s, const char *data, ssize_t n, void *ud)
   size_t off = 0;
   while (a->frames.len - off >= 8)
     {
-      const unsigned char *h = (const unsigned char *) a->frames.data + off;
-      uint32_t size = ((uint32_t) h[4] << 24) | ((uint32_t) h[5] << 16) | ((uint32_t) h[6] << 8) | h[7];
-      if (a->frames.len - off < 8 + (size_t) size)
+      const unsigned char *h = (const unsigned char *)a->frames.data + off;
+      uint32_t size
+          = ((uint32_t)h[4] << 24) | ((uint32_t)h[5] << 16) | ((uint32_t)h[6] << 8) | h[7];
+      if (a->frames.len - off < 8 + (size_t)size)
         break;
       if (h[0] == 1 || h[0] == 2)
         {
@@ -141,13 +142,13 @@ static void
 shim_attached (struct shimc *s, jv reply, void *ud)
 {
   struct attach *a = ud;
-  struct pending_ctx *p = (struct pending_ctx *) a->ready;
+  struct pending_ctx *p = (struct pending_ctx *)a->ready;
   a->ready = NULL;
   const char *t = dk_json_str (reply, "type");
   if (!jv_is_valid (reply) || !t || strcmp (t, "ok"))
     {
       dk_warn ("attach: %s", dk_json_str (reply, "message") ? dk_json_str (reply, "message")
-                                                              : "the shim refused the attach");
+                                                            : "the shim refused the attach");
       pending_dec (p);
       attach_end (a);
       return;
@@ -184,7 +185,7 @@ attach_connect_pending (struct container *c, void (*done) (struct container *c, 
     if (a->s == NULL)
       {
         p->outstanding++;
-        a->ready = (void (*) (struct attach *)) p;
+        a->ready = (void (*) (struct attach *))p;
         connect_one (a);
       }
   p->all_sent = true;

@@ -4,6 +4,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "ocispec.h"
+#include "reference.h"
 
 #include <regex.h>
 #include <signal.h>
@@ -88,7 +89,8 @@ created (struct job *j, jv result, int status, void *ud)
   const char *iname = dk_json_str (x->body, "Image");
   doc = jv_object_set (doc, jv_string ("ImageName"), jv_string (iname));
   jv iconf = dk_json_get_kind (x->image, "Config", JV_KIND_OBJECT);
-  doc = jv_object_set (doc, jv_string ("ImageConfig"), jv_is_valid (iconf) ? iconf : (jv_free (iconf), jv_null ()));
+  doc = jv_object_set (doc, jv_string ("ImageConfig"),
+                       jv_is_valid (iconf) ? iconf : (jv_free (iconf), jv_null ()));
   doc = jv_object_set (doc, jv_string ("Create"), jv_copy (x->body));
   doc = jv_object_set (doc, jv_string ("Driver"), jv_string (D.driver));
   doc = jv_object_set (doc, jv_string ("RestartCount"), dk_json_int64 (0));
@@ -133,8 +135,19 @@ image_found (struct job *j, jv result, int status, void *ud)
     {
       req->on_abort = NULL;
       const char *msg = dk_json_str (result, "message");
-      http_error (req, http_status_for_code (dk_json_str (result, "code")), "%s",
-                  msg ? msg : "no such image");
+      const char *code = dk_json_str (result, "code");
+      struct dk_ref ref;
+      cleanup_error dk_err_t rerr = NULL;
+      const char *image = dk_json_str (x->body, "Image");
+      if (code && !strcmp (code, DK_ECODE_NOT_FOUND) && dk_ref_parse (image, &ref, &rerr) == 0)
+        {
+          /* Docker names the familiar form with its tag */
+          cleanup_free char *fam = dk_ref_familiar (&ref);
+          dk_ref_free (&ref);
+          http_error (req, 404, "No such image: %s", fam);
+        }
+      else
+        http_error (req, http_status_for_code (code), "%s", msg ? msg : "no such image");
       create_ctx_free (x);
       return;
     }
@@ -198,7 +211,8 @@ h_container_create (struct http_req *req)
       if (bad)
         {
           jv_free (body);
-          http_error (req, 400, "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+          http_error (req, 400,
+                      "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
                       name);
           return;
         }
@@ -206,10 +220,11 @@ h_container_create (struct http_req *req)
       if (other)
         {
           jv_free (body);
-          http_error (req, 409,
-                      "Conflict. The container name \"/%s\" is already in use by container \"%s\". You "
-                      "have to remove (or rename) that container to be able to reuse that name.",
-                      name[0] == '/' ? name + 1 : name, other->id);
+          http_error (
+              req, 409,
+              "Conflict. The container name \"/%s\" is already in use by container \"%s\". You "
+              "have to remove (or rename) that container to be able to reuse that name.",
+              name[0] == '/' ? name + 1 : name, other->id);
           return;
         }
     }
@@ -254,9 +269,12 @@ merged_config (struct container *c)
   conf = jv_object_set (conf, jv_string ("Domainname"), jv_string (dn ? dn : ""));
   const char *user = dk_json_str (create, "User");
   const char *iuser = dk_json_str (img, "User");
-  conf = jv_object_set (conf, jv_string ("User"), jv_string (user && *user ? user : iuser ? iuser : ""));
-  static const char *const bools[] = { "AttachStdin", "AttachStdout", "AttachStderr", "Tty",
-                                       "OpenStdin",   "StdinOnce" };
+  conf = jv_object_set (conf, jv_string ("User"),
+                        jv_string (user && *user ? user
+                                   : iuser       ? iuser
+                                                 : ""));
+  static const char *const bools[]
+      = { "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce" };
   for (size_t i = 0; i < sizeof bools / sizeof *bools; i++)
     {
       bool b = false;
@@ -332,12 +350,17 @@ merged_config (struct container *c)
       jv_free (cmd);
       cmd = user_ep ? jv_null () : dk_json_get (img, "Cmd");
     }
-  conf = jv_object_set (conf, jv_string ("Cmd"), jv_is_valid (cmd) ? cmd : (jv_free (cmd), jv_null ()));
+  conf = jv_object_set (conf, jv_string ("Cmd"),
+                        jv_is_valid (cmd) ? cmd : (jv_free (cmd), jv_null ()));
   conf = jv_object_set (conf, jv_string ("Image"), dk_json_get (c->doc, "ImageName"));
   const char *wd = dk_json_str (create, "WorkingDir");
   const char *iwd = dk_json_str (img, "WorkingDir");
-  conf = jv_object_set (conf, jv_string ("WorkingDir"), jv_string (wd && *wd ? wd : iwd ? iwd : ""));
-  conf = jv_object_set (conf, jv_string ("Entrypoint"), jv_is_valid (ep) ? ep : (jv_free (ep), jv_null ()));
+  conf = jv_object_set (conf, jv_string ("WorkingDir"),
+                        jv_string (wd && *wd ? wd
+                                   : iwd     ? iwd
+                                             : ""));
+  conf = jv_object_set (conf, jv_string ("Entrypoint"),
+                        jv_is_valid (ep) ? ep : (jv_free (ep), jv_null ()));
   conf = jv_object_set (conf, jv_string ("OnBuild"), jv_null ());
   const char *ss = dk_json_str (create, "StopSignal");
   const char *iss = dk_json_str (img, "StopSignal");
@@ -372,7 +395,8 @@ full_hostconfig (struct container *c)
       jv opts = cfg_get ("log-opts");
       jv l = jv_object_set (jv_object (), jv_string ("Type"), jv_string (cfg_str ("log-driver")));
       l = jv_object_set (l, jv_string ("Config"),
-                         jv_get_kind (opts) == JV_KIND_OBJECT ? opts : (jv_free (opts), jv_object ()));
+                         jv_get_kind (opts) == JV_KIND_OBJECT ? opts
+                                                              : (jv_free (opts), jv_object ()));
       hc = jv_object_set (hc, jv_string ("LogConfig"), l);
     }
   jv_free (lc);
@@ -384,8 +408,8 @@ full_hostconfig (struct container *c)
         hc = jv_object_set (hc, jv_string (objs[i]), jv_object ());
       jv_free (v);
     }
-  static const char *const bools[] = { "AutoRemove", "Privileged", "PublishAllPorts", "ReadonlyRootfs",
-                                       "Init" };
+  static const char *const bools[]
+      = { "AutoRemove", "Privileged", "PublishAllPorts", "ReadonlyRootfs", "Init" };
   for (size_t i = 0; i < sizeof bools / sizeof *bools; i++)
     {
       bool b = false;
@@ -419,15 +443,16 @@ port_map (jv net, jv exposed)
         dk_json_int (p, "container_port", &cp);
         dk_json_int (p, "host_port", &hp);
         const char *proto = dk_json_str (p, "proto"), *hip = dk_json_str (p, "host_ip");
-        cleanup_free char *key = xasprintf ("%lld/%s", (long long) cp, proto ? proto : "tcp");
+        cleanup_free char *key = xasprintf ("%lld/%s", (long long)cp, proto ? proto : "tcp");
         jv cur = dk_json_get_kind (ports, key, JV_KIND_ARRAY);
         if (!jv_is_valid (cur))
           {
             jv_free (cur);
             cur = jv_array ();
           }
-        jv b = jv_object_set (jv_object (), jv_string ("HostIp"), jv_string (hip ? hip : "0.0.0.0"));
-        b = jv_object_set (b, jv_string ("HostPort"), jv_string_fmt ("%lld", (long long) hp));
+        jv b
+            = jv_object_set (jv_object (), jv_string ("HostIp"), jv_string (hip ? hip : "0.0.0.0"));
+        b = jv_object_set (b, jv_string ("HostPort"), jv_string_fmt ("%lld", (long long)hp));
         ports = jv_object_set (ports, jv_string (key), jv_array_append (cur, b));
         jv_free (p);
       }
@@ -486,7 +511,8 @@ network_settings (struct container *c, jv conf)
   ep = jv_object_set (ep, jv_string ("GlobalIPv6PrefixLen"), dk_json_int64 (0));
   ep = jv_object_set (ep, jv_string ("DriverOpts"), jv_null ());
   ep = jv_object_set (ep, jv_string ("DNSNames"), jv_null ());
-  ns = jv_object_set (ns, jv_string ("Networks"), jv_object_set (jv_object (), jv_string (netname), ep));
+  ns = jv_object_set (ns, jv_string ("Networks"),
+                      jv_object_set (jv_object (), jv_string (netname), ep));
   jv_free (hc);
   jv_free (net);
   return ns;
@@ -498,14 +524,16 @@ container_inspect_json (struct container *c)
   jv conf = merged_config (c);
   jv create = container_create_body (c);
   jv img = dk_json_get (c->doc, "ImageConfig");
-  jv args = dk_ocispec_process_args (create, jv_get_kind (img) == JV_KIND_OBJECT ? img : jv_null ());
+  jv args
+      = dk_ocispec_process_args (create, jv_get_kind (img) == JV_KIND_OBJECT ? img : jv_null ());
   jv_free (create);
   jv_free (img);
   jv v = jv_object ();
   v = jv_object_set (v, jv_string ("Id"), jv_string (c->id));
   v = jv_object_set (v, jv_string ("Created"), dk_json_get (c->doc, "Created"));
   jv path = dk_json_at (args, 0);
-  v = jv_object_set (v, jv_string ("Path"), jv_is_valid (path) ? path : (jv_free (path), jv_string ("")));
+  v = jv_object_set (v, jv_string ("Path"),
+                     jv_is_valid (path) ? path : (jv_free (path), jv_string ("")));
   jv rest = jv_array ();
   jv_array_foreach (args, i, a)
   {

@@ -136,7 +136,8 @@ container_kill (struct container *c, int sig, dk_err_t *err)
   r = jv_object_set (r, jv_string ("signal"), dk_json_int64 (sig));
   r = jv_object_set (r, jv_string ("all"), jv_false ());
   shimc_request (sock, r, kill_reply, NULL, NULL);
-  container_event (c, "kill", jv_object_set (jv_object (), jv_string ("signal"), jv_string_fmt ("%d", sig)));
+  container_event (c, "kill",
+                   jv_object_set (jv_object (), jv_string ("signal"), jv_string_fmt ("%d", sig)));
 }
 
 void
@@ -154,7 +155,8 @@ h_container_kill (struct http_req *req)
     }
   if (!is_running (c))
     {
-      http_error (req, 409, "Cannot kill container: %s: Container %s is not running", req->params[0], c->id);
+      http_error (req, 409, "Cannot kill container: %s: Container %s is not running",
+                  req->params[0], c->id);
       return;
     }
   cleanup_error dk_err_t err = NULL;
@@ -195,7 +197,7 @@ stop_check (uv_timer_t *t)
       else
         http_respond_empty (s->req, 204);
     }
-  uv_close ((uv_handle_t *) &s->timer, stopper_closed);
+  uv_close ((uv_handle_t *)&s->timer, stopper_closed);
 }
 
 static void
@@ -228,14 +230,14 @@ stop_escalate (uv_timer_t *t)
       cleanup_error dk_err_t err = NULL;
       container_kill (c, SIGKILL, &err);
     }
-  uv_close ((uv_handle_t *) t, sk_closed);
+  uv_close ((uv_handle_t *)t, sk_closed);
 }
 
 /* Sends the stop signal and, after timeout seconds, SIGKILL; the response
    goes out once the container has exited (polled on a short timer). */
 static void
-stop_container (struct http_req *req, struct container *c, int sig, int64_t timeout, bool then_remove,
-                bool volumes)
+stop_container (struct http_req *req, struct container *c, int sig, int64_t timeout,
+                bool then_remove, bool volumes)
 {
   cleanup_error dk_err_t err = NULL;
   container_kill (c, sig, &err);
@@ -245,7 +247,7 @@ stop_container (struct http_req *req, struct container *c, int sig, int64_t time
       memcpy (k->id, c->id, 65);
       uv_timer_init (D.loop, &k->timer);
       k->timer.data = k;
-      uv_timer_start (&k->timer, stop_escalate, (uint64_t) timeout * 1000, 0);
+      uv_timer_start (&k->timer, stop_escalate, (uint64_t)timeout * 1000, 0);
     }
   struct stopper *s = xzalloc (sizeof *s);
   s->req = req;
@@ -327,7 +329,8 @@ rm_done (struct job *j, jv result, int status, void *ud)
 }
 
 void
-container_remove (struct container *c, bool volumes, void (*done) (struct container *, void *), void *ud)
+container_remove (struct container *c, bool volumes, void (*done) (struct container *, void *),
+                  void *ud)
 {
   c->removing = true;
   container_transition (c, C_REMOVING, NULL, jv_null ());

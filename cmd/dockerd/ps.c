@@ -28,13 +28,13 @@ human (time_t secs)
   if (secs == 1)
     return xstrdup ("1 second");
   if (secs < 60)
-    return xasprintf ("%ld seconds", (long) secs);
+    return xasprintf ("%ld seconds", (long)secs);
   long m = secs / 60;
   if (m == 1)
     return xstrdup ("About a minute");
   if (m < 60)
     return xasprintf ("%ld minutes", m);
-  long h = (long) (secs / 3600.0 + 0.5);
+  long h = (long)(secs / 3600.0 + 0.5);
   if (h == 1)
     return xstrdup ("About an hour");
   if (h < 48)
@@ -65,7 +65,7 @@ status_text (struct container *c, jv state)
         int64_t code = 0;
         dk_json_int (state, "ExitCode", &code);
         cleanup_free char *d = human (now - parse_ts (dk_json_str (state, "FinishedAt")));
-        return xasprintf ("Exited (%lld) %s ago", (long long) code, d);
+        return xasprintf ("Exited (%lld) %s ago", (long long)code, d);
       }
     case C_REMOVING:
       return xstrdup ("Removal In Progress");
@@ -79,7 +79,8 @@ status_text (struct container *c, jv state)
 }
 
 static bool
-any_match (jv filters, const char *key, bool (*pred) (struct container *, const char *), struct container *c)
+any_match (jv filters, const char *key, bool (*pred) (struct container *, const char *),
+           struct container *c)
 {
   jv l = dk_json_get_kind (filters, key, JV_KIND_ARRAY);
   if (!jv_is_valid (l) || jv_array_length (jv_copy (l)) == 0)
@@ -133,7 +134,8 @@ p_ancestor (struct container *c, const char *v)
   const char *in = dk_json_str (c->doc, "ImageName"), *iid = dk_json_str (c->doc, "Image");
   if (in && !strcmp (in, v))
     return true;
-  if (in && !strchr (v, ':') && !strncmp (in, v, strlen (v)) && !strcmp (in + strlen (v), ":latest"))
+  if (in && !strchr (v, ':') && !strncmp (in, v, strlen (v))
+      && !strcmp (in + strlen (v), ":latest"))
     return true;
   if (iid && (!strcmp (iid, v) || (!strncmp (iid + 7, v, strlen (v)) && strlen (v) >= 4)))
     return true;
@@ -159,7 +161,8 @@ summary (struct container *c, jv insp)
 {
   jv s = jv_object ();
   s = jv_object_set (s, jv_string ("Id"), jv_string (c->id));
-  s = jv_object_set (s, jv_string ("Names"), jv_array_append (jv_array (), jv_string (container_name (c))));
+  s = jv_object_set (s, jv_string ("Names"),
+                     jv_array_append (jv_array (), jv_string (container_name (c))));
   s = jv_object_set (s, jv_string ("Image"), dk_json_get (c->doc, "ImageName"));
   s = jv_object_set (s, jv_string ("ImageID"), dk_json_get (c->doc, "Image"));
   jv path = dk_json_get (insp, "Path"), args = dk_json_get (insp, "Args");
@@ -174,7 +177,8 @@ summary (struct container *c, jv insp)
   jv_free (args);
   s = jv_object_set (s, jv_string ("Command"), jv_string (cmd.data ? cmd.data : ""));
   dk_buf_free (&cmd);
-  s = jv_object_set (s, jv_string ("Created"), dk_json_int64 (parse_ts (dk_json_str (c->doc, "Created"))));
+  s = jv_object_set (s, jv_string ("Created"),
+                     dk_json_int64 (parse_ts (dk_json_str (c->doc, "Created"))));
   jv ns = dk_json_get (insp, "NetworkSettings");
   jv ports = dk_json_get_kind (ns, "Ports", JV_KIND_OBJECT);
   jv plist = jv_array ();
@@ -188,7 +192,8 @@ summary (struct container *c, jv insp)
         if (jv_get_kind (binds) != JV_KIND_ARRAY || jv_array_length (jv_copy (binds)) == 0)
           {
             jv p = jv_object_set (jv_object (), jv_string ("PrivatePort"), dk_json_int64 (pn));
-            plist = jv_array_append (plist, jv_object_set (p, jv_string ("Type"), jv_string (proto)));
+            plist
+                = jv_array_append (plist, jv_object_set (p, jv_string ("Type"), jv_string (proto)));
           }
         else
           jv_array_foreach (binds, i, b)
@@ -197,7 +202,8 @@ summary (struct container *c, jv insp)
             p = jv_object_set (p, jv_string ("PrivatePort"), dk_json_int64 (pn));
             const char *hp = dk_json_str (b, "HostPort");
             p = jv_object_set (p, jv_string ("PublicPort"), dk_json_int64 (hp ? atoi (hp) : 0));
-            plist = jv_array_append (plist, jv_object_set (p, jv_string ("Type"), jv_string (proto)));
+            plist
+                = jv_array_append (plist, jv_object_set (p, jv_string ("Type"), jv_string (proto)));
             jv_free (b);
           }
         jv_free (k);
@@ -208,7 +214,8 @@ summary (struct container *c, jv insp)
   s = jv_object_set (s, jv_string ("Ports"), plist);
   jv conf = dk_json_get (insp, "Config");
   jv labels = dk_json_get_kind (conf, "Labels", JV_KIND_OBJECT);
-  s = jv_object_set (s, jv_string ("Labels"), jv_is_valid (labels) ? labels : (jv_free (labels), jv_object ()));
+  s = jv_object_set (s, jv_string ("Labels"),
+                     jv_is_valid (labels) ? labels : (jv_free (labels), jv_object ()));
   jv_free (conf);
   s = jv_object_set (s, jv_string ("State"), jv_string (cstate_name (c->state)));
   jv state = dk_json_get (c->doc, "State");
@@ -216,11 +223,13 @@ summary (struct container *c, jv insp)
   jv_free (state);
   s = jv_object_set (s, jv_string ("Status"), jv_string (st));
   jv hc = dk_json_get (insp, "HostConfig");
-  s = jv_object_set (s, jv_string ("HostConfig"),
-                     jv_object_set (jv_object (), jv_string ("NetworkMode"), dk_json_get (hc, "NetworkMode")));
+  s = jv_object_set (
+      s, jv_string ("HostConfig"),
+      jv_object_set (jv_object (), jv_string ("NetworkMode"), dk_json_get (hc, "NetworkMode")));
   jv_free (hc);
-  s = jv_object_set (s, jv_string ("NetworkSettings"),
-                     jv_object_set (jv_object (), jv_string ("Networks"), dk_json_get (ns, "Networks")));
+  s = jv_object_set (
+      s, jv_string ("NetworkSettings"),
+      jv_object_set (jv_object (), jv_string ("Networks"), dk_json_get (ns, "Networks")));
   jv_free (ns);
   s = jv_object_set (s, jv_string ("Mounts"), jv_array ());
   return s;
@@ -229,7 +238,7 @@ summary (struct container *c, jv insp)
 static int
 by_created_desc (const void *a, const void *b)
 {
-  struct container *x = *(struct container **) a, *y = *(struct container **) b;
+  struct container *x = *(struct container **)a, *y = *(struct container **)b;
   const char *cx = dk_json_str (x->doc, "Created"), *cy = dk_json_str (y->doc, "Created");
   return strcmp (cy ? cy : "", cx ? cx : "");
 }
@@ -267,11 +276,14 @@ h_containers_list (struct http_req *req)
   for (int i = 0; i < n && (limit <= 0 || count < limit); i++)
     {
       struct container *c = arr[i];
-      if (!all && !has_status && c->state != C_RUNNING && c->state != C_PAUSED && c->state != C_RESTARTING)
+      if (!all && !has_status && c->state != C_RUNNING && c->state != C_PAUSED
+          && c->state != C_RESTARTING)
         continue;
       if (!any_match (filters, "id", p_id, c) || !any_match (filters, "name", p_name, c)
-          || !any_match (filters, "status", p_status, c) || !any_match (filters, "exited", p_exited, c)
-          || !any_match (filters, "ancestor", p_ancestor, c) || !any_match (filters, "label", p_label, c))
+          || !any_match (filters, "status", p_status, c)
+          || !any_match (filters, "exited", p_exited, c)
+          || !any_match (filters, "ancestor", p_ancestor, c)
+          || !any_match (filters, "label", p_label, c))
         continue;
       jv insp = container_inspect_json (c);
       out = jv_array_append (out, summary (c, insp));

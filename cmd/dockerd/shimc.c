@@ -50,7 +50,7 @@ shimc_close (struct shimc *s)
   s->closed = true;
   s->on_reply = NULL;
   s->on_data = NULL;
-  uv_close ((uv_handle_t *) &s->pipe, on_close);
+  uv_close ((uv_handle_t *)&s->pipe, on_close);
 }
 
 static void
@@ -81,7 +81,7 @@ shimc_write (struct shimc *s, const void *data, size_t len)
   struct swrite *w = xmalloc (sizeof *w + len);
   memcpy (w->data, data, len);
   uv_buf_t b = uv_buf_init (w->data, len);
-  if (uv_write (&w->w, (uv_stream_t *) &s->pipe, &b, 1, on_write) < 0)
+  if (uv_write (&w->w, (uv_stream_t *)&s->pipe, &b, 1, on_write) < 0)
     free (w);
 }
 
@@ -97,7 +97,7 @@ shimc_shutdown (struct shimc *s)
   if (s->closed)
     return;
   uv_shutdown_t *r = xmalloc (sizeof *r);
-  if (uv_shutdown (r, (uv_stream_t *) &s->pipe, on_shutdown) < 0)
+  if (uv_shutdown (r, (uv_stream_t *)&s->pipe, on_shutdown) < 0)
     free (r);
 }
 
@@ -156,7 +156,7 @@ on_connect (uv_connect_t *r, int status)
       return;
     }
   shimc_write (s, s->request, strlen (s->request));
-  uv_read_start ((uv_stream_t *) &s->pipe, alloc_cb, on_read);
+  uv_read_start ((uv_stream_t *)&s->pipe, alloc_cb, on_read);
 }
 
 struct shimc *
@@ -183,14 +183,15 @@ static const struct
 {
   const char *name;
   int sig;
-} sigs[] = { { "HUP", SIGHUP },   { "INT", SIGINT },     { "QUIT", SIGQUIT }, { "ILL", SIGILL },
-             { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },   { "BUS", SIGBUS },   { "FPE", SIGFPE },
-             { "KILL", SIGKILL }, { "USR1", SIGUSR1 },   { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
-             { "PIPE", SIGPIPE }, { "ALRM", SIGALRM },   { "TERM", SIGTERM }, { "CHLD", SIGCHLD },
-             { "CONT", SIGCONT }, { "STOP", SIGSTOP },   { "TSTP", SIGTSTP }, { "TTIN", SIGTTIN },
-             { "TTOU", SIGTTOU }, { "URG", SIGURG },     { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
-             { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH }, { "IO", SIGIO },
-             { "PWR", SIGPWR },   { "SYS", SIGSYS } };
+} sigs[]
+    = { { "HUP", SIGHUP },       { "INT", SIGINT },   { "QUIT", SIGQUIT },   { "ILL", SIGILL },
+        { "TRAP", SIGTRAP },     { "ABRT", SIGABRT }, { "BUS", SIGBUS },     { "FPE", SIGFPE },
+        { "KILL", SIGKILL },     { "USR1", SIGUSR1 }, { "SEGV", SIGSEGV },   { "USR2", SIGUSR2 },
+        { "PIPE", SIGPIPE },     { "ALRM", SIGALRM }, { "TERM", SIGTERM },   { "CHLD", SIGCHLD },
+        { "CONT", SIGCONT },     { "STOP", SIGSTOP }, { "TSTP", SIGTSTP },   { "TTIN", SIGTTIN },
+        { "TTOU", SIGTTOU },     { "URG", SIGURG },   { "XCPU", SIGXCPU },   { "XFSZ", SIGXFSZ },
+        { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH }, { "IO", SIGIO },
+        { "PWR", SIGPWR },       { "SYS", SIGSYS } };
 
 int
 signal_parse (const char *s)
@@ -200,7 +201,7 @@ signal_parse (const char *s)
   char *end;
   long n = strtol (s, &end, 10);
   if (*end == 0)
-    return n > 0 && n < 65 ? (int) n : -1;
+    return n > 0 && n < 65 ? (int)n : -1;
   if (!strncasecmp (s, "SIG", 3))
     s += 3;
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)

@@ -47,7 +47,8 @@ chain_step_done (struct job *j, jv result, int status, void *ud)
   struct chain *ch = ud;
   const char *t = dk_json_str (result, "type");
   if (t && !strcmp (t, "error"))
-    dk_warn ("cleanup: %s", dk_json_str (result, "message") ? dk_json_str (result, "message") : "failed");
+    dk_warn ("cleanup: %s",
+             dk_json_str (result, "message") ? dk_json_str (result, "message") : "failed");
   ch->i++;
   chain_next (ch);
 }
@@ -101,8 +102,8 @@ static void
 add_netsetup (struct chain *ch, struct container *c)
 {
   cleanup_free char *state = xasprintf ("%s/network", D.data_root);
-  const char *argv[] = { "dk-netsetup", "--state-dir", state, "--exec-root", D.exec_root, "disconnect",
-                         "--id", c->id, NULL };
+  const char *argv[] = { "dk-netsetup", "--state-dir", state, "--exec-root", D.exec_root,
+                         "disconnect",  "--id",        c->id, NULL };
   chain_add (ch, argv);
 }
 
@@ -169,7 +170,7 @@ container_exited (struct container *c, jv status)
     container_event (c, "oom", jv_object ());
   container_transition (c, C_EXITED, "die",
                         jv_object_set (jv_object (), jv_string ("exitCode"),
-                                       jv_string_fmt ("%lld", (long long) code)));
+                                       jv_string_fmt ("%lld", (long long)code)));
   waiters_notify (c, false);
   cleanup_chain (c, true);
 }
@@ -203,8 +204,9 @@ void
 container_watch (struct container *c)
 {
   cleanup_free char *sock = shim_sock (c);
-  c->waitconn = shimc_request (sock, jv_object_set (jv_object (), jv_string ("op"), jv_string ("wait")),
-                               wait_reply, NULL, c);
+  c->waitconn
+      = shimc_request (sock, jv_object_set (jv_object (), jv_string ("op"), jv_string ("wait")),
+                       wait_reply, NULL, c);
 }
 
 /* ---- start ---- */
@@ -233,8 +235,10 @@ start_fail (struct start_ctx *x, int status, const char *msg)
   c->starting = false;
   dk_info ("container %.12s failed to start: %s", c->id, msg);
   container_set_state_field (c, "Error", jv_string (msg));
-  int64_t code = strstr (msg, "executable file not found") || strstr (msg, "no such file or directory") ? 127
-                 : strstr (msg, "permission denied") ? 126 : 128;
+  int64_t code
+      = strstr (msg, "executable file not found") || strstr (msg, "no such file or directory") ? 127
+        : strstr (msg, "permission denied")                                                    ? 126
+                                            : 128;
   container_set_state_field (c, "ExitCode", dk_json_int64 (code));
   cleanup_error dk_err_t err = NULL;
   container_save (c, &err);
@@ -284,7 +288,8 @@ attaches_ready (struct container *c, void *ud)
   struct start_ctx *x = ud;
   cleanup_free char *sock = shim_sock (c);
   container_watch (c);
-  shimc_request (sock, jv_object_set (jv_object (), jv_string ("op"), jv_string ("start")), started, NULL, x);
+  shimc_request (sock, jv_object_set (jv_object (), jv_string ("op"), jv_string ("start")), started,
+                 NULL, x);
 }
 
 static void
@@ -303,7 +308,6 @@ shim_ready (struct job *j, jv result, int status, void *ud)
   container_set_state_field (x->c, "Pid", dk_json_int64 (pid));
   attach_connect_pending (x->c, attaches_ready, x);
 }
-
 
 int bundle_write (struct container *c, const char *rootfs, const char *netns, dk_err_t *err);
 char **shim_argv (struct container *c, dk_err_t *err);
@@ -332,7 +336,7 @@ spawn_shim (struct start_ctx *x)
       unlink (p);
     }
   struct job_opts o = { .on_done = shim_ready, .ud = x };
-  x->job = job_start ((const char *const *) argv, &o, &err);
+  x->job = job_start ((const char *const *)argv, &o, &err);
   if (x->job == NULL)
     start_fail (x, 500, err->msg);
 }
@@ -389,7 +393,8 @@ net_done (struct job *j, jv result, int status, void *ud)
   if (t && !strcmp (t, "error"))
     {
       const char *m = dk_json_str (result, "message");
-      start_fail (x, http_status_for_code (dk_json_str (result, "code")), m ? m : "network setup failed");
+      start_fail (x, http_status_for_code (dk_json_str (result, "code")),
+                  m ? m : "network setup failed");
       return;
     }
   jv net = jv_object_delete (jv_copy (result), jv_string ("type"));
@@ -441,7 +446,8 @@ setup_network (struct start_ctx *x)
       if (o == NULL || o->state != C_RUNNING)
         {
           jv_free (onet);
-          start_fail (x, 409, o ? "cannot join network of a non running container" : "No such container");
+          start_fail (x, 409,
+                      o ? "cannot join network of a non running container" : "No such container");
           return;
         }
       x->netns = ns ? xstrdup (ns) : NULL;

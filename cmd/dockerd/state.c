@@ -13,8 +13,8 @@
 
 struct container *containers;
 
-static const char *const state_names[] = { "created", "running", "paused", "restarting",
-                                           "removing", "exited", "dead" };
+static const char *const state_names[]
+    = { "created", "running", "paused", "restarting", "removing", "exited", "dead" };
 
 const char *
 cstate_name (enum cstate s)
@@ -120,7 +120,7 @@ container_new (const char *id, jv doc)
   memcpy (c->id, id, 64);
   c->doc = doc;
   const char *st = dk_json_str (doc, "State") ? NULL : NULL;
-  (void) st;
+  (void)st;
   jv state = dk_json_get (doc, "State");
   const char *s = dk_json_str (state, "Status");
   c->state = C_CREATED;
@@ -199,8 +199,7 @@ container_event (struct container *c, const char *action, jv extra)
   jv a = event_attrs (c);
   if (jv_get_kind (extra) == JV_KIND_OBJECT)
     {
-      jv_object_foreach (extra, k, v)
-      a = jv_object_set (a, k, v);
+      jv_object_foreach (extra, k, v) a = jv_object_set (a, k, v);
     }
   jv_free (extra);
   events_emit ("container", action, c->id, a);
@@ -249,15 +248,15 @@ container_counts (int64_t *total, int64_t *running, int64_t *paused, int64_t *st
     }
 }
 
-static const char *const adjectives[]
-    = { "admiring", "brave",   "clever",  "dazzling", "eager",    "focused", "gallant",
-        "happy",    "jolly",   "keen",    "loving",   "modest",   "nifty",   "optimistic",
-        "pensive",  "quirky",  "relaxed", "serene",   "tender",   "upbeat",  "vibrant",
-        "wizardly", "youthful", "zealous" };
+static const char *const adjectives[] = {
+  "admiring", "brave",  "clever", "dazzling", "eager",   "focused",    "gallant",  "happy",
+  "jolly",    "keen",   "loving", "modest",   "nifty",   "optimistic", "pensive",  "quirky",
+  "relaxed",  "serene", "tender", "upbeat",   "vibrant", "wizardly",   "youthful", "zealous"
+};
 static const char *const surnames[]
-    = { "albattani", "babbage", "curie",  "darwin",   "einstein", "feynman", "galileo",
-        "hopper",    "hypatia", "jemison", "kepler",  "lovelace", "meitner", "noether",
-        "pascal",    "ritchie", "shannon", "thompson", "turing",  "wozniak", "yalow" };
+    = { "albattani", "babbage", "curie",   "darwin",   "einstein", "feynman", "galileo",
+        "hopper",    "hypatia", "jemison", "kepler",   "lovelace", "meitner", "noether",
+        "pascal",    "ritchie", "shannon", "thompson", "turing",   "wozniak", "yalow" };
 
 char *
 container_random_name (void)
@@ -266,8 +265,9 @@ container_random_name (void)
     {
       unsigned r[2];
       cleanup_free char *h = rand_hex (8);
-      r[0] = (unsigned) strtoul ((char[9]){ h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], 0 }, NULL, 16);
-      r[1] = (unsigned) strtoul (h + 8, NULL, 16);
+      r[0] = (unsigned)strtoul ((char[9]){ h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], 0 },
+                                NULL, 16);
+      r[1] = (unsigned)strtoul (h + 8, NULL, 16);
       char *n = xasprintf ("%s_%s", adjectives[r[0] % (sizeof adjectives / sizeof *adjectives)],
                            surnames[r[1] % (sizeof surnames / sizeof *surnames)]);
       if (tries > 10)
