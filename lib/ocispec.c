@@ -4,7 +4,11 @@
 #include "ocispec_internal.h"
 #include "caps.h"
 #include "cleanup.h"
+#include "resolve.h"
 #include "seccomp_profile.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +32,30 @@ container_hostname (struct dk_spec_ctx *c)
         return xstrdup (buf);
     }
   return xstrndup (c->in->id ? c->in->id : "", 12);
+}
+
+/* Docker creates the working directory in the container's filesystem
+   (root-owned, 0755) before the start, so a WorkingDir that the image
+   lacks does not fail the runtime's chdir. */
+static int
+setup_workdir (const char *rootfs, const char *cwd, dk_err_t *err)
+{
+  if (strcmp (cwd, "/") == 0)
+    return 0;
+  cleanup_close int root = open (rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0)
+    return dk_make_error (err, errno, "open rootfs `%s`", rootfs);
+  cleanup_free char *base = NULL;
+  cleanup_close int parent = dk_open_parent_in_root (root, cwd, 0755, &base, err);
+  if (parent < 0)
+    return dk_error_wrap (err, "create working directory %s", cwd);
+  if (*base && mkdirat (parent, base, 0755) < 0 && errno != EEXIST)
+    return dk_make_error (err, errno, "create working directory %s", cwd);
+  cleanup_close int dir = dk_open_in_root (root, cwd, O_PATH | O_DIRECTORY, 0, err);
+  if (dir < 0)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "Cannot mkdir: %s is not a directory",
+                               cwd);
+  return 0;
 }
 
 static int
@@ -105,6 +133,11 @@ process (struct dk_spec_ctx *c, struct dk_secopts *so, jv *spec, const char *hos
   if (!cwd || !*cwd)
     cwd = "/";
 
+  if (setup_workdir (c->in->rootfs, cwd, err) < 0)
+    {
+      jv_free (args);
+      return -1;
+    }
   cleanup_jv jv group_add = dk_json_get_kind (c->hc, "GroupAdd", JV_KIND_ARRAY);
   jv u = jv_invalid (), caps = jv_invalid (), rl = jv_invalid ();
   if (dk_ocispec_user (c->in->rootfs, user, group_add, &u, err) < 0)
@@ -164,6 +197,14 @@ dk_ocispec_build (const struct dk_spec_input *in, jv *out, dk_err_t *err)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "a container ID is needed");
   if (dk_ocispec_validate (in->create, err) < 0)
     return -1;
+  cleanup_jv jv hc0 = dk_json_get_kind (in->create, "HostConfig", JV_KIND_OBJECT);
+  const char *cgp = dk_json_str (hc0, "CgroupParent");
+  size_t cgl = cgp ? strlen (cgp) : 0;
+  if (in->cgroup_driver && strcmp (in->cgroup_driver, "systemd") == 0 && cgl > 0
+      && (cgl <= 6 || strcmp (cgp + cgl - 6, ".slice") != 0))
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                               "cgroup-parent for systemd cgroup should be a valid slice named as "
+                               "\"xxx.slice\"");
   struct dk_spec_ctx c = { .in = in, .create = in->create, .img = in->image_config };
   c.hc = dk_json_get_kind (in->create, "HostConfig", JV_KIND_OBJECT);
   if (!jv_is_valid (c.hc))

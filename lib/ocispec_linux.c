@@ -532,10 +532,10 @@ dk_ocispec_linux (struct dk_spec_ctx *c, jv *spec, dk_err_t *err)
   else
     jv_free (cp);
   res = jv_object_set (res, jv_string ("blockIO"), bio);
+  /* 0 and -1 both mean unlimited in the API; Docker then sets nothing. */
   int64_t pids;
-  if (dk_json_int (c->hc, "PidsLimit", &pids))
-    res = jv_object_set (res, jv_string ("pids"),
-                         set_int (jv_object (), "limit", pids > 0 ? pids : -1));
+  if (dk_json_int (c->hc, "PidsLimit", &pids) && pids > 0)
+    res = jv_object_set (res, jv_string ("pids"), set_int (jv_object (), "limit", pids));
   lx = jv_object_set (lx, jv_string ("resources"), res);
 
   cleanup_free char *cgp = cgroups_path (c);

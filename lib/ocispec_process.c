@@ -132,6 +132,11 @@ merged_env (jv create, jv image_config)
       jv_free (user);
       return jv_get_kind (image) == JV_KIND_ARRAY ? image : (jv_free (image), jv_array ());
     }
+  if (jv_get_kind (image) != JV_KIND_ARRAY)
+    {
+      jv_free (image);
+      return user;
+    }
   jv out = jv_copy (user);
   jv_array_foreach (image, i, ie)
   {

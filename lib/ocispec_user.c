@@ -4,14 +4,13 @@
    groups only when no group is given explicitly). */
 #include "ocispec_internal.h"
 #include "cleanup.h"
+#include "resolve.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define MAX_ID 2147483647L
@@ -31,8 +30,7 @@ open_in_root (const char *rootfs, const char *path)
   cleanup_close int root = open (rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0)
     return NULL;
-  struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
-  int fd = (int)syscall (SYS_openat2, root, path, &how, sizeof how);
+  int fd = dk_open_in_root (root, path, O_RDONLY, 0, NULL);
   if (fd < 0)
     return NULL;
   FILE *f = fdopen (fd, "re");

@@ -184,6 +184,13 @@ open_fallback (int rootfd, const char *path, int flags, mode_t mode, dk_err_t *e
           close (fd);
           break;
         }
+      if (last && (flags & O_CREAT) && (flags & O_EXCL))
+        {
+          /* as the kernel: O_EXCL never follows a final symlink */
+          close (fd);
+          dk_make_error (err, EEXIST, "open `%s`", path);
+          break;
+        }
       if (S_ISLNK (st.st_mode) && !(last && (flags & O_NOFOLLOW)))
         {
           char *target = ++links > MAX_SYMLINKS ? NULL : read_link (fd);

@@ -31,6 +31,15 @@ short_link (struct store *s, const char *chain_id, char out[27], dk_err_t *err)
 }
 
 static void
+drain (int fd)
+{
+  char buf[65536];
+  ssize_t n;
+  while ((n = read (fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    ;
+}
+
+static void
 print_result (const char *chain, const char *diff_id, jv size, bool existed)
 {
   jv r = result_obj ();
@@ -65,7 +74,7 @@ cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err)
   struct dk_unpack_opts o = { .whiteouts = s->overlay ? DK_WHITEOUT_OVERLAY : DK_WHITEOUT_DELETE };
   const char *parent = NULL;
   int c;
-  optind = 1;
+  optind = 0;
   while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1)
     switch (c)
       {
@@ -94,6 +103,9 @@ cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err)
       chain_id_of (parent, o.expect_diff_id, chain);
       if (layer_exists (s, chain))
         {
+          /* the writer of a pipe expects its data to be taken */
+          if (optind >= argc || strcmp (argv[optind], "-") == 0)
+            drain (0);
           print_existing (s, chain);
           return 0;
         }

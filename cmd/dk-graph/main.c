@@ -17,6 +17,10 @@ static const char usage[]
       "  ls [--all] [--digests] [--filter k=v]...\n"
       "  inspect IMAGE | history IMAGE\n"
       "  rm [--force] [--no-prune] IMAGE\n"
+      "  prune [--all] [--filter until=T|label=k[=v]]... | du\n"
+      "  layer-diff CHAINID [-o FILE|-]\n"
+      "  container-create ID --image IMAGE | container-mount ID | container-unmount ID\n"
+      "  container-changes ID | container-diff ID [-o FILE|-] | container-rm ID\n"
       "See docs/tools.md.\n";
 
 static const struct
@@ -34,6 +38,15 @@ static const struct
   { "inspect", cmd_inspect },
   { "history", cmd_history },
   { "rm", cmd_rm },
+  { "layer-diff", cmd_layer_diff },
+  { "prune", cmd_prune },
+  { "du", cmd_du },
+  { "container-create", cmd_container_create },
+  { "container-mount", cmd_container_mount },
+  { "container-unmount", cmd_container_unmount },
+  { "container-changes", cmd_container_changes },
+  { "container-diff", cmd_container_diff },
+  { "container-rm", cmd_container_rm },
 };
 
 int

@@ -310,8 +310,16 @@ fetch_token (struct reg_client *c, const char *scope, char **out, dk_err_t *err)
     {
       if (es)
         dk_buf_printf (&url, "%cservice=%s", sep, es), sep = '&';
-      if (esc)
-        dk_buf_printf (&url, "%cscope=%s", sep, esc);
+      /* one scope parameter per scope (a mount asks for two repositories) */
+      cleanup_free char *scopes = scope ? xstrdup (scope) : NULL;
+      char *save = NULL;
+      for (char *sc = scopes ? strtok_r (scopes, " ", &save) : NULL; sc;
+           sc = strtok_r (NULL, " ", &save))
+        {
+          cleanup_free char *e1 = urlenc (h, sc);
+          dk_buf_printf (&url, "%cscope=%s", sep, e1);
+          sep = '&';
+        }
       if (c->username)
         {
           curl_easy_setopt (h, CURLOPT_USERNAME, c->username);

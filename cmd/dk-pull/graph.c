@@ -176,13 +176,23 @@ graph_register_abort (struct dk_child *child)
 char *
 graph_resolve (const struct graph *g, const char *ref)
 {
+  /* "No such image" is an answer here, not an error for the user's stderr */
   const char *args[] = { "resolve", ref, NULL };
-  cleanup_jv jv r = jv_invalid ();
+  cleanup_free char **argv = build_argv (g, args);
+  struct dk_child child;
   dk_err_t e = NULL;
-  int ret = graph_run (g, args, -1, &r, &e);
+  if (dk_spawn (argv, DK_SPAWN_STDOUT | DK_SPAWN_STDERR | DK_SPAWN_NULL_IN, NULL, &child, &e) < 0)
+    {
+      dk_error_release (&e);
+      return NULL;
+    }
+  close (child.stderr_fd);
+  child.stderr_fd = -1;
+  cleanup_jv jv r = jv_invalid ();
+  read_result (child.stdout_fd, &r, &e);
+  dk_child_close (&child);
+  int st = dk_child_wait (&child, &e);
   dk_error_release (&e);
-  if (ret < 0)
-    return NULL;
-  const char *id = dk_json_str (r, "id");
+  const char *id = st == 0 ? dk_json_str (r, "id") : NULL;
   return id ? xstrdup (id) : NULL;
 }

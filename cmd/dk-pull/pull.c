@@ -4,9 +4,11 @@
 #include "cleanup.h"
 #include "digest.h"
 #include "distmeta.h"
+#include "lock.h"
 #include "log.h"
 #include "progress.h"
 #include "reference.h"
+#include "tmpdir.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -79,24 +81,6 @@ open_and_resolve (const struct pull_opts *o, const struct dk_ref *ref, const str
       return -1;
     }
   *cp = c;
-  return 0;
-}
-
-static int
-make_tmp_dir (const struct pull_opts *o, char **out, dk_err_t *err)
-{
-  const char *base = o->output_dir ? o->output_dir : o->root;
-  cleanup_free char *parent = xasprintf ("%s/tmp", base);
-  if (dk_mkdir_p (parent, 0700, err) < 0)
-    return -1;
-  char *t = xasprintf ("%s/dk-pull-XXXXXX", parent);
-  if (mkdtemp (t) == NULL)
-    {
-      int e = errno;
-      free (t);
-      return dk_make_error (err, e, "mkdtemp in `%s`", parent);
-    }
-  *out = t;
   return 0;
 }
 
@@ -209,20 +193,24 @@ pull_image (const struct pull_opts *o, const char *refstr, jv *result, dk_err_t 
   struct reg_client *c = NULL;
   cleanup_free char *tmp = NULL;
   bool newer = true;
+  int lockfd = -1;
   int ret = platform_parse (o->platform, &plat, err);
   if (ret == 0)
     ret = open_and_resolve (o, &ref, &plat, fname, fref, &c, &m, err);
   if (ret == 0)
     {
       progress_pulling_from (ref.digest ? ref.digest : ref.tag, ref.path);
-      ret = make_tmp_dir (o, &tmp, err);
+      ret = tmpdir_create (o->output_dir ? o->output_dir : o->root, &tmp, &lockfd, err);
     }
   if (ret == 0)
     {
       ret = pull_resolved (o, &ref, c, &m, fref, tmp, &newer, err);
-      dk_err_t e = NULL;
-      dk_remove_tree (tmp, &e);
-      dk_error_release (&e);
+      tmpdir_remove (tmp, lockfd);
+      if (o->output_dir)
+        {
+          cleanup_free char *parent = xasprintf ("%s/tmp", o->output_dir);
+          rmdir (parent);
+        }
     }
   if (ret == 0)
     {

@@ -307,11 +307,10 @@ reg_do (struct reg_client *c, const struct reg_req *req, struct reg_resp *resp, 
       if (resp->status == 401 && !auth_retried && resp->www_auth && !c->pinging)
         {
           auth_retried = true;
-          if (reg_auth_challenge (c, resp->www_auth, req->scope, err) < 0)
-            {
-              reg_resp_free (resp);
-              return -1;
-            }
+          int r = reg_auth_challenge (c, resp->www_auth, req->scope, err);
+          reg_resp_free (resp);
+          if (r < 0)
+            return -1;
           attempt--;
           continue;
         }

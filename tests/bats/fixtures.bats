@@ -132,6 +132,16 @@ print(m["mediaType"], ",".join(l["mediaType"] for l in m.get("layers", [])))'
   done
 }
 
+@test "push_fixture defaults to schema2, and to OCI for zstd" {
+  start_registry plain
+  push_fixture busybox t/def:gz
+  run media_types --tls-verify=false "docker://$REGISTRY/t/def:gz"
+  assert_output --regexp '^application/vnd.docker.distribution.manifest.v2\+json '
+  push_fixture busybox t/def:zst --compress zstd
+  run media_types --tls-verify=false "docker://$REGISTRY/t/def:zst"
+  assert_output --regexp '^application/vnd.oci.image.manifest.v1\+json application/vnd.oci.image.layer.v1.tar\+zstd$'
+}
+
 @test "schema2 with zstd is refused with a reason" {
   run push_fixture busybox t/x:1 --format v2s2 --compress zstd
   assert_failure 2
@@ -183,6 +193,17 @@ print(m["mediaType"], ",".join(l["mediaType"] for l in m.get("layers", [])))'
   push_fixture busybox t/busybox:auth --creds "$REGISTRY_USER:$REGISTRY_PASS"
   run curl -s -u "$REGISTRY_USER:$REGISTRY_PASS" "http://$REGISTRY/v2/t/busybox/tags/list"
   assert_output '{"name":"t/busybox","tags":["auth"]}'
+}
+
+@test "fixture_image_id is the config digest, kept by a schema2 push" {
+  start_registry plain
+  id=$(fixture_image_id busybox)
+  [[ $id =~ ^sha256:[0-9a-f]{64}$ ]]
+  push_fixture busybox t/id:1 --format v2s2
+  run skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/t/id:1"
+  assert_output --partial "\"digest\":\"$id\""
+  mid=$(fixture_image_id multiarch)
+  assert_equal "$mid" "$id"
 }
 
 @test "a fixture becomes a docker-save archive" {

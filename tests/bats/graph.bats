@@ -203,3 +203,161 @@ JSON
   assert_equal "$(ls "$R/tmp" | wc -l)" 0
   assert_equal "$(ls "$R/overlay2/layers" | wc -l)" 0
 }
+
+# visible DIR: the tree as a container sees it (path, type, mode, size, link).
+visible() {
+  (cd "$1" && find . -mindepth 1 -printf '%p %y %m %s %l\n' | sort)
+}
+
+# whiteout_image: base has /a/{x,y}, /b/z, /keep; top deletes /a/x and makes
+# /b opaque with a new file.
+whiteout_image() {
+  mkdir -p "$T/base/a" "$T/base/b"
+  echo x >"$T/base/a/x"
+  echo y >"$T/base/a/y"
+  echo z >"$T/base/b/z"
+  echo k >"$T/base/keep"
+  D1=$(layer base)
+  /usr/bin/python3 - "$T/top.tar" <<'PY'
+import io, sys, tarfile
+t = tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT)
+def add(name, data=None, **kw):
+    i = tarfile.TarInfo(name)
+    for k, v in kw.items():
+        setattr(i, k, v)
+    i.size = len(data) if data else 0
+    t.addfile(i, io.BytesIO(data) if data else None)
+add("a", type=tarfile.DIRTYPE, mode=0o755)
+add("a/.wh.x")
+add("b", type=tarfile.DIRTYPE, mode=0o755)
+add("b/.wh..wh..opq")
+add("b/new", b"new\n", mode=0o644)
+t.close()
+PY
+  D2=sha256:$(sha256sum "$T/top.tar" | cut -d' ' -f1)
+  config "$D1" "$D2"
+}
+
+@test "graph: overlay2 (mounted) and vfs show the same tree after whiteouts" {
+  whiteout_image
+  for drv in overlay2 vfs; do
+    g=("$BIN/dk-graph" --root "$T/$drv" --driver $drv)
+    run "${g[@]}" layer-register "$T/base.tgz"
+    assert_success
+    run "${g[@]}" layer-register --parent "$D1" "$T/top.tar"
+    assert_success
+    run "${g[@]}" image-add --config "$T/config.json" --tag wh:1
+    assert_success
+    run "${g[@]}" container-create c1 --image wh:1
+    assert_success
+    run "${g[@]}" container-mount c1
+    assert_success
+    visible "$(jq -r .path <<<"$output")" >"$T/$drv.tree"
+  done
+  run diff "$T/overlay2.tree" "$T/vfs.tree"
+  assert_success
+  run cut -d' ' -f1 "$T/vfs.tree"
+  assert_output "./a
+./a/y
+./b
+./b/new
+./keep"
+}
+
+@test "graph: container changes and diff round-trip through a layer (overlay2 and vfs)" {
+  whiteout_image
+  for drv in overlay2 vfs; do
+    g=("$BIN/dk-graph" --root "$T/$drv" --driver $drv)
+    "${g[@]}" layer-register "$T/base.tgz" >/dev/null
+    "${g[@]}" layer-register --parent "$D1" "$T/top.tar" >/dev/null
+    "${g[@]}" image-add --config "$T/config.json" --tag wh:1 >/dev/null
+    "${g[@]}" container-create c1 --image wh:1 >/dev/null
+    p=$("${g[@]}" container-mount c1 | jq -r .path)
+    rm "$p/a/y"
+    echo added >"$p/a/added"
+    echo more >>"$p/keep"
+    mkdir "$p/newdir"
+    run "${g[@]}" container-changes c1
+    assert_success
+    assert_equal "$(jq -c '[.changes[] | [.Path, .Kind]]' <<<"$output")" \
+      '[["/a",0],["/a/added",1],["/a/y",2],["/keep",0],["/newdir",1]]'
+    run "${g[@]}" container-diff c1 -o "$T/$drv-diff.tar"
+    assert_success
+    assert_equal "$(tar -tf "$T/$drv-diff.tar" | sort | tr '\n' ' ')" "a/ a/.wh.y a/added keep newdir/ "
+    # the diff applied as a new layer on the image gives the container's tree
+    c2=sha256:$(printf '%s %s' "$D1" "$D2" | sha256sum | cut -d' ' -f1)
+    run "${g[@]}" layer-register --parent "$c2" "$T/$drv-diff.tar"
+    assert_success
+    c3=$(jq -r .chain_id <<<"$output")
+    d3=$(jq -r .diff_id <<<"$output")
+    jq -c --arg d "$d3" '.rootfs.diff_ids += [$d]' "$T/config.json" >"$T/config3.json"
+    "${g[@]}" image-add --config "$T/config3.json" --tag committed:1 >/dev/null
+    "${g[@]}" container-create c2 --image committed:1 >/dev/null
+    p2=$("${g[@]}" container-mount c2 | jq -r .path)
+    run diff <(visible "$p") <(visible "$p2")
+    assert_success
+    # and layer-diff of that layer gives back the same entries
+    assert_equal "$("${g[@]}" layer-diff "$c3" | tar -tf - | sort | tr '\n' ' ')" "a/ a/.wh.y a/added keep newdir/ "
+    run "${g[@]}" container-unmount c1
+    assert_success
+    run "${g[@]}" container-rm c1
+    assert_success
+    run "${g[@]}" container-changes c1
+    assert_failure 1
+  done
+}
+
+@test "graph: an image of 125 layers mounts on overlay2" {
+  ids=()
+  parent=
+  for i in $(seq 1 125); do
+    mkdir -p "$T/l/$i"
+    echo "$i" >"$T/l/$i/f$i"
+    tar -C "$T/l/$i" -cf "$T/l/$i.tar" .
+    out=$("${G[@]}" layer-register ${parent:+--parent "$parent"} "$T/l/$i.tar")
+    parent=$(jq -r .chain_id <<<"$out")
+    ids+=("\"$(jq -r .diff_id <<<"$out")\"")
+  done
+  printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[%s]}}' \
+    "$(IFS=,; echo "${ids[*]}")" >"$T/config.json"
+  run "${G[@]}" image-add --config "$T/config.json" --tag many:1
+  assert_success
+  run "${G[@]}" container-create c1 --image many:1
+  assert_success
+  run "${G[@]}" container-mount c1
+  assert_success
+  p=$(jq -r .path <<<"$output")
+  assert_equal "$(cat "$p/f1") $(cat "$p/f125") $(ls "$p" | wc -l)" "1 125 125"
+}
+
+@test "graph: prune removes dangling images (all unused with --all) and du counts shared layers" {
+  two_layer_image keep:1
+  first=$ID
+  cat >"$T/config2.json" <<JSON
+{"architecture":"amd64","os":"linux","created":"2024-02-01T00:00:00Z","rootfs":{"type":"layers","diff_ids":["$D1"]}}
+JSON
+  run "${G[@]}" image-add --config "$T/config2.json"
+  assert_success
+  dangling=$(jq -r .id <<<"$output")
+  run "${G[@]}" du
+  assert_success
+  base=$(jq "[.images[] | select(.Id == \"$dangling\")][0].Size" <<<"$output")
+  assert_equal "$(jq "[.images[] | select(.Id == \"$dangling\")][0].SharedSize" <<<"$output")" "$base"
+  assert_equal "$(jq .layers_size <<<"$output")" "$(jq "[.images[] | select(.Id == \"$first\")][0].Size" <<<"$output")"
+  run "${G[@]}" prune
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[{\"Deleted\":\"$dangling\"}]"
+  assert_equal "$(jq .space_reclaimed <<<"$output")" 0
+  run "${G[@]}" container-create c1 --image keep:1
+  assert_success
+  run "${G[@]}" prune --all
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[]"
+  run "${G[@]}" container-rm c1
+  run "${G[@]}" prune --all --filter label=org.test=yes
+  assert_success
+  assert_equal "$(jq -c '.deleted | length' <<<"$output")" 4
+  assert [ "$(jq .space_reclaimed <<<"$output")" -gt 1000000 ]
+  run "${G[@]}" ls
+  assert_equal "$(jq -c .images <<<"$output")" "[]"
+}

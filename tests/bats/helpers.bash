@@ -12,7 +12,11 @@
 #   fixture_layout NAME                   prints the OCI layout dir of a fixture
 #   push_fixture NAME REPO:TAG [--format v2s2|oci] [--compress gzip|zstd]
 #                [--tls-verify=false] [--creds u:p]
+#       default format v2s2 (oci with --compress zstd); REPO without a host
+#       goes to $REGISTRY; multiarch is pushed with all its platforms
 #   fixture_docker_archive NAME REPO:TAG FILE   a `docker save`-style tar
+#   fixture_image_id NAME                 sha256:<config digest> (Docker's image ID;
+#                                         for multiarch, the host platform's)
 #   free_port                             prints a free 127.0.0.1 TCP port
 #   random_suffix                         6 random [a-z0-9] characters
 
@@ -188,7 +192,7 @@ _dk_dest_flags() {
 push_fixture() {
   local name=$1 dest=$2
   shift 2 || { echo "usage: push_fixture NAME REPO:TAG [options]" >&2; return 2; }
-  local format=oci compress=gzip tls= creds=
+  local format= compress=gzip tls= creds=
   while [ $# -gt 0 ]; do
     case "$1" in
     --format) format=$2; shift 2 ;;
@@ -201,6 +205,10 @@ push_fixture() {
     *) echo "push_fixture: unknown option $1" >&2; return 2 ;;
     esac
   done
+  # default: Docker schema2, as most registries serve; OCI when zstd is asked for
+  if [ -z "$format" ]; then
+    if [ "$compress" = zstd ]; then format=oci; else format=v2s2; fi
+  fi
   case "$format" in v2s2 | oci) ;; *) echo "push_fixture: format v2s2|oci" >&2; return 2 ;; esac
   case "$compress" in gzip | zstd) ;; *) echo "push_fixture: compress gzip|zstd" >&2; return 2 ;; esac
   if [ "$format" = v2s2 ] && [ "$compress" = zstd ]; then
@@ -243,4 +251,23 @@ fixture_docker_archive() {
   local name=$1 ref=$2 out=$3 layout
   layout=$(fixture_layout "$name") || return 1
   skopeo --insecure-policy copy --quiet "oci:$layout:latest" "docker-archive:$out:$ref"
+}
+
+fixture_image_id() {
+  local layout
+  layout=$(fixture_layout "$1") || return 1
+  skopeo inspect --raw --config "oci:$layout:latest" >/dev/null || return 1
+  # the config blob's digest, found through the (possibly nested) index
+  python3 - "$layout" <<'PY'
+import json, os, platform, sys
+root = sys.argv[1]
+arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+def blob(d):
+    with open(os.path.join(root, "blobs", "sha256", d[7:])) as f:
+        return json.load(f)
+desc = json.load(open(os.path.join(root, "index.json")))["manifests"][0]
+while desc["mediaType"].endswith("index.v1+json"):
+    desc = next(m for m in blob(desc["digest"])["manifests"] if m["platform"]["architecture"] == arch)
+print(blob(desc["digest"])["config"]["digest"])
+PY
 }

@@ -138,3 +138,10 @@ blob_ok() {
   local f="$1/blobs/sha256/${2#sha256:}"
   [ -f "$f" ] && [ "sha256:$(sha256sum "$f" | cut -d' ' -f1)" = "$2" ]
 }
+
+# Does dk-graph have layer-diff yet?  (push reads layers with it.)
+graph_has_layer_diff() {
+  "$DK_REPO_ROOT/bin/dk-graph" --root "$WORK/probe" layer-diff \
+    sha256:0000000000000000000000000000000000000000000000000000000000000000 -o - 2>&1 |
+    grep -q '"not_found"'
+}

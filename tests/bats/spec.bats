@@ -196,3 +196,98 @@ sh_cmd() {
   assert_success
   assert_output "$hard"
 }
+
+@test "the docker CLI's body for 'docker create busybox sh' runs as Docker would" {
+  local body
+  body=$(jq -c --argjson cmd "$(sh_cmd 'grep -E "^(CapEff|Seccomp):" /proc/self/status; hostname; echo "$HOSTNAME $PATH"; ulimit -Hn')" \
+    '.Cmd = $cmd' "$ROOT/tests/fixtures/spec/cli-create-default.json")
+  run_ctr "$body"
+  assert_success
+  assert_line --regexp '^CapEff:[[:space:]]+00000000a80425fb$'
+  assert_line --regexp '^Seccomp:[[:space:]]+2$'
+  assert_line "${ID:0:12}"
+  assert_line "${ID:0:12} /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  assert_line "$(ulimit -Hn)"
+}
+
+@test "the docker CLI's body with many flags: --init refused, the rest honoured" {
+  local fixture="$ROOT/tests/fixtures/spec/cli-create-many-flags.json"
+  run "$BATS_FILE_TMPDIR/mkspec" --validate <<<"{\"create\": $(cat "$fixture")}"
+  assert_failure 1
+  assert_output --partial "Init (--init) is not supported yet"
+
+  local host="$BATS_TEST_TMPDIR/data" body
+  mkdir -p "$host"
+  echo "bound" >"$host/f"
+  body=$(jq -c --arg bind "$host:/data:ro" \
+    --argjson cmd "$(sh_cmd 'id; hostname; pwd; echo "A=$A"; cat /data/f; echo "nofile=$(ulimit -n)"; grep -E "^(CapBnd|NoNewPrivs|Seccomp):" /proc/self/status; grep -E " /(run|cache|dev/shm) " /proc/mounts; ls -l /dev/xnull; echo "oom=$(cat /proc/self/oom_score_adj)"')" \
+    '.Cmd = $cmd | .Tty = false | .HostConfig.Init = false | .HostConfig.Binds = [$bind]' "$fixture")
+  run_ctr "$body"
+  assert_success
+  assert_line "uid=1000(app) gid=44(video) groups=44(video)"
+  assert_line "host1"
+  assert_line "/w"
+  assert_line "A=1"
+  assert_line "bound"
+  assert_line "nofile=100"
+  # defaults minus CHOWN plus NET_ADMIN
+  assert_line --regexp '^CapBnd:[[:space:]]+00000000a80435fa$'
+  assert_line --regexp '^NoNewPrivs:[[:space:]]+1$'
+  assert_line --regexp '^Seccomp:[[:space:]]+0$'
+  assert_output --regexp 'tmpfs /run tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k'
+  assert_output --regexp 'tmpfs /cache tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k'
+  assert_output --regexp 'shm /dev/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k'
+  assert_output --regexp 'crw-rw-rw- +1 root +root +1, +3 .* /dev/xnull'
+  assert_line "oom=100"
+  [ -d "$BATS_FILE_TMPDIR/rootfs/w" ]
+}
+
+@test "/etc/hosts, /etc/hostname, /etc/resolv.conf, volumes and a shared /dev/shm from dockerd's paths" {
+  local d="$BATS_TEST_TMPDIR/daemon"
+  mkdir -p "$d/vol-named" "$d/vol-anon" "$d/shm"
+  echo "10.9.8.7 peer" >"$d/hosts"
+  echo "ctr-$SUFFIX" >"$d/hostname"
+  echo "nameserver 10.0.0.53" >"$d/resolv.conf"
+  echo "named volume" >"$d/vol-named/f"
+  echo "in shm" >"$d/shm/seg"
+  run_ctr "{\"Cmd\": $(sh_cmd 'cat /etc/hosts /etc/hostname /etc/resolv.conf /named/f /dev/shm/seg; echo new >/anon/g; e=$( (echo x >/etc/hosts) 2>&1); echo "hosts=$? $e"'), \"Volumes\": {\"/anon\": {}}, \"HostConfig\": {\"Binds\": [\"myvol:/named\"], \"IpcMode\": \"shareable\", \"ReadonlyRootfs\": true}}" \
+    "{\"hosts_path\": \"$d/hosts\", \"hostname_path\": \"$d/hostname\", \"resolv_path\": \"$d/resolv.conf\", \"shm_path\": \"$d/shm\", \"volume_paths\": {\"myvol\": \"$d/vol-named\", \"/anon\": \"$d/vol-anon\"}}"
+  assert_success
+  assert_line "10.9.8.7 peer"
+  assert_line "ctr-$SUFFIX"
+  assert_line "nameserver 10.0.0.53"
+  assert_line "named volume"
+  assert_line "in shm"
+  assert_line --regexp '^hosts=1 .*Read-only file system$'
+  run cat "$d/vol-anon/g"
+  assert_output "new"
+}
+
+@test "host network, PID, IPC and UTS namespaces" {
+  run_ctr "{\"Cmd\": $(sh_cmd 'ls /sys/class/net | sort | tr "\n" " "; echo; hostname; for n in pid net ipc uts; do readlink /proc/self/ns/$n; done'), \"HostConfig\": {\"NetworkMode\": \"host\", \"PidMode\": \"host\", \"IpcMode\": \"host\", \"UTSMode\": \"host\"}}"
+  assert_success
+  assert_line "$(ls /sys/class/net | sort | tr '\n' ' ')"
+  assert_line "$(hostname)"
+  assert_line "$(readlink /proc/self/ns/pid)"
+  assert_line "$(readlink /proc/self/ns/net)"
+  assert_line "$(readlink /proc/self/ns/ipc)"
+  assert_line "$(readlink /proc/self/ns/uts)"
+}
+
+@test "default namespaces: only loopback, pid 1 is the command, sysctls set in its own netns" {
+  run_ctr "{\"Cmd\": $(sh_cmd 'ls /sys/class/net; cat /proc/1/cmdline | tr "\0" " "; echo; cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ip_forward'), \"HostConfig\": {\"Sysctls\": {\"net.ipv4.ip_forward\": \"1\"}}}"
+  assert_success
+  assert_line --index 0 "lo"
+  assert_line --index 1 --regexp '^sh -c '
+  assert_line --index 2 "0"
+  assert_line --index 3 "1"
+}
+
+@test "CPU quota from NanoCpus and CpuShares in the container's cgroup" {
+  [ -f /sys/fs/cgroup/cgroup.controllers ] && skip "cgroup v1 files checked; this host is v2"
+  run_ctr "{\"Cmd\": $(sh_cmd 'cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.shares'), \"HostConfig\": {\"NanoCpus\": 500000000, \"CpuShares\": 512}}"
+  assert_success
+  assert_line --index 0 "50000"
+  assert_line --index 1 "100000"
+  assert_line --index 2 "512"
+}
