@@ -14,7 +14,7 @@ teardown_file() {
   stop_registry
 }
 
-setup() { start_dockerd; }
+setup() { DK_HOSTNET=1 start_dockerd; }
 teardown() { stop_dockerd; }
 
 graph_has() {
