@@ -505,12 +505,17 @@ may_exit (struct shim *s)
   return true;
 }
 
+#define TRIM_AFTER_MS 3000 /* idle time before giving memory back */
+static bool active = true;
+
 static int
 poll_timeout (struct shim *s)
 {
   int64_t now = dk_time_now_ns (), next = -1;
+  if (active)
+    next = now + TRIM_AFTER_MS * 1000000LL;
   struct proc *c = &s->ctr;
-  if (c->exited && !c->finished)
+  if (c->exited && !c->finished && (next < 0 || c->exited_at + DRAIN_NS < next))
     next = c->exited_at + DRAIN_NS;
   for (struct proc *p = s->execs; p; p = p->next)
     if (p->exited && !p->finished && (next < 0 || p->exited_at + DRAIN_NS < next))
@@ -591,6 +596,13 @@ shim_loop (struct shim *s)
           dk_errorf ("poll: %s", strerror (errno));
           return 1;
         }
+      if (r == 0 && active)
+        {
+          shim_trim_memory ();
+          active = false;
+        }
+      else if (r > 0)
+        active = true;
       for (int i = 0; r > 0 && i < n; i++)
         {
           short re = pfd[i].revents;

@@ -141,6 +141,9 @@ jv shim_status_json (struct shim *s);
 struct proc *shim_find_exec (struct shim *s, const char *exec_id);
 void shim_finish_if_exited (struct shim *s);
 
+/* trim.c */
+void shim_trim_memory (void);
+
 /* client.c */
 int shim_ctl_main (int argc, char **argv);
 

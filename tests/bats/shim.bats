@@ -210,11 +210,12 @@ wait_for() {
   assert_success
   run bash -c "(printf 'echo marker-\$((6*7))\n'; sleep 0.5) | timeout 2 '$SHIM' ctl '$STATE' '{\"op\":\"attach\",\"stdin\":true,\"stdout\":true}'"
   assert_output --partial marker-42
-  run ctl '{"op":"exec","exec_id":"t1","process":{"terminal":true,"args":["sh","-c","sleep 0.3; stty size"],"cwd":"/","env":["PATH=/bin"]}}' </dev/null &
-  sleep 0.1
-  run ctl '{"op":"resize-exec","exec_id":"t1","height":22,"width":77}'
-  assert_output '{"type":"ok"}'
-  wait
+  ctl '{"op":"exec","exec_id":"t1","process":{"terminal":true,"args":["sh","-c","sleep 1; stty size"],"cwd":"/","env":["PATH=/bin"]}}' </dev/null >"$T/exec.out" 2>&1 &
+  client=$!
+  wait_for 5 bash -c "'$SHIM' ctl '$STATE' '{\"op\":\"resize-exec\",\"exec_id\":\"t1\",\"height\":22,\"width\":77}' | grep -q '\"ok\"'"
+  wait "$client"
+  run cat "$T/exec.out"
+  assert_output --partial '22 77'
 }
 
 @test "kill -9 of a client leaves the container running; a new client reattaches" {
