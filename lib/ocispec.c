@@ -153,7 +153,8 @@ process (struct dk_spec_ctx *c, struct dk_secopts *so, jv *spec, const char *hos
       return -1;
     }
   jv p = jv_object ();
-  p = jv_object_set (p, jv_string ("terminal"), jv_bool (tty));
+  if (tty)
+    p = jv_object_set (p, jv_string ("terminal"), jv_true ());
   cleanup_jv jv cs = dk_json_get_kind (c->hc, "ConsoleSize", JV_KIND_ARRAY);
   if (tty && dk_json_len (cs) == 2)
     {
@@ -197,6 +198,14 @@ dk_ocispec_build (const struct dk_spec_input *in, jv *out, dk_err_t *err)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "a container ID is needed");
   if (dk_ocispec_validate (in->create, err) < 0)
     return -1;
+  cleanup_jv jv hc0 = dk_json_get_kind (in->create, "HostConfig", JV_KIND_OBJECT);
+  const char *cgp = dk_json_str (hc0, "CgroupParent");
+  size_t cgl = cgp ? strlen (cgp) : 0;
+  if (in->cgroup_driver && strcmp (in->cgroup_driver, "systemd") == 0 && cgl > 0
+      && (cgl <= 6 || strcmp (cgp + cgl - 6, ".slice") != 0))
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                               "cgroup-parent for systemd cgroup should be a valid slice named as "
+                               "\"xxx.slice\"");
   struct dk_spec_ctx c = { .in = in, .create = in->create, .img = in->image_config };
   c.hc = dk_json_get_kind (in->create, "HostConfig", JV_KIND_OBJECT);
   if (!jv_is_valid (c.hc))
@@ -219,7 +228,8 @@ dk_ocispec_build (const struct dk_spec_input *in, jv *out, dk_err_t *err)
   cleanup_free char *hostname = container_hostname (&c);
   jv spec = jv_object_set (jv_object (), jv_string ("ociVersion"), jv_string (OCI_VERSION));
   jv root = jv_object_set (jv_object (), jv_string ("path"), jv_string (in->rootfs));
-  root = jv_object_set (root, jv_string ("readonly"), jv_bool (c.readonly));
+  if (c.readonly)
+    root = jv_object_set (root, jv_string ("readonly"), jv_true ());
   int r = process (&c, &so, &spec, hostname, err);
   if (r == 0)
     {

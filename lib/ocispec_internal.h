@@ -60,6 +60,11 @@ int dk_ocispec_rlimits (struct dk_spec_ctx *c, jv *out, dk_err_t *err);
 /* True when /sys/fs/cgroup is the unified (v2) hierarchy. */
 bool dk_ocispec_cgroup2 (void);
 
+/* ocispec_validate_config.c: Config checks and generic HostConfig ones
+   (hc may be invalid when absent). */
+int dk_ocispec_validate_config (jv create, jv hc, dk_err_t *err);
+int dk_ocispec_validate_host_misc (jv hc, dk_err_t *err);
+
 /* ocispec_validate.c */
 int dk_ocispec_validate_ulimits (jv ulimits, bool clamp, jv *out, dk_err_t *err);
 /* HostConfig.SecurityOpt decoded. */

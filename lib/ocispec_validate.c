@@ -332,6 +332,7 @@ static int
 mounts (jv hc, dk_err_t *err)
 {
   cleanup_jv jv binds = dk_json_get_kind (hc, "Binds", JV_KIND_ARRAY);
+  cleanup_jv jv seen = jv_array ();
   for (int i = 0; i < dk_json_len (binds); i++)
     {
       cleanup_jv jv b = jv_array_get (jv_copy (binds), i);
@@ -340,14 +341,26 @@ mounts (jv hc, dk_err_t *err)
         return invalid (err, "Binds entries must be strings", NULL, 0);
       if (dk_ocispec_parse_bind (jv_string_value (b), &bind, err) < 0)
         return -1;
+      bool dup = dk_spec_has_str (seen, bind.target);
+      if (dup)
+        invalid (err, "Duplicate mount point: %s", bind.target, 0);
+      else
+        seen = jv_array_append (seen, jv_string (bind.target));
       dk_ocispec_bind_free (&bind);
+      if (dup)
+        return -1;
     }
   cleanup_jv jv ml = dk_json_get_kind (hc, "Mounts", JV_KIND_ARRAY);
   for (int i = 0; i < dk_json_len (ml); i++)
     {
       cleanup_jv jv m = jv_array_get (jv_copy (ml), i);
-      if (dk_ocispec_check_mount (m, err) < 0)
-        return -1;
+      const char *target = dk_json_str (m, "Target");
+      if (!target)
+        continue;
+      cleanup_free char *c = dk_ocispec_clean_path (target);
+      if (dk_spec_has_str (seen, c))
+        return invalid (err, "Duplicate mount point: %s", target, 0);
+      seen = jv_array_append (seen, jv_string (c));
     }
   cleanup_jv jv t = dk_json_get_kind (hc, "Tmpfs", JV_KIND_OBJECT);
   int r = 0;
@@ -366,24 +379,39 @@ mounts (jv hc, dk_err_t *err)
   return r;
 }
 
+static int
+capabilities (jv hc, dk_err_t *err)
+{
+  cleanup_jv jv adds = dk_json_get (hc, "CapAdd"), drops = dk_json_get (hc, "CapDrop");
+  cleanup_jv jv a = jv_invalid (), d = jv_invalid ();
+  if (dk_caps_normalize (adds, &a, err) < 0)
+    return dk_error_wrap (err, "invalid CapAdd");
+  if (dk_caps_normalize (drops, &d, err) < 0)
+    return dk_error_wrap (err, "invalid CapDrop");
+  return 0;
+}
+
 int
 dk_ocispec_validate (jv create, dk_err_t *err)
 {
   if (jv_get_kind (create) != JV_KIND_OBJECT)
     return invalid (err, "the container configuration must be a JSON object", NULL, 0);
+  cleanup_jv jv hc = dk_json_get_kind (create, "HostConfig", JV_KIND_OBJECT);
+  /* Docker's order: the Config, the generic HostConfig checks, then the
+     Linux ones; Binds are parsed when the mounts are registered. */
+  if (dk_ocispec_validate_config (create, hc, err) < 0)
+    return -1;
+  if (jv_is_valid (hc)
+      && (restart_policy (hc, err) < 0 || capabilities (hc, err) < 0
+          || dk_ocispec_validate_host_misc (hc, err) < 0))
+    return -1;
   const char *hn = dk_json_str (create, "Hostname");
   if (hn && strlen (hn) > 64)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0,
                                "hostname \"%s\" is too long (maximum 64 bytes)", hn);
-  cleanup_jv jv hc = dk_json_get_kind (create, "HostConfig", JV_KIND_OBJECT);
   if (!jv_is_valid (hc))
     return 0;
-  if (restart_policy (hc, err) < 0 || resources (hc, err) < 0 || modes (hc, err) < 0
-      || mounts (hc, err) < 0)
-    return -1;
-  cleanup_jv jv adds = dk_json_get (hc, "CapAdd"), drops = dk_json_get (hc, "CapDrop");
-  cleanup_jv jv caps = jv_invalid ();
-  if (dk_caps_tweak (adds, drops, false, &caps, err) < 0)
+  if (resources (hc, err) < 0 || modes (hc, err) < 0 || mounts (hc, err) < 0)
     return -1;
   struct dk_secopts so;
   if (dk_ocispec_parse_secopts (hc, &so, err) < 0)

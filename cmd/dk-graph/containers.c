@@ -15,8 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int layer_delete (struct store *s, const char *chain, dk_err_t *err);
-
 static bool
 valid_id (const char *id)
 {

@@ -13,8 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-int delete_image_layers (struct store *s, const char *id, jv chain, jv *records, dk_err_t *err);
-
 static jv
 names_in (const char *dir, const char *suffix)
 {
@@ -131,7 +129,8 @@ layer_delete (struct store *s, const char *chain, dk_err_t *err)
 }
 
 int
-delete_image_layers (struct store *s, const char *id, jv chain, jv *records, dk_err_t *err)
+delete_image_layers (struct store *s, const char *id, jv chain, jv *records, int64_t *reclaimed,
+                     dk_err_t *err)
 {
   cleanup_jv jv ch = chain;
   cleanup_free char *metap = xasprintf ("%s/images/%s.json", s->idir, dk_digest_hex (id));
@@ -148,6 +147,10 @@ delete_image_layers (struct store *s, const char *id, jv chain, jv *records, dk_
       const char *cid = jv_string_value (c);
       if (jv_get_kind (dk_json_get (held, cid)) == JV_KIND_TRUE || has_children (s, cid))
         break;
+      cleanup_jv jv lm = jv_invalid ();
+      int64_t sz = 0;
+      if (reclaimed && layer_meta (s, cid, &lm, NULL) == 0 && dk_json_int (lm, "size", &sz))
+        *reclaimed += sz;
       if (layer_delete (s, cid, err) < 0)
         return -1;
       *records = jv_array_append (

@@ -44,7 +44,7 @@ image_refs (jv refs, const char *id, jv *tags, jv *digests)
   *digests = jv_sort (*digests, jv_copy (*digests));
 }
 
-static int64_t
+int64_t
 image_size (struct store *s, jv chain)
 {
   int64_t total = 0;
@@ -59,7 +59,7 @@ image_size (struct store *s, jv chain)
   return total;
 }
 
-static jv
+jv
 labels_of (jv config)
 {
   cleanup_jv jv cc = dk_json_get_kind (config, "config", JV_KIND_OBJECT);
@@ -67,8 +67,8 @@ labels_of (jv config)
   return jv_is_valid (l) ? l : jv_object ();
 }
 
-static jv
-summary (struct store *s, const char *id, jv config, jv meta, jv refs)
+jv
+image_summary (struct store *s, const char *id, jv config, jv meta, jv refs)
 {
   jv tags, digests;
   image_refs (refs, id, &tags, &digests);
@@ -196,7 +196,7 @@ cmd_ls (struct store *s, int argc, char **argv, dk_err_t *err)
       cleanup_jv jv meta = jv_invalid ();
       if (image_load (s, id, &config, &meta, NULL) < 0)
         continue;
-      jv sum = summary (s, id, config, meta, refs);
+      jv sum = image_summary (s, id, config, meta, refs);
       cleanup_jv jv tags = dk_json_get (sum, "RepoTags");
       cleanup_jv jv labels = dk_json_get (sum, "Labels");
       int64_t created = 0;

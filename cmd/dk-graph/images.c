@@ -233,7 +233,7 @@ cmd_untag (struct store *s, int argc, char **argv, dk_err_t *err)
 }
 
 /* Keys of refs pointing at id. */
-static jv
+jv
 refs_of (jv refs, const char *id)
 {
   jv out = jv_array ();
@@ -266,7 +266,7 @@ key_name (const char *key)
 }
 
 /* The first container using image id, or NULL. */
-static char *
+char *
 container_using (struct store *s, const char *id)
 {
   cleanup_free char *dir = xasprintf ("%s/containers", s->ddir);
@@ -293,9 +293,7 @@ record (const char *kind, const char *v)
   return jv_object_set (jv_object (), jv_string (kind), jv_string (v));
 }
 
-int delete_image_layers (struct store *s, const char *id, jv chain, jv *records, dk_err_t *err);
-
-static jv
+jv
 untag_key (jv refs, const char *key, jv *records)
 {
   cleanup_free char *f = familiar (key);
@@ -443,7 +441,7 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
     cleanup_jv jv config = jv_invalid ();
     if (image_load (s, id, &config, NULL, err) < 0)
       return -1;
-    if (delete_image_layers (s, id, image_chain (config), &records, err) < 0)
+    if (delete_image_layers (s, id, image_chain (config), &records, NULL, err) < 0)
       return -1;
   }
 done:

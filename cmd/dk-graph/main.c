@@ -9,7 +9,8 @@
 
 static const char usage[]
     = "Usage: dk-graph --root DIR [--driver overlay2|vfs] SUBCOMMAND ...\n"
-      "  layer-register [--parent CHAINID] [--diff-id D] [--digest D] [FILE|-]\n"
+      "  layer-register [--parent CHAINID [--parent-wait SECS]] [--diff-id D] [--digest D] "
+      "[FILE|-]\n"
       "  layer-exists CHAINID\n"
       "  image-add --config FILE [--manifest FILE] [--tag NAME:TAG]... [--digest-ref NAME@DIGEST]\n"
       "  resolve REF|ID|SHORTID\n"
@@ -17,6 +18,7 @@ static const char usage[]
       "  ls [--all] [--digests] [--filter k=v]...\n"
       "  inspect IMAGE | history IMAGE\n"
       "  rm [--force] [--no-prune] IMAGE\n"
+      "  prune [--all] [--filter until=T|label=k[=v]]... | du\n"
       "  layer-diff CHAINID [-o FILE|-]\n"
       "  container-create ID --image IMAGE | container-mount ID | container-unmount ID\n"
       "  container-changes ID | container-diff ID [-o FILE|-] | container-rm ID\n"
@@ -38,6 +40,8 @@ static const struct
   { "history", cmd_history },
   { "rm", cmd_rm },
   { "layer-diff", cmd_layer_diff },
+  { "prune", cmd_prune },
+  { "du", cmd_du },
   { "container-create", cmd_container_create },
   { "container-mount", cmd_container_mount },
   { "container-unmount", cmd_container_unmount },

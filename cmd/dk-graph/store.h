@@ -79,4 +79,17 @@ int cmd_container_rm (struct store *s, int argc, char **argv, dk_err_t *err);
 
 jv result_obj (void);
 
+/* Shared between the subcommands' files. */
+jv image_summary (struct store *s, const char *id, jv config, jv meta, jv refs);
+int64_t image_size (struct store *s, jv chain);
+jv labels_of (jv config);
+char *container_using (struct store *s, const char *id); /* first user or NULL */
+jv refs_of (jv refs, const char *id);                    /* keys pointing at id */
+jv untag_key (jv refs, const char *key, jv *records);    /* appends {"Untagged"} */
+int delete_image_layers (struct store *s, const char *id, jv chain, jv *records, int64_t *reclaimed,
+                         dk_err_t *err);
+int layer_delete (struct store *s, const char *chain, dk_err_t *err);
+int cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_du (struct store *s, int argc, char **argv, dk_err_t *err);
+
 #endif

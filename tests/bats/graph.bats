@@ -329,3 +329,35 @@ PY
   p=$(jq -r .path <<<"$output")
   assert_equal "$(cat "$p/f1") $(cat "$p/f125") $(ls "$p" | wc -l)" "1 125 125"
 }
+
+@test "graph: prune removes dangling images (all unused with --all) and du counts shared layers" {
+  two_layer_image keep:1
+  first=$ID
+  cat >"$T/config2.json" <<JSON
+{"architecture":"amd64","os":"linux","created":"2024-02-01T00:00:00Z","rootfs":{"type":"layers","diff_ids":["$D1"]}}
+JSON
+  run "${G[@]}" image-add --config "$T/config2.json"
+  assert_success
+  dangling=$(jq -r .id <<<"$output")
+  run "${G[@]}" du
+  assert_success
+  base=$(jq "[.images[] | select(.Id == \"$dangling\")][0].Size" <<<"$output")
+  assert_equal "$(jq "[.images[] | select(.Id == \"$dangling\")][0].SharedSize" <<<"$output")" "$base"
+  assert_equal "$(jq .layers_size <<<"$output")" "$(jq "[.images[] | select(.Id == \"$first\")][0].Size" <<<"$output")"
+  run "${G[@]}" prune
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[{\"Deleted\":\"$dangling\"}]"
+  assert_equal "$(jq .space_reclaimed <<<"$output")" 0
+  run "${G[@]}" container-create c1 --image keep:1
+  assert_success
+  run "${G[@]}" prune --all
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[]"
+  run "${G[@]}" container-rm c1
+  run "${G[@]}" prune --all --filter label=org.test=yes
+  assert_success
+  assert_equal "$(jq -c '.deleted | length' <<<"$output")" 4
+  assert [ "$(jq .space_reclaimed <<<"$output")" -gt 1000000 ]
+  run "${G[@]}" ls
+  assert_equal "$(jq -c .images <<<"$output")" "[]"
+}

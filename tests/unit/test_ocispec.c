@@ -135,6 +135,7 @@ test_process (void)
   is_json (s, "process.env", "[\"HOSTNAME=web\",\"TERM=xterm\",\"X=1\"]",
            "env: TERM with a tty, bare NAME removes the default");
   is_json (s, "process.terminal", "true", "process: terminal with Tty");
+  is_json (s, "root.readonly", "(none)", "root: readonly left out when false, as Go's omitempty");
   jv_free (s);
 
   s = build ("{\"Cmd\":[\"true\"],\"Env\":[\"A=1\"]}", NULL, &err);
@@ -356,8 +357,8 @@ test_privileged (void)
   jv s = build ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"Privileged\":true}}", NULL, &err);
   ok (jv_is_valid (s), "privileged: builds");
   is_json (s, "linux.seccomp", "(none)", "privileged: no seccomp");
-  is_json (s, "linux.maskedPaths", "[]", "privileged: no masked paths");
-  is_json (s, "linux.readonlyPaths", "[]", "privileged: no read-only paths");
+  is_json (s, "linux.maskedPaths", "(none)", "privileged: no masked paths");
+  is_json (s, "linux.readonlyPaths", "(none)", "privileged: no read-only paths");
   is_json (s, "linux.resources.devices", "[{\"allow\":true,\"access\":\"rwm\"}]",
            "privileged: all devices allowed");
   is_json (s, "mounts.3.options", "[\"nosuid\",\"noexec\",\"nodev\"]", "privileged: /sys writable");
@@ -373,7 +374,7 @@ test_mounts (void)
   dk_err_t err = NULL;
   cleanup_free char *create
       = xasprintf ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"ReadonlyRootfs\":true,\"ShmSize\":1048576,"
-                   "\"Binds\":[\"%s/etc:/data/deep:ro\",\"%s:/data:shared\"],"
+                   "\"Binds\":[\"%s/etc:/data/deep:ro\",\"%s:/data:rprivate\"],"
                    "\"Tmpfs\":{\"/run\":\"size=1m,exec\"},"
                    "\"Mounts\":[{\"Type\":\"tmpfs\",\"Target\":\"/"
                    "cache\",\"TmpfsOptions\":{\"SizeBytes\":2097152,\"Mode\":448}}]}}",
@@ -385,8 +386,8 @@ test_mounts (void)
            "[\"nosuid\",\"noexec\",\"nodev\",\"mode=1777\",\"size=1048576\"]",
            "mounts: /dev/shm sized by ShmSize, not made ro");
   is_json (s, "mounts.7.destination", "\"/data\"", "mounts: user mounts sorted, parents first");
-  is_json (s, "mounts.7.options", "[\"rbind\",\"shared\"]", "mounts: bind with propagation");
-  is_json (s, "linux.rootfsPropagation", "\"shared\"", "mounts: shared bind makes root shared");
+  is_json (s, "mounts.7.options", "[\"rbind\",\"rprivate\"]", "mounts: bind with propagation");
+  is_json (s, "linux.rootfsPropagation", "(none)", "mounts: private binds leave root propagation");
   is_json (s, "mounts.9.destination", "\"/run\"", "mounts: tmpfs map");
   is_json (s, "mounts.9.options", "[\"nosuid\",\"nodev\",\"rprivate\",\"size=1m\",\"exec\"]",
            "mounts: tmpfs options merged, exec wins over noexec");
@@ -397,6 +398,40 @@ test_mounts (void)
   is_json (s, "root.readonly", "true", "mounts: read-only root");
   jv_free (s);
 
+  s = build ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"IpcMode\":\"none\",\"NetworkMode\":\"none\","
+             "\"Binds\":[\"/dev:/dev\"]}}",
+             NULL, &err);
+  cleanup_free char *all = query (s, "mounts");
+  ok (!strstr (all, "\"/dev/shm\"") && !strstr (all, "\"/dev/pts\"")
+          && !strstr (all, "\"/dev/mqueue\""),
+      "mounts: a user /dev hides every default under /dev, IpcMode none has no /dev/shm");
+  cleanup_free char *sys = query (s, "linux.sysctl");
+  ok (strstr (sys, "ip_unprivileged_port_start") != NULL,
+      "sysctl: network none is a private namespace and gets Docker's net defaults");
+  jv_free (s);
+  s = build ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"Binds\":[\"myvol:/v\"]}}", NULL, &err);
+  ok (!jv_is_valid (s) && err && strcmp (err->code, DK_ECODE_NOT_FOUND) == 0
+          && strstr (err->msg, "no such volume: myvol"),
+      "volumes: a named volume dockerd did not prepare is not_found");
+  jv_free (s);
+  dk_error_release (&err);
+
+  {
+    /* shared propagation needs a shared source mount: either outcome is
+       Docker's, depending on how this host mounts the temp dir */
+    cleanup_free char *sh
+        = xasprintf ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"Binds\":[\"%s:/data:shared\"]}}", rootfs);
+    jv sp = build (sh, NULL, &err);
+    if (jv_is_valid (sp))
+      is_json (sp, "linux.rootfsPropagation", "\"shared\"",
+               "mounts: a shared bind makes the root shared");
+    else
+      ok (err && strstr (err->msg, "but it is not a shared mount"),
+          "mounts: shared bind of a private mount refused as Docker does (%s)",
+          err ? err->msg : "");
+    jv_free (sp);
+    dk_error_release (&err);
+  }
   expect_error ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"Binds\":[\"/a:/b:rw:extra\"]}}",
                 "invalid volume specification: '/a:/b:rw:extra'", "bind with too many fields");
   expect_error ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"Binds\":[\"/a:/b:bogus\"]}}",
@@ -451,7 +486,7 @@ test_linux (void)
            "{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":3,\"access\":\"rw\"}",
            "devices: mapped device allowed with its permissions");
   is_json (s, "linux.resources.devices.9",
-           "{\"allow\":true,\"type\":\"c\",\"major\":42,\"access\":\"rmw\"}",
+           "{\"allow\":true,\"type\":\"c\",\"major\":42,\"minor\":-1,\"access\":\"rmw\"}",
            "devices: cgroup rule with a wildcard minor");
   is_json (s, "linux.devices.0.path", "\"/dev/mynull\"", "devices: created at PathInContainer");
   jv_free (s);
@@ -466,6 +501,17 @@ test_linux (void)
   jv sp = jv_invalid ();
   ok (dk_ocispec_build (&in, &sp, &err) == 0, "systemd driver builds");
   is_json (sp, "linux.cgroupsPath", "\"system.slice:docker:" ID "\"", "cgroupsPath: systemd form");
+  {
+    jv bad = jv_parse ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"CgroupParent\":\"/notaslice\"}}");
+    struct dk_spec_input in3 = in;
+    in3.create = bad;
+    jv none = jv_invalid ();
+    ok (dk_ocispec_build (&in3, &none, &err) < 0
+            && strstr (err->msg, "cgroup-parent for systemd cgroup should be a valid slice"),
+        "systemd driver: CgroupParent must be a slice");
+    dk_error_release (&err);
+    jv_free (bad);
+  }
   is_json (sp, "linux.namespaces.1", "{\"type\":\"network\",\"path\":\"/run/netns/x\"}",
            "namespaces: network joins the given path");
   is_json (sp, "linux.sysctl.kernel.domainname", "(none)", "(dotted keys are not paths here)");
@@ -542,6 +588,30 @@ test_validate (void)
     { "{\"HostConfig\":{\"Init\":true}}", "Init (--init) is not supported yet" },
     { "{\"HostConfig\":{\"Tmpfs\":{\"run\":\"\"}}}",
       "invalid mount path: 'run' mount path must be absolute" },
+    { "{\"HostConfig\":{\"Binds\":[\"/tmp:/x\"],\"Mounts\":[{\"Type\":\"tmpfs\",\"Target\":\"/x/"
+      "\"}]}}",
+      "Duplicate mount point: /x/" },
+    { "{\"WorkingDir\":\"rel\"}",
+      "the working directory 'rel' is invalid, it needs to be an absolute path" },
+    { "{\"StopSignal\":\"SIGNOPE\"}", "Invalid signal: SIGNOPE" },
+    { "{\"Env\":[\"=x\"]}", "invalid environment variable: =x" },
+    { "{\"Healthcheck\":{\"Interval\":5}}", "Interval in Healthcheck cannot be less than 1ms" },
+    { "{\"Healthcheck\":{\"Retries\":-1}}", "Retries in Healthcheck cannot be negative" },
+    { "{\"HostConfig\":{\"AutoRemove\":true,\"RestartPolicy\":{\"Name\":\"always\"}}}",
+      "can't create 'AutoRemove' container with restart policy" },
+    { "{\"HostConfig\":{\"ExtraHosts\":[\"db:300.1.1.1\"]}}",
+      "invalid IP address in add-host: \"300.1.1.1\"" },
+    { "{\"HostConfig\":{\"ExtraHosts\":[\"nohost\"]}}", "bad format for add-host: \"nohost\"" },
+    { "{\"HostConfig\":{\"PortBindings\":{\"0/tcp\":[]}}}",
+      "invalid port specification: \"0/tcp\"" },
+    { "{\"HostConfig\":{\"PortBindings\":{\"80/tcp\":[{\"HostPort\":\"99999\"}]}}}",
+      "invalid port specification: \"99999\"" },
+    { "{\"HostConfig\":{\"Isolation\":\"hyperv\"}}", "invalid isolation 'hyperv' on linux" },
+    { "{\"HostConfig\":{\"CapDrop\":[\"NOPE\"]}}",
+      "invalid CapDrop: unknown capability: \"CAP_NOPE\"" },
+    { "{\"Hostname\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+      "hostname \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is too long "
+      "(maximum 64 bytes)" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     {
@@ -555,8 +625,10 @@ test_validate (void)
       dk_error_release (&err);
     }
   dk_err_t err = NULL;
-  jv c = jv_parse (
-      "{\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"\"},\"CapAdd\":[\"NET_ADMIN\"]}}");
+  jv c = jv_parse ("{\"StopSignal\":\"sigrtmin+3\",\"Env\":[\"A\"],\"HostConfig\":{"
+                   "\"RestartPolicy\":{\"Name\":\"\"},"
+                   "\"CapAdd\":[\"NET_ADMIN\"],\"ExtraHosts\":[\"gw:host-gateway\",\"v6=[::1]\"],"
+                   "\"PortBindings\":{\"80/tcp\":[{\"HostPort\":\"8000-8010\"}]}}}");
   ok (dk_ocispec_validate (c, &err) == 0, "validate: a correct body passes");
   jv_free (c);
   dk_error_release (&err);

@@ -46,7 +46,7 @@ test_lines (void)
 static void
 test_failures (void)
 {
-  char *fail[] = { "/bin/sh", "-c", "echo oops >&2; exit 3", NULL };
+  char *fail[] = { "/bin/sh", "-c", "exit 3", NULL };
   jv result;
   dk_err_t err = NULL;
   ok (dk_run_tool (fail, -1, NULL, NULL, &result, &err) < 0 && err
@@ -162,6 +162,28 @@ test_fds (void)
 }
 
 static void
+test_stderr (void)
+{
+  char *argv[] = { "/bin/sh", "-c", "echo out; echo err >&2; exit 4", NULL };
+  struct dk_child c;
+  dk_err_t err = NULL;
+  ok (dk_spawn (argv, DK_SPAWN_STDOUT | DK_SPAWN_STDERR | DK_SPAWN_NULL_IN, NULL, &c, &err) == 0
+          && c.stdin_fd == -1,
+      "spawn: child with stdout and stderr pipes, stdin from /dev/null");
+  char o[64] = "", e[64] = "";
+  ssize_t n = read (c.stdout_fd, o, sizeof o - 1);
+  o[n > 0 ? n : 0] = '\0';
+  n = read (c.stderr_fd, e, sizeof e - 1);
+  e[n > 0 ? n : 0] = '\0';
+  ok (strcmp (o, "out\n") == 0 && strcmp (e, "err\n") == 0, "spawn: stdout and stderr apart");
+  ok (dk_child_wait (&c, &err) == 4, "spawn: exit status 4");
+  ok (dk_child_wait (&c, &err) < 0 && err, "spawn: waiting twice is an error, not a hang");
+  dk_error_release (&err);
+  dk_child_close (&c);
+  ok (c.stdout_fd == -1 && c.stderr_fd == -1, "spawn: close resets the fds");
+}
+
+static void
 test_tool_path (void)
 {
   setenv ("DK_LIBEXEC", "/bin", 1);
@@ -181,6 +203,7 @@ main (void)
   test_failures ();
   test_stdin ();
   test_fds ();
+  test_stderr ();
   test_tool_path ();
   return tap_done ();
 }
