@@ -271,8 +271,8 @@ dk_open_parent_in_root (int rootfd, const char *path, mode_t mkdir_mode, char **
 {
   *base = NULL;
   cleanup_free char *clean = dk_path_clean_in_root (path);
-  if (strcmp (clean, ".") == 0)
-    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "path `%s` names the root", path);
+  /* the root itself: the root and "." (never "..": the base is safe to
+     use with *at() calls on the returned fd) */
   char *slash = strrchr (clean, '/');
   const char *last = slash ? slash + 1 : clean;
   cleanup_close int dirfd = fcntl (rootfd, F_DUPFD_CLOEXEC, 3);
@@ -289,16 +289,24 @@ dk_open_parent_in_root (int rootfd, const char *path, mode_t mkdir_mode, char **
           char *e = strchrnul (comp, '/');
           char saved = *e;
           *e = '\0';
-          int fd = dk_open_in_root (rootfd, clean, O_PATH | O_DIRECTORY, 0, err);
-          if (fd < 0 && mkdir_mode != 0 && *err && (*err)->status == ENOENT)
+          cleanup_error dk_err_t e1 = NULL;
+          int fd = dk_open_in_root (rootfd, clean, O_PATH | O_DIRECTORY, 0, &e1);
+          if (fd < 0 && mkdir_mode != 0 && e1->status == ENOENT)
             {
-              dk_error_release (err);
+              dk_error_release (&e1);
               if (mkdirat (dirfd, comp, mkdir_mode) < 0 && errno != EEXIST)
                 return dk_make_error (err, errno, "mkdir `%s`", clean);
-              fd = dk_open_in_root (rootfd, clean, O_PATH | O_DIRECTORY, 0, err);
+              fd = dk_open_in_root (rootfd, clean, O_PATH | O_DIRECTORY, 0, &e1);
             }
           if (fd < 0)
-            return dk_error_wrap (err, "parent of `%s`", path);
+            {
+              if (err)
+                {
+                  dk_error_release (err);
+                  *err = steal_ptr (&e1);
+                }
+              return dk_error_wrap (err, "parent of `%s`", path);
+            }
           close (dirfd);
           dirfd = fd;
           *e = saved;

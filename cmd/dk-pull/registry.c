@@ -168,6 +168,9 @@ reg_curl_setup (struct reg_client *c, CURL *h)
   curl_easy_setopt (h, CURLOPT_LOW_SPEED_TIME, 30L);
   curl_easy_setopt (h, CURLOPT_ACCEPT_ENCODING, NULL);
   curl_easy_setopt (h, CURLOPT_BUFFERSIZE, 512L * 1024);
+  /* proxies from the environment as Go's net/http takes them (Docker):
+     never for loopback */
+  curl_easy_setopt (h, CURLOPT_NOPROXY, c->no_proxy);
   if (c->insecure)
     {
       curl_easy_setopt (h, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -345,6 +348,26 @@ ping (struct reg_client *c, const char *base, bool tolerate_tls, dk_err_t *err)
   return 0;
 }
 
+static const char *
+env2 (const char *a, const char *b)
+{
+  const char *v = getenv (a);
+  return v && *v ? v : getenv (b);
+}
+
+/* curl takes http_proxy (lower case only) and HTTPS_PROXY from the
+   environment; Docker users set HTTP_PROXY, so it is copied over. */
+static void
+setup_proxy (struct reg_client *c)
+{
+  const char *np = env2 ("NO_PROXY", "no_proxy");
+  c->no_proxy
+      = xasprintf ("%s%slocalhost,127.0.0.0/8,::1", np && *np ? np : "", np && *np ? "," : "");
+  const char *hp = env2 ("HTTP_PROXY", "http_proxy");
+  if (hp && *hp && getenv ("http_proxy") == NULL)
+    setenv ("http_proxy", hp, 0);
+}
+
 static char *
 certs_file (const char *dir, const char *host, const char *name)
 {
@@ -361,6 +384,7 @@ reg_client_open (const char *host, const char *mirror_url, const struct reg_opts
   struct reg_client *c = xzalloc (sizeof *c);
   pthread_mutex_init (&c->lock, NULL);
   c->limit_rate = o->limit_rate;
+  setup_proxy (c);
   c->retries = o->retries > 0 ? o->retries : 5;
   cleanup_free char *base = NULL;
   if (mirror_url)
@@ -430,6 +454,7 @@ reg_client_free (struct reg_client *c)
   free (c->host);
   free (c->base);
   free (c->certs_dir);
+  free (c->no_proxy);
   free (c->ca_file);
   free (c->client_cert);
   free (c->client_key);

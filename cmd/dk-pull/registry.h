@@ -39,6 +39,7 @@ struct reg_client
   bool insecure;
   bool is_mirror;
   char *certs_dir;
+  char *no_proxy;
   char *ca_file;
   char *client_cert;
   char *client_key;

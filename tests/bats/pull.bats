@@ -230,3 +230,13 @@ teardown() {
   assert_success
   assert_output --partial "$id"
 }
+
+@test "pull: HTTP_PROXY/HTTPS_PROXY are not used for loopback registries (as Docker)" {
+  start_registry plain
+  push_fixture busybox "$REGISTRY/dk/px:latest"
+  # a proxy that does not exist: used, it would fail the pull
+  dead=127.0.0.1:$(free_port)
+  run env HTTP_PROXY="http://$dead" HTTPS_PROXY="http://$dead" http_proxy="http://$dead" \
+    "$DK_PULL" --output-dir "$WORK/o" --retries 1 "$REGISTRY/dk/px:latest"
+  assert_success
+}
