@@ -153,7 +153,8 @@ process (struct dk_spec_ctx *c, struct dk_secopts *so, jv *spec, const char *hos
       return -1;
     }
   jv p = jv_object ();
-  p = jv_object_set (p, jv_string ("terminal"), jv_bool (tty));
+  if (tty)
+    p = jv_object_set (p, jv_string ("terminal"), jv_true ());
   cleanup_jv jv cs = dk_json_get_kind (c->hc, "ConsoleSize", JV_KIND_ARRAY);
   if (tty && dk_json_len (cs) == 2)
     {
@@ -227,7 +228,8 @@ dk_ocispec_build (const struct dk_spec_input *in, jv *out, dk_err_t *err)
   cleanup_free char *hostname = container_hostname (&c);
   jv spec = jv_object_set (jv_object (), jv_string ("ociVersion"), jv_string (OCI_VERSION));
   jv root = jv_object_set (jv_object (), jv_string ("path"), jv_string (in->rootfs));
-  root = jv_object_set (root, jv_string ("readonly"), jv_bool (c.readonly));
+  if (c.readonly)
+    root = jv_object_set (root, jv_string ("readonly"), jv_true ());
   int r = process (&c, &so, &spec, hostname, err);
   if (r == 0)
     {

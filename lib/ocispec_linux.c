@@ -287,14 +287,17 @@ cgroup_rule (const char *s, jv *out, dk_err_t *err)
   char majs[24] = "", mins[24] = "";
   int n = 0;
   if (sscanf (s, "%c %23[0-9*]:%23[0-9*] %7[rwm]%n", &type, majs, mins, acc, &n) != 4
-      || s[n] != '\0' || !strchr ("acb", type) || (majs[0] == '*' && majs[1])
+      || s[n] != '\0' || strlen (acc) > 3 || !strchr ("acb", type) || (majs[0] == '*' && majs[1])
       || (mins[0] == '*' && mins[1]) || (strchr (majs, '*') && majs[0] != '*')
       || (strchr (mins, '*') && mins[0] != '*'))
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid device cgroup rule format: '%s'",
                                s);
-  char t[2] = { type, 0 };
-  *out = dev_rule (true, t, majs[0] == '*' ? -1 : atoll (majs), mins[0] == '*' ? -1 : atoll (mins),
-                   acc);
+  /* Docker writes a wildcard as -1 (the runtimes read it as "*"). */
+  jv r = jv_object_set (jv_object (), jv_string ("allow"), jv_true ());
+  r = jv_object_set (r, jv_string ("type"), jv_string_fmt ("%c", type));
+  r = set_int (r, "major", majs[0] == '*' ? -1 : atoll (majs));
+  r = set_int (r, "minor", mins[0] == '*' ? -1 : atoll (mins));
+  *out = jv_object_set (r, jv_string ("access"), jv_string (acc));
   return 0;
 }
 
@@ -517,7 +520,10 @@ dk_ocispec_linux (struct dk_spec_ctx *c, jv *spec, dk_err_t *err)
       jv_free (lx);
       return -1;
     }
-  lx = jv_object_set (lx, jv_string ("devices"), devs);
+  if (dk_json_len (devs) > 0)
+    lx = jv_object_set (lx, jv_string ("devices"), devs);
+  else
+    jv_free (devs);
 
   jv res = jv_object ();
   res = jv_object_set (res, jv_string ("devices"), rules);
@@ -540,7 +546,11 @@ dk_ocispec_linux (struct dk_spec_ctx *c, jv *spec, dk_err_t *err)
 
   cleanup_free char *cgp = cgroups_path (c);
   lx = jv_object_set (lx, jv_string ("cgroupsPath"), jv_string (cgp));
-  lx = jv_object_set (lx, jv_string ("sysctl"), sysctls (c));
+  jv sc = sysctls (c);
+  if (jv_object_length (jv_copy (sc)) > 0)
+    lx = jv_object_set (lx, jv_string ("sysctl"), sc);
+  else
+    jv_free (sc);
   *spec = jv_object_set (*spec, jv_string ("linux"), lx);
   return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <glob.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -163,6 +164,60 @@ ensure_bind_source (const char *src, dk_err_t *err)
   return 0;
 }
 
+/* Docker refuses shared/slave propagation for a bind whose source sits on
+   a mount that does not propagate (mountinfo's optional fields). */
+static int
+check_source_propagation (const char *src, const char *prop, dk_err_t *err)
+{
+  bool shared = strcmp (prop, "shared") == 0 || strcmp (prop, "rshared") == 0;
+  bool slave = strcmp (prop, "slave") == 0 || strcmp (prop, "rslave") == 0;
+  if (!shared && !slave)
+    return 0;
+  cleanup_free char *real = realpath (src, NULL);
+  if (!real)
+    return dk_make_error (err, errno, "resolve bind source `%s`", src);
+  cleanup_fclose FILE *f = fopen ("/proc/self/mountinfo", "re");
+  if (!f)
+    return dk_make_error (err, errno, "open /proc/self/mountinfo");
+  char *line = NULL;
+  size_t cap = 0, best_len = 0;
+  cleanup_free char *best = NULL;
+  bool best_shared = false, best_slave = false;
+  while (getline (&line, &cap, f) >= 0)
+    {
+      /* id parent maj:min root mountpoint options [optional...] - ... */
+      char mp[4096];
+      int off = 0;
+      if (sscanf (line, "%*d %*d %*s %*s %4095s %*s%n", mp, &off) != 1)
+        continue;
+      size_t l = strlen (mp);
+      bool prefix = strcmp (mp, "/") == 0
+                    || (strncmp (real, mp, l) == 0 && (real[l] == '/' || real[l] == '\0'));
+      if (!prefix || l < best_len)
+        continue;
+      char *opt = line + off;
+      char *dash = strstr (opt, " - ");
+      if (dash)
+        *dash = '\0';
+      best_len = l;
+      free (best);
+      best = xstrdup (mp);
+      best_shared = strstr (opt, "shared:") != NULL;
+      best_slave = strstr (opt, "master:") != NULL;
+    }
+  free (line);
+  if (!best)
+    return 0;
+  if (shared && !best_shared)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                               "path %s is mounted on %s but it is not a shared mount", src, best);
+  if (slave && !best_shared && !best_slave)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                               "path %s is mounted on %s but it is not a shared or slave mount",
+                               src, best);
+  return 0;
+}
+
 static void
 note_propagation (jv *spec, const char *prop)
 {
@@ -204,6 +259,8 @@ binds (struct dk_spec_ctx *c, jv *list, jv *spec, dk_err_t *err)
           src = xstrdup (b.source);
           r = ensure_bind_source (src, err);
         }
+      if (r == 0 && b.propagation)
+        r = check_source_propagation (src, b.propagation, err);
       if (r == 0)
         {
           note_propagation (spec, b.propagation);
@@ -243,7 +300,7 @@ api_mounts (struct dk_spec_ctx *c, jv *list, jv *spec, dk_err_t *err)
           if (!prop || !*prop)
             prop = "rprivate";
           cleanup_free char *src = dk_ocispec_clean_path (source);
-          if (ensure_bind_source (src, err) < 0)
+          if (ensure_bind_source (src, err) < 0 || check_source_propagation (src, prop, err) < 0)
             return -1;
           note_propagation (spec, prop);
           mo = mount_obj (target, "bind", src, bind_options (!nonrec, ro, prop));
@@ -497,8 +554,15 @@ dk_ocispec_mounts (struct dk_spec_ctx *c, jv *spec, dk_err_t *err)
       jv_free (ro);
       ro = hr;
     }
-  lx = jv_object_set (lx, jv_string ("maskedPaths"), masked);
-  lx = jv_object_set (lx, jv_string ("readonlyPaths"), ro);
+  /* empty lists are left out, as Go's omitempty does */
+  if (dk_json_len (masked) > 0)
+    lx = jv_object_set (lx, jv_string ("maskedPaths"), masked);
+  else
+    jv_free (masked);
+  if (dk_json_len (ro) > 0)
+    lx = jv_object_set (lx, jv_string ("readonlyPaths"), ro);
+  else
+    jv_free (ro);
   *spec = jv_object_set (*spec, jv_string ("linux"), lx);
   return 0;
 }

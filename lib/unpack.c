@@ -1,6 +1,7 @@
 #include "unpack.h"
 #include "atomicfile.h"
 #include "cleanup.h"
+#include "layerpipe.h"
 #include "layerstream.h"
 #include "treecopy.h"
 
@@ -15,7 +16,7 @@
 
 struct reader
 {
-  struct dk_layerstream *s;
+  struct dk_layerpipe *p;
   dk_err_t err;
 };
 
@@ -23,7 +24,7 @@ static la_ssize_t
 read_cb (struct archive *a, void *data, const void **buf)
 {
   struct reader *r = data;
-  ssize_t n = dk_layerstream_next (r->s, buf, &r->err);
+  ssize_t n = dk_layerpipe_next (r->p, buf, &r->err);
   if (n < 0)
     {
       archive_set_error (a, EIO, "%s", r->err->msg);
@@ -56,7 +57,9 @@ unpack (int in_fd, const char *target, const struct dk_unpack_opts *o, struct dk
     return dk_make_error (err, errno, "open `%s`", target);
 
   cleanup_layerstream struct dk_layerstream *s = dk_layerstream_new (in_fd);
-  struct reader rd = { s, NULL };
+  struct reader rd = { dk_layerpipe_start (s, err), NULL };
+  if (rd.p == NULL)
+    return -1;
   struct archive *a = archive_read_new ();
   archive_read_support_format_tar (a);
   archive_read_set_format_option (a, "tar", "hdrcharset", "BINARY");
@@ -77,9 +80,15 @@ unpack (int in_fd, const char *target, const struct dk_unpack_opts *o, struct dk
         }
       dk_error_release (&rd.err);
     }
+  /* the rest of the blob (the zero blocks after the end marker) is part of
+     the diff ID */
+  const void *b;
+  ssize_t n;
+  while (ret == 0 && (n = dk_layerpipe_next (rd.p, &b, err)) != 0)
+    if (n < 0)
+      ret = -1;
+  dk_layerpipe_stop (rd.p);
   if (ret < 0)
-    return -1;
-  if (dk_layerstream_drain (s, err) < 0)
     return -1;
   dk_layerstream_result (s, res->digest, res->diff_id, &res->compressed_size, &res->tar_size);
   res->format = dk_layerstream_format (s);

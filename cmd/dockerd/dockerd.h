@@ -166,6 +166,18 @@ void h_auth (struct http_req *req);
 int events_listeners (void);
 void events_emit (const char *type, const char *action, const char *id, jv attrs);
 
+void h_containers_list (struct http_req *req);
+void h_container_create (struct http_req *req);
+void h_container_inspect (struct http_req *req);
+void h_container_start (struct http_req *req);
+void h_container_wait (struct http_req *req);
+void h_container_attach (struct http_req *req);
+void h_container_kill (struct http_req *req);
+void h_container_stop (struct http_req *req);
+void h_container_resize (struct http_req *req);
+void h_container_logs (struct http_req *req);
+void h_container_delete (struct http_req *req);
+
 void h_images_create (struct http_req *req);
 void h_images_list (struct http_req *req);
 void h_image_inspect (struct http_req *req);

@@ -126,14 +126,15 @@ static void
 pull_result (struct http_req *req, jv result, void *ud)
 {
   struct simple *s = ud;
-  const char *digest = dk_json_str (result, "digest"), *status = dk_json_str (result, "status");
+  const char *status = dk_json_str (result, "status");
+  /* the tool streams its own Digest/Status lines; without any, say the result */
   if (!s->streaming)
-    http_stream_begin (req, 200, "application/json");
-  if (digest)
-    http_stream_json (req, jv_object_set (jv_object (), jv_string ("status"),
-                                          jv_string_fmt ("Digest: %s", digest)));
-  if (status)
-    http_stream_json (req, jv_object_set (jv_object (), jv_string ("status"), jv_string (status)));
+    {
+      http_stream_begin (req, 200, "application/json");
+      if (status)
+        http_stream_json (req, jv_object_set (jv_object (), jv_string ("status"),
+                                              jv_string_fmt ("Status: %s", status)));
+    }
   http_stream_end (req);
 }
 

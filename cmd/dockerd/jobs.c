@@ -101,14 +101,7 @@ maybe_done (struct job *j)
       jv_free (result);
       char *msg = j->errbuf.len ? xstrndup (j->errbuf.data, j->errbuf.len) : NULL;
       if (msg)
-        {
-          size_t l = strlen (msg);
-          while (l && msg[l - 1] == '\n')
-            msg[--l] = 0;
-          char *nl = strrchr (msg, '\n');
-          if (nl)
-            memmove (msg, nl + 1, strlen (nl + 1) + 1);
-        }
+        msg[strcspn (msg, "\n")] = 0; /* the first line says what failed */
       cleanup_free char *m2 = msg ? msg : xasprintf ("%s exited with status %d", j->name, status);
       result = jv_object_set (jv_object (), jv_string ("type"), jv_string ("error"));
       result = jv_object_set (result, jv_string ("code"),
@@ -121,9 +114,7 @@ maybe_done (struct job *j)
       cleanup_free char *m = j->errbuf.len
                                  ? xstrndup (j->errbuf.data, j->errbuf.len)
                                  : xasprintf ("%s exited with status %d", j->name, status);
-      size_t l = strlen (m);
-      while (l && m[l - 1] == '\n')
-        m[--l] = 0;
+      m[strcspn (m, "\n")] = 0;
       result = jv_object_set (jv_object (), jv_string ("type"), jv_string ("error"));
       result = jv_object_set (result, jv_string ("code"), jv_string ("internal"));
       result = jv_object_set (result, jv_string ("message"), jv_string (m));

@@ -3,13 +3,17 @@
 #include "dockerd.h"
 #include "atomicfile.h"
 #include "cleanup.h"
+#include "container.h"
 #include "log.h"
+#include "spawn.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -59,10 +63,100 @@ pick_driver (void)
   return overlay ? "overlay2" : "vfs";
 }
 
+/* Without --live-restore containers do not outlive the daemon: each shim
+   is told to kill its container (blocking: we are leaving). */
+static void
+kill_containers (void)
+{
+  for (struct container *c = containers; c; c = c->next)
+    {
+      if (c->state != C_RUNNING && c->state != C_PAUSED)
+        continue;
+      cleanup_free char *sock = shim_sock (c);
+      struct sockaddr_un sa = { .sun_family = AF_UNIX };
+      if (strlen (sock) >= sizeof sa.sun_path)
+        continue;
+      strcpy (sa.sun_path, sock);
+      cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0 || connect (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+        continue;
+      static const char req[] = "{\"op\":\"kill\",\"signal\":9,\"all\":true}\n";
+      if (write (fd, req, sizeof req - 1) < 0)
+        continue;
+      char buf[256];
+      struct timeval tv = { .tv_sec = 2 };
+      setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      if (read (fd, buf, sizeof buf) < 0)
+        continue;
+    }
+}
+
+/* The default bridge, before any container needs it. */
+static void
+network_init (void)
+{
+  const char *bridge = cfg_str ("bridge");
+  if (bridge && !strcmp (bridge, "none"))
+    return;
+  cleanup_free char *state = xasprintf ("%s/network", D.data_root);
+  cleanup_free char *path = tool_path ("dk-netsetup");
+  const char *argv[48];
+  int n = 0;
+  argv[n++] = path;
+  argv[n++] = "--state-dir";
+  argv[n++] = state;
+  argv[n++] = "--exec-root";
+  argv[n++] = D.exec_root;
+  argv[n++] = "init";
+  static const char *const strs[]
+      = { "bridge", "bip", "fixed-cidr", "fixed-cidr-v6", "default-gateway", "ip" };
+  for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+    {
+      const char *v = cfg_str (strs[i]);
+      jv set = cfg_get (strs[i]);
+      bool given = jv_get_kind (set) == JV_KIND_STRING;
+      jv_free (set);
+      if (v && *v && given)
+        {
+          argv[n++] = xasprintf ("--%s", strs[i]);
+          argv[n++] = v;
+        }
+    }
+  static const char *const bools[]
+      = { "icc", "ip-forward", "ip-masq", "iptables", "ipv6", "userland-proxy" };
+  for (size_t i = 0; i < sizeof bools / sizeof *bools; i++)
+    {
+      argv[n++] = xasprintf ("--%s", bools[i]);
+      argv[n++] = cfg_bool (bools[i]) ? "true" : "false";
+    }
+  cleanup_free char *mtu = NULL;
+  if (cfg_int ("mtu") > 0)
+    {
+      mtu = xasprintf ("%lld", (long long)cfg_int ("mtu"));
+      argv[n++] = "--mtu";
+      argv[n++] = mtu;
+    }
+  argv[n] = NULL;
+  jv result;
+  cleanup_error dk_err_t err = NULL;
+  if (dk_run_tool ((char *const *)argv, -1, NULL, NULL, &result, &err) < 0)
+    dk_warn ("default bridge network: %s", err->msg);
+  else
+    {
+      cleanup_free char *s = dk_json_dump (result);
+      dk_info ("default bridge network: %s", s);
+    }
+  for (int i = 5; i < n; i++)
+    if (argv[i][0] == '-' && argv[i][1] == '-')
+      free ((char *)argv[i]);
+}
+
 static void
 on_stop_signal (uv_signal_t *s, int signum)
 {
   dk_info ("received signal %d, shutting down", signum);
+  if (!cfg_bool ("live-restore"))
+    kill_containers ();
   D.shutting_down = true;
   server_close ();
   uv_stop (D.loop);
@@ -172,6 +266,8 @@ setup (int argc, char **argv, dk_err_t *err)
     return -1;
   D.started = time (NULL);
   D.loop = uv_default_loop ();
+  network_init ();
+  containers_restore ();
   jv hosts = cfg_get ("hosts");
   r = server_listen (D.loop, hosts, err);
   jv_free (hosts);

@@ -1,6 +1,7 @@
 /* System endpoints: /_ping, /version, /info, /system/df, /auth. */
 #include "dockerd.h"
 #include "cleanup.h"
+#include "container.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -156,8 +157,8 @@ info_send (struct http_req *req, int64_t images)
   sysinfo (&si);
   cleanup_free char *now = now_rfc3339 ();
   cleanup_free char *os = os_name ();
-  cleanup_free char *cdir = xasprintf ("%s/containers", D.data_root);
-  int64_t ncont = dir_count (cdir);
+  int64_t ncont, nrun, npause, nstop;
+  container_counts (&ncont, &nrun, &npause, &nstop);
   const char *cgdriver = "cgroupfs";
   jv execopts = strlist ("exec-opts");
   jv_array_foreach (execopts, i, o)
@@ -172,9 +173,9 @@ info_send (struct http_req *req, int64_t images)
 #define SET(k, val) v = jv_object_set (v, jv_string (k), (val))
   SET ("ID", jv_string (D.id));
   SET ("Containers", dk_json_int64 (ncont));
-  SET ("ContainersRunning", dk_json_int64 (0));
-  SET ("ContainersPaused", dk_json_int64 (0));
-  SET ("ContainersStopped", dk_json_int64 (ncont));
+  SET ("ContainersRunning", dk_json_int64 (nrun));
+  SET ("ContainersPaused", dk_json_int64 (npause));
+  SET ("ContainersStopped", dk_json_int64 (nstop));
   SET ("Images", dk_json_int64 (images));
   SET ("Driver", jv_string (D.driver));
   jv ds = jv_array ();

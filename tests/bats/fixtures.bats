@@ -193,6 +193,14 @@ print(m["mediaType"], ",".join(l["mediaType"] for l in m.get("layers", [])))'
   push_fixture busybox t/busybox:auth --creds "$REGISTRY_USER:$REGISTRY_PASS"
   run curl -s -u "$REGISTRY_USER:$REGISTRY_PASS" "http://$REGISTRY/v2/t/busybox/tags/list"
   assert_output '{"name":"t/busybox","tags":["auth"]}'
+  # the auth file helper holds credentials skopeo accepts
+  registry_auth_file "$BATS_TEST_TMPDIR/config.json"
+  run skopeo inspect --tls-verify=false --authfile "$BATS_TEST_TMPDIR/config.json" --raw \
+    "docker://$REGISTRY/t/busybox:auth"
+  assert_success
+  b64=$(registry_auth_b64)
+  run bash -c "printf '%s' '$b64' | tr -- '-_' '+/' | base64 -d"
+  assert_output "{\"username\":\"$REGISTRY_USER\",\"password\":\"$REGISTRY_PASS\",\"serveraddress\":\"$REGISTRY\"}"
 }
 
 @test "fixture_image_id is the config digest, kept by a schema2 push" {

@@ -17,6 +17,9 @@
 #   fixture_docker_archive NAME REPO:TAG FILE   a `docker save`-style tar
 #   fixture_image_id NAME                 sha256:<config digest> (Docker's image ID;
 #                                         for multiarch, the host platform's)
+#   registry_auth_file FILE               a Docker config.json with the htpasswd
+#                                         registry's credentials ({"auths":{...}})
+#   registry_auth_b64                     an X-Registry-Auth header value for them
 #   free_port                             prints a free 127.0.0.1 TCP port
 #   random_suffix                         6 random [a-z0-9] characters
 
@@ -270,4 +273,15 @@ while desc["mediaType"].endswith("index.v1+json"):
     desc = next(m for m in blob(desc["digest"])["manifests"] if m["platform"]["architecture"] == arch)
 print(blob(desc["digest"])["config"]["digest"])
 PY
+}
+
+registry_auth_file() {
+  local auth
+  auth=$(printf '%s:%s' "$REGISTRY_USER" "$REGISTRY_PASS" | base64 -w0)
+  printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$REGISTRY" "$auth" >"$1"
+}
+
+registry_auth_b64() {
+  printf '{"username":"%s","password":"%s","serveraddress":"%s"}' \
+    "$REGISTRY_USER" "$REGISTRY_PASS" "$REGISTRY" | base64 -w0 | tr '+/' '-_'
 }

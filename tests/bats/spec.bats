@@ -39,6 +39,9 @@ setup() {
 
 teardown() {
   [ -n "${NAME:-}" ] || return 0
+  if [ -n "${SHARED_MNT:-}" ] && mountpoint -q "$SHARED_MNT"; then
+    umount -l "$SHARED_MNT" || true
+  fi
   runc --root "$BATS_FILE_TMPDIR/runc" delete -f "$NAME" >/dev/null 2>&1 || true
   local d
   for d in /sys/fs/cgroup/*/"dk-spec-$SUFFIX" /sys/fs/cgroup/"dk-spec-$SUFFIX"; do
@@ -290,4 +293,25 @@ sh_cmd() {
   assert_line --index 0 "50000"
   assert_line --index 1 "100000"
   assert_line --index 2 "512"
+}
+
+@test "shared bind propagation: refused on a private mount, honoured on a shared one" {
+  local priv="$BATS_TEST_TMPDIR/private"
+  mkdir -p "$priv"
+  if ! grep -qE "^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / .* shared:" /proc/self/mountinfo; then
+    run "$BATS_FILE_TMPDIR/mkspec" <<<"$(spec_doc "{\"Cmd\": [\"true\"], \"HostConfig\": {\"Binds\": [\"$priv:/data:shared\"]}}")"
+    assert_failure 1
+    assert_output --partial "is mounted on / but it is not a shared mount"
+  fi
+  SHARED_MNT="$BATS_TEST_TMPDIR/shared"
+  mkdir -p "$SHARED_MNT"
+  mount -t tmpfs -o size=1m "dk-spec-$SUFFIX" "$SHARED_MNT"
+  mount --make-shared "$SHARED_MNT"
+  echo here >"$SHARED_MNT/f"
+  run_ctr "{\"Cmd\": $(sh_cmd 'cat /data/f; grep " /data " /proc/self/mountinfo'), \"HostConfig\": {\"Binds\": [\"$SHARED_MNT:/data:shared\"]}}"
+  assert_success
+  assert_line "here"
+  assert_output --regexp ' /data .* shared:[0-9]+'
+  run jq -r .linux.rootfsPropagation "$BUNDLE/config.json"
+  assert_output "shared"
 }
