@@ -588,6 +588,9 @@ test_validate (void)
     { "{\"HostConfig\":{\"Init\":true}}", "Init (--init) is not supported yet" },
     { "{\"HostConfig\":{\"Tmpfs\":{\"run\":\"\"}}}",
       "invalid mount path: 'run' mount path must be absolute" },
+    { "{\"HostConfig\":{\"Binds\":[\"/tmp:/x\"],\"Mounts\":[{\"Type\":\"tmpfs\",\"Target\":\"/x/"
+      "\"}]}}",
+      "Duplicate mount point: /x/" },
     { "{\"WorkingDir\":\"rel\"}",
       "the working directory 'rel' is invalid, it needs to be an absolute path" },
     { "{\"StopSignal\":\"SIGNOPE\"}", "Invalid signal: SIGNOPE" },
