@@ -49,11 +49,11 @@ dk_buf_printf (struct dk_buf *b, const char *fmt, ...)
   va_end (ap);
   if (n < 0)
     return;
-  reserve (b, (size_t) n);
+  reserve (b, (size_t)n);
   va_start (ap, fmt);
-  vsnprintf (b->data + b->len, (size_t) n + 1, fmt, ap);
+  vsnprintf (b->data + b->len, (size_t)n + 1, fmt, ap);
   va_end (ap);
-  b->len += (size_t) n;
+  b->len += (size_t)n;
 }
 
 void
@@ -89,6 +89,7 @@ char *
 dk_buf_steal (struct dk_buf *b)
 {
   reserve (b, 0);
+  b->data[b->len] = '\0'; /* a fresh allocation has no terminator yet */
   char *r = b->data;
   b->data = NULL;
   b->len = b->cap = 0;

@@ -2,6 +2,7 @@
 #include "cleanup.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
@@ -68,7 +69,7 @@ dk_json_int (jv obj, const char *key, int64_t *out)
   jv_free (v);
   if (!isfinite (d) || d != trunc (d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
     return false;
-  *out = (int64_t) d;
+  *out = (int64_t)d;
   return true;
 }
 
@@ -90,7 +91,15 @@ dk_json_bool (jv obj, const char *key, bool *out)
 int
 dk_json_parse (const char *buf, size_t len, jv *out, dk_err_t *err)
 {
-  jv v = jv_parse_sized (buf, (int) len);
+  /* libjq 1.6 reads a raw NUL byte as the number 0 ("\0" parses as 0);
+     JSON text never holds one, and int-sized lengths are all jq takes */
+  const char *nul = memchr (buf, '\0', len);
+  if (nul)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid JSON: NUL byte at offset %zu",
+                               (size_t)(nul - buf));
+  if (len > INT_MAX)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid JSON: document too large");
+  jv v = jv_parse_sized (buf, (int)len);
   if (!jv_is_valid (v))
     {
       jv msg = jv_invalid_get_msg (v);
@@ -121,7 +130,7 @@ dk_json_read_file (const char *path, jv *out, dk_err_t *err)
         return dk_make_error (err, errno, "read `%s`", path);
       if (n == 0)
         break;
-      dk_buf_add (&b, chunk, (size_t) n);
+      dk_buf_add (&b, chunk, (size_t)n);
     }
   if (dk_json_parse (b.data ? b.data : "", b.len, out, err) < 0)
     return dk_error_wrap (err, "`%s`", path);
@@ -131,7 +140,7 @@ dk_json_read_file (const char *path, jv *out, dk_err_t *err)
 jv
 dk_json_int64 (int64_t v)
 {
-  return jv_number ((double) v);
+  return jv_number ((double)v);
 }
 
 static void
@@ -141,7 +150,7 @@ dump_string (struct dk_buf *b, const char *s, int len)
   dk_buf_addc (b, '"');
   for (int i = 0; i < len; i++)
     {
-      unsigned char c = (unsigned char) s[i];
+      unsigned char c = (unsigned char)s[i];
       switch (c)
         {
         case '"':
@@ -166,7 +175,7 @@ dump_string (struct dk_buf *b, const char *s, int len)
               dk_buf_adds (b, e);
             }
           else
-            dk_buf_addc (b, (char) c);
+            dk_buf_addc (b, (char)c);
         }
     }
   dk_buf_addc (b, '"');
@@ -178,7 +187,7 @@ dump_number (struct dk_buf *b, double d)
   if (!isfinite (d))
     dk_buf_adds (b, "null");
   else if (d == trunc (d) && fabs (d) < 9.2e18)
-    dk_buf_printf (b, "%" PRId64, (int64_t) d);
+    dk_buf_printf (b, "%" PRId64, (int64_t)d);
   else
     dk_buf_printf (b, "%.17g", d);
 }
@@ -276,7 +285,7 @@ dk_jsonl_write_fd (int fd, jv v, dk_err_t *err)
           dk_buf_free (&b);
           return dk_make_error (err, errno, "write JSON line");
         }
-      off += (size_t) n;
+      off += (size_t)n;
     }
   dk_buf_free (&b);
   return 0;
@@ -329,7 +338,7 @@ dk_jsonl_next (struct dk_jsonl_reader *r, bool at_eof, jv *out, dk_err_t *err)
       size_t consume;
       if (nl)
         {
-          linelen = (size_t) (nl - r->pending.data);
+          linelen = (size_t)(nl - r->pending.data);
           consume = linelen + 1;
         }
       else if (at_eof)

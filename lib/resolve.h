@@ -13,7 +13,9 @@
 int dk_open_in_root (int rootfd, const char *path, int flags, mode_t mode, dk_err_t *err);
 /* Opens the parent directory of path inside the root (creating missing
    directories with mkdir_mode when mkdir_mode != 0) and returns its fd; the
-   last component is returned in *base (malloc'd). */
+   last component is returned in *base (malloc'd): never "..", and "." when
+   path names the root itself (then the root is returned).  The path is
+   cleaned lexically first ("a/../b" is "b"). */
 int dk_open_parent_in_root (int rootfd, const char *path, mode_t mkdir_mode, char **base,
                             dk_err_t *err);
 /* Lexically cleans a path: "a/../../b" -> "b"; never leaves the root. */

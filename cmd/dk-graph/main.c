@@ -1,21 +1,110 @@
+/* dk-graph: the image and layer store (docs/tools.md, docs/store.md). */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-static const char usage[] = "Usage: dk-graph [OPTIONS] COMMAND\n\nSee docs/tools.md.\n";
+#include "cleanup.h"
+#include "error.h"
+#include "store.h"
+
+static const char usage[]
+    = "Usage: dk-graph --root DIR [--driver overlay2|vfs] SUBCOMMAND ...\n"
+      "  layer-register [--parent CHAINID [--parent-wait SECS]] [--diff-id D] [--digest D] "
+      "[FILE|-]\n"
+      "  layer-exists CHAINID\n"
+      "  image-add --config FILE [--manifest FILE] [--tag NAME:TAG]... [--digest-ref NAME@DIGEST]\n"
+      "  resolve REF|ID|SHORTID\n"
+      "  tag SOURCE TARGET | untag REF\n"
+      "  ls [--all] [--digests] [--filter k=v]...\n"
+      "  inspect IMAGE | history IMAGE\n"
+      "  rm [--force] [--no-prune] IMAGE\n"
+      "  prune [--all] [--filter until=T|label=k[=v]]... | du\n"
+      "  layer-diff CHAINID [-o FILE|-]\n"
+      "  container-create ID --image IMAGE | container-mount ID | container-unmount ID\n"
+      "  container-changes ID | container-diff ID [-o FILE|-] | container-rm ID\n"
+      "See docs/tools.md.\n";
+
+static const struct
+{
+  const char *name;
+  int (*fn) (struct store *, int, char **, dk_err_t *);
+} cmds[] = {
+  { "layer-register", cmd_layer_register },
+  { "layer-exists", cmd_layer_exists },
+  { "image-add", cmd_image_add },
+  { "resolve", cmd_resolve },
+  { "tag", cmd_tag },
+  { "untag", cmd_untag },
+  { "ls", cmd_ls },
+  { "inspect", cmd_inspect },
+  { "history", cmd_history },
+  { "rm", cmd_rm },
+  { "layer-diff", cmd_layer_diff },
+  { "prune", cmd_prune },
+  { "du", cmd_du },
+  { "container-create", cmd_container_create },
+  { "container-mount", cmd_container_mount },
+  { "container-unmount", cmd_container_unmount },
+  { "container-changes", cmd_container_changes },
+  { "container-diff", cmd_container_diff },
+  { "container-rm", cmd_container_rm },
+};
 
 int
 main (int argc, char **argv)
 {
-  if (argc > 1 && strcmp (argv[1], "--version") == 0)
+  static const struct option longopts[] = { { "root", required_argument, 0, 'r' },
+                                            { "driver", required_argument, 0, 'd' },
+                                            { "help", no_argument, 0, 'h' },
+                                            { "version", no_argument, 0, 'V' },
+                                            { 0, 0, 0, 0 } };
+  const char *root = NULL, *driver = "overlay2";
+  int c;
+  /* "+": stop at the subcommand, whose options are its own */
+  while ((c = getopt_long (argc, argv, "+h", longopts, NULL)) != -1)
+    switch (c)
+      {
+      case 'r':
+        root = optarg;
+        break;
+      case 'd':
+        driver = optarg;
+        break;
+      case 'h':
+        fputs (usage, stdout);
+        return 0;
+      case 'V':
+        printf ("dk-graph version %s\n", DK_VERSION);
+        return 0;
+      default:
+        fputs (usage, stderr);
+        return 2;
+      }
+  if (root == NULL || optind >= argc)
     {
-      printf ("dk-graph version %s\n", DK_VERSION);
-      return 0;
+      fputs (usage, stderr);
+      return 2;
     }
-  if (argc > 1 && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0))
-    {
-      fputs (usage, stdout);
-      return 0;
-    }
-  fputs (usage, stderr);
+  const char *sub = argv[optind];
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+    if (strcmp (sub, cmds[i].name) == 0)
+      {
+        cleanup_error dk_err_t err = NULL;
+        struct store s;
+        int r = store_open (&s, root, driver, &err);
+        if (r == 0)
+          r = cmds[i].fn (&s, argc - optind, argv + optind, &err);
+        store_close (&s);
+        if (r < 0)
+          {
+            dk_error_print ("dk-graph", err);
+            dk_error_emit (stdout, err);
+            return strcmp (err->code, DK_ECODE_INVALID) == 0 && strncmp (err->msg, "usage:", 6) == 0
+                       ? 2
+                       : 1;
+          }
+        return 0;
+      }
+  fprintf (stderr, "dk-graph: unknown subcommand `%s`\n%s", sub, usage);
   return 2;
 }

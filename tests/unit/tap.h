@@ -12,7 +12,7 @@ static int tap_n, tap_failed;
   do                                                                                               \
     {                                                                                              \
       int tap_c_ = (cond) ? 1 : 0;                                                                 \
-      printf ("%sok %d - ", tap_c_ ? "" : "not ", ++tap_n);                                       \
+      printf ("%sok %d - ", tap_c_ ? "" : "not ", ++tap_n);                                        \
       printf (__VA_ARGS__);                                                                        \
       printf ("\n");                                                                               \
       if (!tap_c_)                                                                                 \
@@ -27,12 +27,12 @@ static int tap_n, tap_failed;
 #define is_str(got, want, ...)                                                                     \
   do                                                                                               \
     {                                                                                              \
-      const char *tap_g_ = (got), *tap_w_ = (want);                                               \
-      int tap_e_ = (tap_g_ == NULL && tap_w_ == NULL)                                             \
+      const char *tap_g_ = (got), *tap_w_ = (want);                                                \
+      int tap_e_ = (tap_g_ == NULL && tap_w_ == NULL)                                              \
                    || (tap_g_ && tap_w_ && strcmp (tap_g_, tap_w_) == 0);                          \
       ok (tap_e_, __VA_ARGS__);                                                                    \
       if (!tap_e_)                                                                                 \
-        printf ("#   got: '%s'\n#   want: '%s'\n", tap_g_ ? tap_g_ : "(null)",                    \
+        printf ("#   got: '%s'\n#   want: '%s'\n", tap_g_ ? tap_g_ : "(null)",                     \
                 tap_w_ ? tap_w_ : "(null)");                                                       \
     }                                                                                              \
   while (0)

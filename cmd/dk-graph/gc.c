@@ -1,0 +1,160 @@
+/* Removing an image and the layers nothing else holds.  Layer references
+   are derived under the store lock from what exists (images' layer chains,
+   containers' layers, layers' parents) rather than kept as counters, so a
+   crash can never leave a count wrong. */
+#include "store.h"
+#include "atomicfile.h"
+#include "cleanup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static jv
+names_in (const char *dir, const char *suffix)
+{
+  jv out = jv_array ();
+  cleanup_closedir DIR *d = opendir (dir);
+  struct dirent *de;
+  size_t sl = strlen (suffix);
+  while (d && (de = readdir (d)))
+    {
+      size_t l = strlen (de->d_name);
+      if (de->d_name[0] == '.' || l < sl || strcmp (de->d_name + l - sl, suffix) != 0)
+        continue;
+      out = jv_array_append (out, jv_string_sized (de->d_name, l - sl));
+    }
+  return out;
+}
+
+/* Every chain ID some image or container holds (with their ancestors). */
+static jv
+held_layers (struct store *s)
+{
+  jv held = jv_object ();
+  cleanup_free char *idir = xasprintf ("%s/images", s->idir);
+  cleanup_jv jv ids = names_in (idir, ".json");
+  jv_array_foreach (ids, i, hex)
+  {
+    cleanup_free char *id = xasprintf ("sha256:%s", jv_string_value (hex));
+    cleanup_jv jv config = jv_invalid ();
+    if (image_load (s, id, &config, NULL, NULL) == 0)
+      {
+        jv chain = image_chain (config);
+        jv_array_foreach (chain, j, c) held = jv_object_set (held, c, jv_true ());
+        jv_free (chain);
+      }
+    jv_free (hex);
+  }
+  cleanup_free char *cdir = xasprintf ("%s/containers", s->ddir);
+  cleanup_jv jv cids = names_in (cdir, "");
+  jv_array_foreach (cids, i, cid)
+  {
+    cleanup_free char *mp = xasprintf ("%s/%s/meta.json", cdir, jv_string_value (cid));
+    cleanup_jv jv m = jv_invalid ();
+    const char *l;
+    if (dk_json_read_file (mp, &m, NULL) == 0 && (l = dk_json_str (m, "layer")) && *l)
+      {
+        cleanup_free char *cur = xstrdup (l);
+        while (cur && *cur)
+          {
+            held = jv_object_set (held, jv_string (cur), jv_true ());
+            cleanup_jv jv lm = jv_invalid ();
+            const char *p = NULL;
+            if (layer_meta (s, cur, &lm, NULL) == 0)
+              p = dk_json_str (lm, "parent");
+            free (cur);
+            cur = p ? xstrdup (p) : NULL;
+          }
+      }
+    jv_free (cid);
+  }
+  return held;
+}
+
+static bool
+has_children (struct store *s, const char *chain)
+{
+  cleanup_free char *ldir = xasprintf ("%s/layers", s->ddir);
+  cleanup_jv jv hexes = names_in (ldir, "");
+  bool found = false;
+  jv_array_foreach (hexes, i, hex)
+  {
+    if (!found)
+      {
+        cleanup_free char *mp = xasprintf ("%s/%s/meta.json", ldir, jv_string_value (hex));
+        cleanup_jv jv m = jv_invalid ();
+        const char *p;
+        if (dk_json_read_file (mp, &m, NULL) == 0 && (p = dk_json_str (m, "parent"))
+            && strcmp (p, chain) == 0)
+          found = true;
+      }
+    jv_free (hex);
+  }
+  return found;
+}
+
+int
+layer_delete (struct store *s, const char *chain, dk_err_t *err)
+{
+  cleanup_jv jv meta = jv_invalid ();
+  if (layer_meta (s, chain, &meta, err) < 0)
+    return -1;
+  const char *link = dk_json_str (meta, "link");
+  if (link && *link)
+    {
+      cleanup_free char *lp = xasprintf ("%s/l/%s", s->ddir, link);
+      unlink (lp);
+    }
+  /* out of layers/ in one rename, then removed at leisure (a crash leaves
+     it in tmp/, which the next run cleans) */
+  struct tmpdir t = { 0 };
+  if (tmpdir_new (s, &t, err) < 0)
+    {
+      tmpdir_done (&t);
+      return -1;
+    }
+  cleanup_free char *dir = layer_dir (s, chain);
+  cleanup_free char *dest = xasprintf ("%s/layer", t.path);
+  if (rename (dir, dest) < 0)
+    {
+      tmpdir_done (&t);
+      return dk_make_error (err, errno, "remove layer %s", chain);
+    }
+  tmpdir_done (&t);
+  return 0;
+}
+
+int
+delete_image_layers (struct store *s, const char *id, jv chain, jv *records, int64_t *reclaimed,
+                     dk_err_t *err)
+{
+  cleanup_jv jv ch = chain;
+  cleanup_free char *metap = xasprintf ("%s/images/%s.json", s->idir, dk_digest_hex (id));
+  cleanup_free char *cp = xasprintf ("%s/content/sha256/%s", s->idir, dk_digest_hex (id));
+  if (unlink (metap) < 0 && errno != ENOENT)
+    return dk_make_error (err, errno, "remove image %s", id);
+  unlink (cp);
+  *records = jv_array_append (*records,
+                              jv_object_set (jv_object (), jv_string ("Deleted"), jv_string (id)));
+  cleanup_jv jv held = held_layers (s);
+  for (int i = dk_json_len (ch) - 1; i >= 0; i--)
+    {
+      cleanup_jv jv c = jv_array_get (jv_copy (ch), i);
+      const char *cid = jv_string_value (c);
+      if (jv_get_kind (dk_json_get (held, cid)) == JV_KIND_TRUE || has_children (s, cid))
+        break;
+      cleanup_jv jv lm = jv_invalid ();
+      int64_t sz = 0;
+      if (reclaimed && layer_meta (s, cid, &lm, NULL) == 0 && dk_json_int (lm, "size", &sz))
+        *reclaimed += sz;
+      if (layer_delete (s, cid, err) < 0)
+        return -1;
+      *records = jv_array_append (
+          *records, jv_object_set (jv_object (), jv_string ("Deleted"), jv_string (cid)));
+    }
+  return 0;
+}

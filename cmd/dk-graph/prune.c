@@ -1,0 +1,240 @@
+/* prune (unused images) and du (disk usage as /system/df wants it). */
+#include "store.h"
+#include "cleanup.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static jv
+image_ids (struct store *s)
+{
+  jv out = jv_array ();
+  cleanup_free char *dir = xasprintf ("%s/images", s->idir);
+  cleanup_closedir DIR *d = opendir (dir);
+  struct dirent *de;
+  while (d && (de = readdir (d)))
+    if (strlen (de->d_name) == 64 + 5)
+      out = jv_array_append (out, jv_string_fmt ("sha256:%.64s", de->d_name));
+  return out;
+}
+
+/* "until": a unix time, an RFC 3339 time or a duration ago ("24h", "90m"). */
+static int
+parse_until (const char *v, int64_t *out, dk_err_t *err)
+{
+  char *end;
+  long long n = strtoll (v, &end, 10);
+  if (*v && *end == '\0')
+    {
+      *out = n;
+      return 0;
+    }
+  int64_t t = parse_time (v);
+  if (t)
+    {
+      *out = t;
+      return 0;
+    }
+  int64_t secs = 0;
+  const char *p = v;
+  while (*p)
+    {
+      double x = strtod (p, &end);
+      if (end == p)
+        break;
+      int64_t mul = *end == 'h' ? 3600 : *end == 'm' ? 60 : *end == 's' ? 1 : 0;
+      if (mul == 0)
+        break;
+      secs += (int64_t)(x * mul);
+      p = end + 1;
+    }
+  if (*p || p == v)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid filter 'until=%s'", v);
+  *out = time (NULL) - secs;
+  return 0;
+}
+
+int
+cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err)
+{
+  static const struct option longopts[]
+      = { { "all", no_argument, 0, 'a' }, { "filter", required_argument, 0, 'f' }, { 0, 0, 0, 0 } };
+  bool all = false;
+  int64_t until = INT64_MAX;
+  cleanup_jv jv labels = jv_array ();
+  int c;
+  optind = 0;
+  while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1)
+    switch (c)
+      {
+      case 'a':
+        all = true;
+        break;
+      case 'f':
+        if (strncmp (optarg, "until=", 6) == 0)
+          {
+            if (parse_until (optarg + 6, &until, err) < 0)
+              return -1;
+          }
+        else if (strncmp (optarg, "label=", 6) == 0 || strncmp (optarg, "label!=", 7) == 0)
+          labels = jv_array_append (labels, jv_string (optarg));
+        else if (strncmp (optarg, "dangling=", 9) == 0)
+          all = strcmp (optarg + 9, "false") == 0 || strcmp (optarg + 9, "0") == 0;
+        else
+          return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid filter '%s'", optarg);
+        break;
+      default:
+        return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                   "usage: prune [--all] [--filter k=v]...");
+      }
+  if (store_lock (s, err) < 0)
+    return -1;
+  cleanup_jv jv refs = jv_invalid ();
+  if (refs_load (s, &refs, err) < 0)
+    return -1;
+  cleanup_jv jv records = jv_array ();
+  int64_t reclaimed = 0;
+  cleanup_jv jv ids = image_ids (s);
+  int ret = 0;
+  jv_array_foreach (ids, i, idv)
+  {
+    const char *id = jv_string_value (idv);
+    cleanup_jv jv config = jv_invalid ();
+    cleanup_jv jv mine = refs_of (refs, id);
+    cleanup_free char *user = container_using (s, id);
+    bool tagged = false;
+    jv_array_foreach (mine, j, k)
+    {
+      tagged |= strchr (jv_string_value (k), '@') == NULL;
+      jv_free (k);
+    }
+    bool keep = ret < 0 || user || (tagged && !all) || image_load (s, id, &config, NULL, NULL) < 0
+                || parse_time (dk_json_str (config, "created")) >= until;
+    if (!keep)
+      {
+        cleanup_jv jv l = labels_of (config);
+        jv_array_foreach (labels, j, f)
+        {
+          const char *fs = jv_string_value (f);
+          bool neg = strncmp (fs, "label!=", 7) == 0;
+          cleanup_free char *k = xstrdup (fs + (neg ? 7 : 6));
+          char *eq = strchr (k, '=');
+          if (eq)
+            *eq++ = '\0';
+          const char *v = dk_json_str (l, k);
+          bool match = v && (eq == NULL || strcmp (v, eq) == 0);
+          keep |= neg ? match : !match;
+          jv_free (f);
+        }
+      }
+    if (!keep)
+      {
+        jv_array_foreach (mine, j, k)
+        {
+          refs = untag_key (refs, jv_string_value (k), &records);
+          jv_free (k);
+        }
+        if (refs_save (s, jv_copy (refs), err) < 0
+            || delete_image_layers (s, id, image_chain (config), &records, &reclaimed, err) < 0)
+          ret = -1;
+      }
+    jv_free (idv);
+  }
+  if (ret < 0)
+    return -1;
+  jv r = jv_object_set (result_obj (), jv_string ("deleted"), jv_copy (records));
+  dk_jsonl_write (stdout,
+                  jv_object_set (r, jv_string ("space_reclaimed"), dk_json_int64 (reclaimed)));
+  return 0;
+}
+
+static int
+count_users (struct store *s, const char *id)
+{
+  int n = 0;
+  cleanup_free char *dir = xasprintf ("%s/containers", s->ddir);
+  cleanup_closedir DIR *d = opendir (dir);
+  struct dirent *de;
+  while (d && (de = readdir (d)))
+    {
+      if (de->d_name[0] == '.')
+        continue;
+      cleanup_free char *mp = xasprintf ("%s/%s/meta.json", dir, de->d_name);
+      cleanup_jv jv m = jv_invalid ();
+      const char *img;
+      if (dk_json_read_file (mp, &m, NULL) == 0 && (img = dk_json_str (m, "image"))
+          && strcmp (img, id) == 0)
+        n++;
+    }
+  return n;
+}
+
+int
+cmd_du (struct store *s, int argc, char **argv, dk_err_t *err)
+{
+  cleanup_jv jv refs = jv_invalid ();
+  if (refs_load (s, &refs, err) < 0)
+    return -1;
+  cleanup_jv jv ids = image_ids (s);
+  /* how many images hold each layer */
+  cleanup_jv jv holders = jv_object ();
+  jv_array_foreach (ids, i, idv)
+  {
+    cleanup_jv jv config = jv_invalid ();
+    if (image_load (s, jv_string_value (idv), &config, NULL, NULL) == 0)
+      {
+        jv chain = image_chain (config);
+        jv_array_foreach (chain, j, cid)
+        {
+          int64_t n = 0;
+          dk_json_int (holders, jv_string_value (cid), &n);
+          holders = jv_object_set (holders, cid, dk_json_int64 (n + 1));
+        }
+        jv_free (chain);
+      }
+    jv_free (idv);
+  }
+  int64_t total = 0;
+  jv_object_foreach (holders, k, v)
+  {
+    cleanup_jv jv m = jv_invalid ();
+    int64_t sz = 0;
+    if (layer_meta (s, jv_string_value (k), &m, NULL) == 0 && dk_json_int (m, "size", &sz))
+      total += sz;
+    jv_free (k);
+    jv_free (v);
+  }
+  jv images = jv_array ();
+  jv_array_foreach (ids, i, idv)
+  {
+    const char *id = jv_string_value (idv);
+    cleanup_jv jv config = jv_invalid ();
+    cleanup_jv jv meta = jv_invalid ();
+    if (image_load (s, id, &config, &meta, NULL) == 0)
+      {
+        jv sum = image_summary (s, id, config, meta, refs);
+        cleanup_jv jv chain = image_chain (config);
+        int64_t shared = 0;
+        jv_array_foreach (chain, j, cid)
+        {
+          int64_t n = 0, sz = 0;
+          cleanup_jv jv m = jv_invalid ();
+          dk_json_int (holders, jv_string_value (cid), &n);
+          if (n > 1 && layer_meta (s, jv_string_value (cid), &m, NULL) == 0
+              && dk_json_int (m, "size", &sz))
+            shared += sz;
+          jv_free (cid);
+        }
+        sum = jv_object_set (sum, jv_string ("SharedSize"), dk_json_int64 (shared));
+        sum = jv_object_set (sum, jv_string ("Containers"), dk_json_int64 (count_users (s, id)));
+        images = jv_array_append (images, sum);
+      }
+    jv_free (idv);
+  }
+  jv r = jv_object_set (result_obj (), jv_string ("layers_size"), dk_json_int64 (total));
+  dk_jsonl_write (stdout, jv_object_set (r, jv_string ("images"), images));
+  return 0;
+}

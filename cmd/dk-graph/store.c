@@ -1,0 +1,383 @@
+#include "store.h"
+#include "atomicfile.h"
+#include "cleanup.h"
+#include "lock.h"
+#include "reference.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+jv
+result_obj (void)
+{
+  return jv_object_set (jv_object (), jv_string ("type"), jv_string ("result"));
+}
+
+static void
+clean_tmp (struct store *s)
+{
+  cleanup_closedir DIR *d = opendir (s->tmp);
+  if (d == NULL)
+    return;
+  struct dirent *de;
+  while ((de = readdir (d)))
+    {
+      size_t l = strlen (de->d_name);
+      if (l < 6 || strcmp (de->d_name + l - 5, ".lock") != 0)
+        continue;
+      cleanup_free char *lock = xasprintf ("%s/%s", s->tmp, de->d_name);
+      cleanup_free char *dir = xasprintf ("%s/%.*s", s->tmp, (int)(l - 5), de->d_name);
+      cleanup_close int fd = open (lock, O_RDWR | O_CLOEXEC);
+      if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) < 0)
+        continue; /* its owner is alive */
+      dk_err_t e = NULL;
+      if (dk_remove_tree (dir, &e) == 0)
+        unlink (lock);
+      dk_error_release (&e);
+    }
+}
+
+static void
+clean_links (struct store *s)
+{
+  cleanup_free char *l = xasprintf ("%s/l", s->ddir);
+  cleanup_closedir DIR *d = opendir (l);
+  if (d == NULL)
+    return;
+  struct dirent *de;
+  struct stat st;
+  while ((de = readdir (d)))
+    if (de->d_name[0] != '.' && fstatat (dirfd (d), de->d_name, &st, 0) < 0 && errno == ENOENT)
+      unlinkat (dirfd (d), de->d_name, 0);
+}
+
+int
+store_open (struct store *s, const char *root, const char *driver, dk_err_t *err)
+{
+  memset (s, 0, sizeof *s);
+  s->lockfd = -1;
+  if (strcmp (driver, "overlay2") != 0 && strcmp (driver, "vfs") != 0)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "unknown storage driver `%s`", driver);
+  char *abs = realpath (root, NULL);
+  if (abs == NULL)
+    {
+      if (dk_mkdir_p (root, 0710, err) < 0)
+        return -1;
+      abs = realpath (root, NULL);
+      if (abs == NULL)
+        return dk_make_error (err, errno, "resolve `%s`", root);
+    }
+  s->root = abs;
+  s->driver = xstrdup (driver);
+  s->overlay = strcmp (driver, "overlay2") == 0;
+  s->ddir = xasprintf ("%s/%s", abs, driver);
+  s->idir = xasprintf ("%s/image/%s", abs, driver);
+  s->tmp = xasprintf ("%s/tmp", abs);
+  const char *sub[] = { "layers", "l", "containers" };
+  for (size_t i = 0; i < 3; i++)
+    {
+      cleanup_free char *p = xasprintf ("%s/%s", s->ddir, sub[i]);
+      if (dk_mkdir_p (p, 0700, err) < 0)
+        return -1;
+    }
+  cleanup_free char *c = xasprintf ("%s/content/sha256", s->idir);
+  cleanup_free char *im = xasprintf ("%s/images", s->idir);
+  if (dk_mkdir_p (c, 0700, err) < 0 || dk_mkdir_p (im, 0700, err) < 0
+      || dk_mkdir_p (s->tmp, 0700, err) < 0)
+    return -1;
+  if (store_lock (s, err) < 0)
+    return -1;
+  clean_tmp (s);
+  clean_links (s);
+  store_unlock (s);
+  return 0;
+}
+
+void
+store_close (struct store *s)
+{
+  store_unlock (s);
+  free (s->root);
+  free (s->driver);
+  free (s->ddir);
+  free (s->idir);
+  free (s->tmp);
+}
+
+int
+store_lock (struct store *s, dk_err_t *err)
+{
+  if (s->lockfd >= 0)
+    return 0;
+  cleanup_free char *p = xasprintf ("%s/graph.lock", s->root);
+  s->lockfd = dk_lock_acquire (p, true, err);
+  return s->lockfd < 0 ? -1 : 0;
+}
+
+void
+store_unlock (struct store *s)
+{
+  dk_lock_release (s->lockfd);
+  s->lockfd = -1;
+}
+
+int
+tmpdir_new (struct store *s, struct tmpdir *t, dk_err_t *err)
+{
+  unsigned char rnd[8];
+  if (getrandom (rnd, sizeof rnd, 0) != sizeof rnd)
+    return dk_make_error (err, errno, "getrandom");
+  char name[17];
+  for (int i = 0; i < 8; i++)
+    sprintf (name + 2 * i, "%02x", rnd[i]);
+  cleanup_free char *lock = xasprintf ("%s/%s.lock", s->tmp, name);
+  t->lockfd = dk_lock_acquire (lock, true, err);
+  if (t->lockfd < 0)
+    return -1;
+  t->path = xasprintf ("%s/%s", s->tmp, name);
+  if (mkdir (t->path, 0700) < 0)
+    return dk_make_error (err, errno, "mkdir `%s`", t->path);
+  return 0;
+}
+
+void
+tmpdir_done (struct tmpdir *t)
+{
+  if (t->path == NULL)
+    return;
+  dk_err_t e = NULL;
+  dk_remove_tree (t->path, &e);
+  dk_error_release (&e);
+  cleanup_free char *lock = xasprintf ("%s.lock", t->path);
+  unlink (lock);
+  dk_lock_release (t->lockfd);
+  free (t->path);
+  t->path = NULL;
+}
+
+char *
+layer_dir (struct store *s, const char *chain_id)
+{
+  return xasprintf ("%s/layers/%s", s->ddir, dk_digest_hex (chain_id));
+}
+
+bool
+layer_exists (struct store *s, const char *chain_id)
+{
+  if (!dk_digest_is_valid (chain_id))
+    return false;
+  cleanup_free char *d = layer_dir (s, chain_id);
+  cleanup_free char *m = xasprintf ("%s/meta.json", d);
+  return access (m, F_OK) == 0;
+}
+
+int
+layer_meta (struct store *s, const char *chain_id, jv *out, dk_err_t *err)
+{
+  if (!layer_exists (s, chain_id))
+    return dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "layer %s not found", chain_id);
+  cleanup_free char *d = layer_dir (s, chain_id);
+  cleanup_free char *m = xasprintf ("%s/meta.json", d);
+  return dk_json_read_file (m, out, err);
+}
+
+void
+chain_id_of (const char *parent, const char *diff_id, char out[DK_DIGEST_STR_LEN])
+{
+  if (parent == NULL || *parent == '\0')
+    {
+      snprintf (out, DK_DIGEST_STR_LEN, "%s", diff_id);
+      return;
+    }
+  cleanup_free char *s = xasprintf ("%s %s", parent, diff_id);
+  dk_sha256_buf (s, strlen (s), out);
+}
+
+jv
+image_chain (jv config)
+{
+  jv out = jv_array ();
+  jv rootfs = dk_json_get_kind (config, "rootfs", JV_KIND_OBJECT);
+  jv ids = dk_json_get_kind (rootfs, "diff_ids", JV_KIND_ARRAY);
+  char chain[DK_DIGEST_STR_LEN] = "";
+  int n = dk_json_len (ids);
+  for (int i = 0; i < n; i++)
+    {
+      jv d = jv_array_get (jv_copy (ids), i);
+      if (jv_get_kind (d) == JV_KIND_STRING)
+        {
+          char next[DK_DIGEST_STR_LEN];
+          chain_id_of (chain, jv_string_value (d), next);
+          memcpy (chain, next, sizeof chain);
+          out = jv_array_append (out, jv_string (chain));
+        }
+      jv_free (d);
+    }
+  jv_free (ids);
+  jv_free (rootfs);
+  return out;
+}
+
+int
+image_load (struct store *s, const char *id, jv *config, jv *meta, dk_err_t *err)
+{
+  if (!dk_digest_is_valid (id))
+    return dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "No such image: %s", id);
+  cleanup_free char *mp = xasprintf ("%s/images/%s.json", s->idir, dk_digest_hex (id));
+  if (access (mp, F_OK) < 0)
+    return dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "No such image: %s", id);
+  if (meta && dk_json_read_file (mp, meta, err) < 0)
+    return -1;
+  if (config)
+    {
+      cleanup_free char *cp = xasprintf ("%s/content/sha256/%s", s->idir, dk_digest_hex (id));
+      if (dk_json_read_file (cp, config, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+int
+refs_load (struct store *s, jv *out, dk_err_t *err)
+{
+  cleanup_free char *p = xasprintf ("%s/repositories.json", s->idir);
+  if (access (p, F_OK) < 0)
+    {
+      *out = jv_object ();
+      return 0;
+    }
+  if (dk_json_read_file (p, out, err) < 0)
+    return -1;
+  if (jv_get_kind (*out) != JV_KIND_OBJECT)
+    {
+      jv_free (*out);
+      *out = jv_object ();
+    }
+  return 0;
+}
+
+int
+refs_save (struct store *s, jv refs, dk_err_t *err)
+{
+  cleanup_free char *p = xasprintf ("%s/repositories.json", s->idir);
+  return dk_atomic_write_json (p, refs, err);
+}
+
+static bool
+is_hex (const char *s)
+{
+  if (*s == '\0')
+    return false;
+  for (; *s; s++)
+    if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+      return false;
+  return true;
+}
+
+int
+image_resolve (struct store *s, const char *ref, char **id, dk_err_t *err)
+{
+  const char *hex = strncmp (ref, "sha256:", 7) == 0 ? ref + 7 : NULL;
+  if (hex && dk_is_sha256_hex (hex))
+    {
+      cleanup_free char *full = xstrdup (ref);
+      if (image_load (s, full, NULL, NULL, NULL) == 0)
+        {
+          *id = steal_ptr (&full);
+          return 0;
+        }
+      return dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "No such image: %s", ref);
+    }
+  if (dk_is_sha256_hex (ref))
+    {
+      cleanup_free char *full = xasprintf ("sha256:%s", ref);
+      if (image_load (s, full, NULL, NULL, NULL) == 0)
+        {
+          *id = steal_ptr (&full);
+          return 0;
+        }
+    }
+  struct dk_ref r;
+  dk_err_t perr = NULL;
+  if (dk_ref_parse (ref, &r, &perr) == 0)
+    {
+      cleanup_free char *key = dk_ref_string (&r);
+      dk_ref_free (&r);
+      cleanup_jv jv refs = jv_invalid ();
+      if (refs_load (s, &refs, err) < 0)
+        return -1;
+      const char *v = dk_json_str (refs, key);
+      if (v && image_load (s, v, NULL, NULL, NULL) == 0)
+        {
+          *id = xstrdup (v);
+          return 0;
+        }
+    }
+  dk_error_release (&perr);
+  /* a short ID: a unique prefix of an image ID */
+  const char *prefix = hex ? hex : ref;
+  if (is_hex (prefix))
+    {
+      cleanup_free char *dir = xasprintf ("%s/images", s->idir);
+      cleanup_closedir DIR *d = opendir (dir);
+      struct dirent *de;
+      cleanup_free char *found = NULL;
+      size_t pl = strlen (prefix);
+      while (d && (de = readdir (d)))
+        if (strncmp (de->d_name, prefix, pl) == 0 && strlen (de->d_name) == 64 + 5)
+          {
+            if (found)
+              return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                         "multiple IDs found with provided prefix: %s", prefix);
+            found = xasprintf ("sha256:%.64s", de->d_name);
+          }
+      if (found)
+        {
+          *id = steal_ptr (&found);
+          return 0;
+        }
+    }
+  return dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "No such image: %s", ref);
+}
+
+int64_t
+parse_time (const char *s)
+{
+  if (s == NULL)
+    return 0;
+  struct tm tm = { 0 };
+  const char *p = strptime (s, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (p == NULL)
+    return 0;
+  int64_t t = timegm (&tm);
+  if (*p == '.')
+    for (p++; *p >= '0' && *p <= '9'; p++)
+      ;
+  if (*p == '+' || *p == '-')
+    {
+      int hh = 0, mm = 0;
+      if (sscanf (p + 1, "%d:%d", &hh, &mm) == 2)
+        t += (*p == '+' ? -1 : 1) * (hh * 3600 + mm * 60);
+    }
+  return t;
+}
+
+char *
+now_rfc3339 (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r (&ts.tv_sec, &tm);
+  char buf[64];
+  strftime (buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return xasprintf ("%s.%09ldZ", buf, ts.tv_nsec);
+}

@@ -1,0 +1,95 @@
+/* dk-graph's store: layout and shared helpers (docs/store.md). */
+#ifndef DK_GRAPH_STORE_H
+#define DK_GRAPH_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "digest.h"
+#include "error.h"
+#include "json.h"
+
+struct store
+{
+  char *root;   /* --root */
+  char *driver; /* "overlay2" or "vfs" */
+  char *ddir;   /* ROOT/DRIVER: layers/, l/, containers/ */
+  char *idir;   /* ROOT/image/DRIVER: content/, images/, repositories.json */
+  char *tmp;    /* ROOT/tmp */
+  int lockfd;   /* graph.lock while held */
+  bool overlay;
+};
+
+int store_open (struct store *s, const char *root, const char *driver, dk_err_t *err);
+void store_close (struct store *s);
+/* Exclusive lock of the store's metadata (layers, images, references). */
+int store_lock (struct store *s, dk_err_t *err);
+void store_unlock (struct store *s);
+
+/* A private directory under tmp/ for partial work, locked while it lives so
+   that tmp cleanup of another process leaves it alone. */
+struct tmpdir
+{
+  char *path;
+  int lockfd;
+};
+int tmpdir_new (struct store *s, struct tmpdir *t, dk_err_t *err);
+void tmpdir_done (struct tmpdir *t); /* removes what is left */
+
+/* Layers: ROOT/DRIVER/layers/<chain hex>/{diff,meta.json}. */
+char *layer_dir (struct store *s, const char *chain_id);
+bool layer_exists (struct store *s, const char *chain_id);
+/* meta.json of the layer: {chain_id, parent, diff_id, digest, size, ...}. */
+int layer_meta (struct store *s, const char *chain_id, jv *out, dk_err_t *err);
+void chain_id_of (const char *parent, const char *diff_id, char out[DK_DIGEST_STR_LEN]);
+
+/* Images and references. */
+int image_load (struct store *s, const char *id, jv *config, jv *meta, dk_err_t *err);
+/* {"<normalised ref>": "sha256:<id>"} */
+int refs_load (struct store *s, jv *out, dk_err_t *err);
+int refs_save (struct store *s, jv refs, dk_err_t *err); /* consumes refs */
+/* REF, ID or short ID -> "sha256:<id>" (malloc'd); not_found "No such image: X". */
+int image_resolve (struct store *s, const char *ref, char **id, dk_err_t *err);
+/* Chain IDs of an image's layers, bottom first (jv array of strings). */
+jv image_chain (jv config);
+
+/* RFC 3339 -> unix seconds (0 when unparsable). */
+int64_t parse_time (const char *s);
+char *now_rfc3339 (void);
+
+/* Subcommands: argc/argv after the subcommand name, result on stdout. */
+int cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_layer_exists (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_image_add (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_resolve (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_tag (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_untag (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_ls (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_inspect (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_history (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_layer_diff (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_container_create (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_container_mount (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_container_unmount (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_container_changes (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_container_diff (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_container_rm (struct store *s, int argc, char **argv, dk_err_t *err);
+
+jv result_obj (void);
+
+/* Shared between the subcommands' files. */
+jv image_summary (struct store *s, const char *id, jv config, jv meta, jv refs);
+int64_t image_size (struct store *s, jv chain);
+jv labels_of (jv config);
+char *container_using (struct store *s, const char *id); /* first user or NULL */
+jv refs_of (jv refs, const char *id);                    /* keys pointing at id */
+jv untag_key (jv refs, const char *key, jv *records);    /* appends {"Untagged"} */
+int delete_image_layers (struct store *s, const char *id, jv chain, jv *records, int64_t *reclaimed,
+                         dk_err_t *err);
+int layer_delete (struct store *s, const char *chain, dk_err_t *err);
+int cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_du (struct store *s, int argc, char **argv, dk_err_t *err);
+
+#endif

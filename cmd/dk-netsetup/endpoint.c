@@ -1,0 +1,474 @@
+/* connect / disconnect: a container's endpoint on a network. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "cleanup.h"
+#include "netlink.h"
+#include "netsetup.h"
+
+struct conn_opts
+{
+  const char *id, *network, *ip, *mac, *hostname, *domainname, *name, *files_dir;
+  bool publish_all;
+  jv publish, expose, dns, dns_search, dns_opt, add_host, alias;
+};
+
+static int
+parse_conn (int argc, char **argv, struct conn_opts *o, dk_err_t *err)
+{
+  static const struct option opts[] = { { "id", 1, 0, 'i' },
+                                        { "network", 1, 0, 'n' },
+                                        { "ip", 1, 0, 'I' },
+                                        { "mac", 1, 0, 'm' },
+                                        { "publish", 1, 0, 'p' },
+                                        { "publish-all", 0, 0, 'P' },
+                                        { "expose", 1, 0, 'e' },
+                                        { "hostname", 1, 0, 'h' },
+                                        { "domainname", 1, 0, 'D' },
+                                        { "dns", 1, 0, 'd' },
+                                        { "dns-search", 1, 0, 's' },
+                                        { "dns-opt", 1, 0, 'o' },
+                                        { "add-host", 1, 0, 'a' },
+                                        { "alias", 1, 0, 'A' },
+                                        { "files-dir", 1, 0, 'f' },
+                                        { "name", 1, 0, 'N' },
+                                        { 0, 0, 0, 0 } };
+  int c;
+  optind = 1;
+  while ((c = getopt_long (argc, argv, "p:P", opts, NULL)) != -1)
+    switch (c)
+      {
+      case 'i':
+        o->id = optarg;
+        break;
+      case 'n':
+        o->network = optarg;
+        break;
+      case 'I':
+        o->ip = optarg;
+        break;
+      case 'm':
+        o->mac = optarg;
+        break;
+      case 'p':
+        o->publish = jv_array_append (o->publish, jv_string (optarg));
+        break;
+      case 'P':
+        o->publish_all = true;
+        break;
+      case 'e':
+        o->expose = jv_array_append (o->expose, jv_string (optarg));
+        break;
+      case 'h':
+        o->hostname = optarg;
+        break;
+      case 'D':
+        o->domainname = optarg;
+        break;
+      case 'd':
+        o->dns = jv_array_append (o->dns, jv_string (optarg));
+        break;
+      case 's':
+        o->dns_search = jv_array_append (o->dns_search, jv_string (optarg));
+        break;
+      case 'o':
+        o->dns_opt = jv_array_append (o->dns_opt, jv_string (optarg));
+        break;
+      case 'a':
+        o->add_host = jv_array_append (o->add_host, jv_string (optarg));
+        break;
+      case 'A':
+        o->alias = jv_array_append (o->alias, jv_string (optarg));
+        break;
+      case 'f':
+        o->files_dir = optarg;
+        break;
+      case 'N':
+        o->name = optarg;
+        break;
+      default:
+        return dk_make_error_code (err, DK_ECODE_INVALID, 0, "connect: bad option");
+      }
+  if (o->id == NULL)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "connect: --id is required");
+  if (!name_ok (o->id))
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid container ID: %s", o->id);
+  if (o->network == NULL)
+    o->network = "bridge";
+  return 0;
+}
+
+static int
+parse_mac (const char *s, uint8_t mac[6])
+{
+  unsigned v[6];
+  char tail;
+  if (sscanf (s, "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
+    return -1;
+  for (int i = 0; i < 6; i++)
+    {
+      if (v[i] > 255)
+        return -1;
+      mac[i] = v[i];
+    }
+  return 0;
+}
+
+static char *
+random_veth (void)
+{
+  unsigned char b[4];
+  FILE *f = fopen ("/dev/urandom", "re");
+  if (f == NULL || fread (b, 1, sizeof b, f) != sizeof b)
+    abort ();
+  fclose (f);
+  return xasprintf ("veth%02x%02x%02x%x", b[0], b[1], b[2], b[3] & 15);
+}
+
+/* Next free ethN in the record. */
+static char *
+next_ifname (jv nets)
+{
+  for (int i = 0;; i++)
+    {
+      cleanup_free char *name = xasprintf ("eth%d", i);
+      bool used = false;
+      if (jv_get_kind (nets) == JV_KIND_OBJECT)
+        jv_object_foreach (nets, k, nv)
+        {
+          const char *s = dk_json_str (nv, "ifname");
+          if (s && !strcmp (s, name))
+            used = true;
+          jv_free (k);
+          jv_free (nv);
+        }
+      if (!used)
+        return steal_ptr (&name);
+    }
+}
+
+struct inside
+{
+  const char *ifname;
+  uint32_t ip, gw;
+  int plen;
+  bool route;
+};
+
+static int
+configure_inside (void *data, dk_err_t *err)
+{
+  struct inside *in = data;
+  cleanup_nl struct dk_nl *nl = NULL;
+  if (dk_nl_open (&nl, err) < 0)
+    return -1;
+  int lo = dk_nl_link_index (nl, "lo", err);
+  int idx = dk_nl_link_index (nl, in->ifname, err);
+  if (lo < 0 || idx <= 0)
+    return idx == 0 ? dk_make_error (err, 0, "%s not found in the namespace", in->ifname) : -1;
+  uint32_t a = htonl (in->ip), g = htonl (in->gw);
+  if (dk_nl_link_set (nl, lo, true, 0, 0, err) < 0
+      || dk_nl_addr_add (nl, idx, AF_INET, &a, in->plen, err) < 0
+      || dk_nl_link_set (nl, idx, true, 0, 0, err) < 0)
+    return -1;
+  if (in->route && dk_nl_route_add_default (nl, AF_INET, &g, idx, err) < 0)
+    return -1;
+  return 0;
+}
+
+static int
+create_links (struct ctx *c, const struct net *n, const char *netns, const char *veth,
+              const char *ifname, const uint8_t mac[6], uint32_t ip, bool route, dk_err_t *err)
+{
+  cleanup_nl struct dk_nl *nl = NULL;
+  if (dk_nl_open (&nl, err) < 0)
+    return -1;
+  int br = dk_nl_link_index (nl, n->bridge, err);
+  if (br <= 0)
+    return br < 0 ? -1
+                  : dk_make_error_code (err, DK_ECODE_UNAVAILABLE, 0, "bridge %s not found",
+                                        n->bridge);
+  cleanup_close int nsfd = open (netns, O_RDONLY | O_CLOEXEC);
+  if (nsfd < 0)
+    return dk_make_error (err, errno, "open `%s`", netns);
+  if (dk_nl_veth_add (nl, veth, ifname, nsfd, mac, n->mtu, err) < 0)
+    return -1;
+  int idx = dk_nl_link_index (nl, veth, err);
+  if (idx <= 0)
+    return idx < 0 ? -1 : dk_make_error (err, 0, "veth %s vanished", veth);
+  if (dk_nl_link_set (nl, idx, true, br, 0, err) < 0)
+    return -1;
+  uint32_t gw = n->gateway;
+  cleanup_jv jv dgw = dk_json_get_kind (n->options, "dk.default_gateway", JV_KIND_STRING);
+  if (jv_is_valid (dgw))
+    parse_ip4 (jv_string_value (dgw), &gw);
+  struct inside in = { ifname, ip, gw, n->plen, route && !n->internal };
+  return dk_netns_run (netns, configure_inside, &in, err);
+}
+
+/* The record's per-container part, created or updated from the options. */
+static jv
+ep_base (jv ep, const struct conn_opts *o, const char *netns)
+{
+  if (jv_get_kind (ep) != JV_KIND_OBJECT)
+    {
+      jv_free (ep);
+      cleanup_free char *h = xstrndup (o->id, 12);
+      ep = JV_OBJECT (jv_string ("id"), jv_string (o->id), jv_string ("netns"), jv_string (netns),
+                      jv_string ("hostname"), jv_string (h), jv_string ("networks"), jv_object ());
+    }
+  if (o->hostname)
+    ep = jv_object_set (ep, jv_string ("hostname"), jv_string (o->hostname));
+  if (o->domainname)
+    ep = jv_object_set (ep, jv_string ("domainname"), jv_string (o->domainname));
+  if (o->name)
+    ep = jv_object_set (ep, jv_string ("name"),
+                        jv_string (o->name[0] == '/' ? o->name + 1 : o->name));
+  if (o->files_dir)
+    ep = jv_object_set (ep, jv_string ("files_dir"), jv_string (o->files_dir));
+  if (dk_json_len (o->add_host) > 0)
+    ep = jv_object_set (ep, jv_string ("add_hosts"), jv_copy (o->add_host));
+  return ep;
+}
+
+static int
+connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, struct net *n,
+                jv req_ports, dk_err_t *err)
+{
+  cleanup_free char *netns = xasprintf ("%s/netns/%s", c->exec_root, o->id);
+  cleanup_jv jv ep = ep_base (ep_load (c, o->id), o, netns);
+  cleanup_jv jv nets = dk_json_get_kind (ep, "networks", JV_KIND_OBJECT);
+  if (jv_object_has (jv_copy (nets), jv_string (n->name)))
+    return dk_make_error_code (
+        err, DK_ECODE_FORBIDDEN, 0, "endpoint with name %s already exists in network %s",
+        dk_json_str (ep, "name") ? dk_json_str (ep, "name") : o->id, n->name);
+  bool first = jv_object_length (jv_copy (nets)) == 0;
+  uint32_t want = 0, ip;
+  if (o->ip && parse_ip4 (o->ip, &want) < 0)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid IPv4 address: %s", o->ip);
+  if (ipam_alloc (c, n, want, o->id, &ip, err) < 0)
+    return -1;
+  uint8_t mac[6] = { 0x02, 0x42, ip >> 24, ip >> 16, ip >> 8, ip };
+  if (o->mac && parse_mac (o->mac, mac) < 0)
+    {
+      cleanup_error dk_err_t e = NULL;
+      ipam_release (c, n->name, ip, &e);
+      return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid MAC address: %s", o->mac);
+    }
+  jv ports = jv_array ();
+  cleanup_free int *fds = NULL;
+  if (!n->internal && ports_assign (c, o->id, req_ports, d->userland_proxy, &ports, &fds, err) < 0)
+    {
+      cleanup_error dk_err_t e = NULL;
+      ipam_release (c, n->name, ip, &e);
+      return -1;
+    }
+  cleanup_free char *ips = fmt_ip4 (ip);
+  cleanup_free char *gws = fmt_ip4 (n->gateway);
+  cleanup_free char *veth = random_veth ();
+  cleanup_free char *ifname = next_ifname (nets);
+  char macs[18];
+  snprintf (macs, sizeof macs, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+            mac[4], mac[5]);
+  cleanup_free char *epid = random_id ();
+  jv nv
+      = JV_OBJECT (jv_string ("ip"), jv_string (ips), jv_string ("prefix_len"),
+                   dk_json_int64 (n->plen), jv_string ("gateway"), jv_string (gws),
+                   jv_string ("mac"), jv_string (macs), jv_string ("veth"), jv_string (veth),
+                   jv_string ("ifname"), jv_string (ifname), jv_string ("ports"), jv_copy (ports));
+  nv = jv_object_set (nv, jv_string ("endpoint_id"), jv_string (epid));
+  nv = jv_object_set (nv, jv_string ("default_bridge"), jv_bool (n->is_default));
+  nv = jv_object_set (nv, jv_string ("aliases"), jv_copy (o->alias));
+  nets = jv_object_set (nets, jv_string (n->name), nv);
+  ep = jv_object_set (ep, jv_string ("networks"), jv_copy (nets));
+  /* the record goes first: a crash from here on is undone by cleanup */
+  int r = ep_save (c, o->id, jv_copy (ep), err);
+  if (r == 0)
+    {
+      cleanup_free char *nsdir = xasprintf ("%s/netns", c->exec_root);
+      if (access (netns, F_OK) < 0)
+        r = dk_mkdir_p (nsdir, 0711, err) < 0 ? -1 : dk_netns_create (netns, err);
+    }
+  if (r == 0)
+    r = create_links (c, n, netns, veth, ifname, mac, ip, first, err);
+  if (r == 0)
+    r = rules_ports (d, n, ip, ports, true, err);
+  if (r == 0 && dk_json_len (ports) > 0 && d->userland_proxy)
+    r = proxy_add (c, o->id, n->name, ip, ports, fds, err);
+  for (int i = 0; fds && i < dk_json_len (ports); i++)
+    if (fds[i] >= 0)
+      close (fds[i]);
+  if (r == 0 && o->files_dir)
+    {
+      r = dk_mkdir_p (o->files_dir, 0755, err);
+      if (r == 0 && first)
+        r = files_write_resolv (o->files_dir, o->dns, o->dns_search, o->dns_opt, err);
+      if (r == 0)
+        r = files_write_hostname (o->files_dir, dk_json_str (ep, "hostname"), err);
+    }
+  if (r == 0)
+    r = n->is_default ? files_write_hosts (c, ep, err) : files_refresh_network (c, n->name, err);
+  if (r < 0)
+    {
+      cleanup_error dk_err_t e = NULL;
+      endpoint_teardown (c, o->id, &ep, n->name, &e);
+      if (first)
+        {
+          dk_netns_remove (netns, &e);
+          ep_remove (c, o->id, &e);
+        }
+      jv_free (ports);
+      return -1;
+    }
+  jv res = JV_OBJECT (jv_string ("type"), jv_string ("result"), jv_string ("netns"),
+                      jv_string (netns), jv_string ("ip"), jv_string (ips),
+                      jv_string ("prefix_len"), dk_json_int64 (n->plen), jv_string ("gateway"),
+                      jv_string (gws), jv_string ("mac"), jv_string (macs));
+  res = jv_object_set (res, jv_string ("endpoint_id"), jv_string (epid));
+  res = jv_object_set (res, jv_string ("network_id"), jv_string (n->id));
+  res = jv_object_set (res, jv_string ("ports"), ports);
+  dk_jsonl_write (stdout, res);
+  return 0;
+}
+
+int
+cmd_connect (struct ctx *c, int argc, char **argv, dk_err_t *err)
+{
+  struct conn_opts o = { .publish = jv_array (),
+                         .expose = jv_array (),
+                         .dns = jv_array (),
+                         .dns_search = jv_array (),
+                         .dns_opt = jv_array (),
+                         .add_host = jv_array (),
+                         .alias = jv_array () };
+  struct daemon_cfg d = { 0 };
+  struct net n = { .labels = jv_null (), .options = jv_null () };
+  jv req = jv_invalid ();
+  int r = parse_conn (argc, argv, &o, err);
+  if (r == 0)
+    r = daemon_load (c, &d, err);
+  if (r == 0)
+    r = net_load (c, o.network, &n, err);
+  if (r == 0 && n.is_default && d.default_bridge == NULL)
+    r = dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "network bridge not found");
+  if (r == 0)
+    r = ports_parse (o.publish, o.expose, o.publish_all, d.default_bind_ip, &req, err);
+  if (r == 0)
+    r = ctx_lock (c, err);
+  if (r == 0)
+    r = connect_locked (c, &o, &d, &n, req, err);
+  ctx_unlock (c);
+  jv_free (req);
+  net_free (&n);
+  daemon_free (&d);
+  jv_free (o.publish), jv_free (o.expose), jv_free (o.dns), jv_free (o.dns_search);
+  jv_free (o.dns_opt), jv_free (o.add_host), jv_free (o.alias);
+  return r;
+}
+
+int
+endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, dk_err_t *err)
+{
+  cleanup_jv jv nets = dk_json_get_kind (*ep, "networks", JV_KIND_OBJECT);
+  cleanup_jv jv nv = dk_json_get (nets, netname);
+  if (jv_get_kind (nv) != JV_KIND_OBJECT)
+    return 0;
+  struct daemon_cfg d = { 0 };
+  struct net n;
+  daemon_load (c, &d, err);
+  cleanup_error dk_err_t e = NULL;
+  bool have_net = net_load (c, netname, &n, &e) == 0;
+  uint32_t ip = 0;
+  parse_ip4 (dk_json_str (nv, "ip"), &ip);
+  cleanup_jv jv ports = dk_json_get_kind (nv, "ports", JV_KIND_ARRAY);
+  if (dk_json_len (ports) > 0)
+    {
+      proxy_remove (c, id, netname, &e);
+      if (have_net)
+        rules_ports (&d, &n, ip, ports, false, &e);
+    }
+  const char *veth = dk_json_str (nv, "veth");
+  if (veth)
+    {
+      cleanup_nl struct dk_nl *nl = NULL;
+      if (dk_nl_open (&nl, &e) == 0)
+        dk_nl_link_del (nl, veth, &e);
+    }
+  if (ip)
+    ipam_release (c, netname, ip, &e);
+  nets = jv_object_delete (nets, jv_string (netname));
+  *ep = jv_object_set (*ep, jv_string ("networks"), jv_copy (nets));
+  int r = 0;
+  if (jv_object_length (jv_copy (nets)) > 0)
+    r = ep_save (c, id, jv_copy (*ep), err);
+  else
+    r = ep_remove (c, id, err);
+  if (r == 0 && have_net && !n.is_default)
+    files_refresh_network (c, netname, &e);
+  if (have_net)
+    net_free (&n);
+  daemon_free (&d);
+  return r;
+}
+
+int
+cmd_disconnect (struct ctx *c, int argc, char **argv, dk_err_t *err)
+{
+  static const struct option opts[]
+      = { { "id", 1, 0, 'i' }, { "network", 1, 0, 'n' }, { "force", 0, 0, 'f' }, { 0, 0, 0, 0 } };
+  const char *id = NULL, *net = NULL;
+  int o;
+  optind = 1;
+  while ((o = getopt_long (argc, argv, "", opts, NULL)) != -1)
+    {
+      if (o == 'i')
+        id = optarg;
+      else if (o == 'n')
+        net = optarg;
+      else if (o != 'f')
+        return dk_make_error_code (err, DK_ECODE_INVALID, 0, "disconnect: bad option");
+    }
+  if (id == NULL)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "disconnect: --id is required");
+  if (!name_ok (id))
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid container ID: %s", id);
+  if (ctx_lock (c, err) < 0)
+    return -1;
+  cleanup_jv jv ep = ep_load (c, id);
+  cleanup_jv jv nets = dk_json_get_kind (ep, "networks", JV_KIND_OBJECT);
+  int r = 0;
+  if (net)
+    {
+      if (!jv_is_valid (nets) || !jv_object_has (jv_copy (nets), jv_string (net)))
+        r = dk_make_error_code (err, DK_ECODE_FORBIDDEN, 0,
+                                "container %s is not connected to network %s", id, net);
+      else
+        r = endpoint_teardown (c, id, &ep, net, err);
+    }
+  else
+    {
+      if (jv_is_valid (nets))
+        jv_object_foreach (nets, k, nv)
+        {
+          if (r == 0)
+            r = endpoint_teardown (c, id, &ep, jv_string_value (k), err);
+          jv_free (k);
+          jv_free (nv);
+        }
+      cleanup_free char *netns = xasprintf ("%s/netns/%s", c->exec_root, id);
+      if (r == 0)
+        r = dk_netns_remove (netns, err);
+      if (r == 0)
+        r = ep_remove (c, id, err);
+    }
+  ctx_unlock (c);
+  if (r == 0)
+    dk_jsonl_write (stdout, JV_OBJECT (jv_string ("type"), jv_string ("result")));
+  return r;
+}

@@ -1,0 +1,130 @@
+/* dk-netsetup's internal interfaces.  State layout (docs/network.md):
+   STATE/lock, STATE/daemon.json, STATE/networks/NAME.json,
+   STATE/ipam/NAME.json, STATE/endpoints/ID.json; EXECROOT/netns/ID. */
+#ifndef DK_NETSETUP_H
+#define DK_NETSETUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "json.h"
+
+struct dk_nl;
+
+struct ctx
+{
+  const char *state_dir;
+  const char *exec_root;
+  int lock_fd; /* >= 0 while the state lock is held */
+};
+
+/* Daemon-wide settings written by init. */
+struct daemon_cfg
+{
+  bool iptables, ip_forward, userland_proxy, ipv6;
+  uint32_t default_bind_ip; /* --ip, host order; 0 = 0.0.0.0 */
+  char *default_bridge;     /* NULL when --bridge none */
+};
+
+struct net
+{
+  char *name, *id, *bridge, *created;
+  uint32_t subnet, gateway, range; /* host order */
+  int plen, range_plen;
+  bool internal, icc, masq, is_default, user_bridge; /* user_bridge: adopted, never deleted */
+  unsigned mtu;
+  jv labels, options;
+};
+
+/* addr.c: IPv4 helpers (host byte order). */
+int parse_ip4 (const char *s, uint32_t *out);
+int parse_cidr4 (const char *s, uint32_t *addr, int *plen);
+char *fmt_ip4 (uint32_t a);
+uint32_t mask4 (int plen);
+bool in_subnet (uint32_t a, uint32_t net, int plen);
+bool overlaps (uint32_t a, int alen, uint32_t b, int blen);
+int parse_bool (const char *s, bool *out);
+
+/* store.c */
+bool name_ok (const char *name);
+int state_init (struct ctx *c, dk_err_t *err);
+int ctx_lock (struct ctx *c, dk_err_t *err);
+void ctx_unlock (struct ctx *c);
+char *state_path (struct ctx *c, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+int daemon_load (struct ctx *c, struct daemon_cfg *d, dk_err_t *err);
+int daemon_save (struct ctx *c, const struct daemon_cfg *d, dk_err_t *err);
+void daemon_free (struct daemon_cfg *d);
+/* 0 and *n set, or -1 with not_found "network NAME not found". */
+int net_load (struct ctx *c, const char *name, struct net *n, dk_err_t *err);
+int net_save (struct ctx *c, const struct net *n, dk_err_t *err);
+void net_free (struct net *n);
+jv net_to_json (const struct net *n);
+/* Names of every saved network (malloc'd strv). */
+char **net_names (struct ctx *c);
+/* IPAM: allocations of a network, {"IP":"owner"}. */
+jv ipam_load (struct ctx *c, const char *net);
+int ipam_save (struct ctx *c, const char *net, jv alloc, dk_err_t *err);
+/* Allocates want (0: first free in the range) for owner; under the lock. */
+int ipam_alloc (struct ctx *c, const struct net *n, uint32_t want, const char *owner, uint32_t *out,
+                dk_err_t *err);
+int ipam_release (struct ctx *c, const char *net, uint32_t ip, dk_err_t *err);
+/* Endpoint records; jv_null() when absent. */
+jv ep_load (struct ctx *c, const char *id);
+int ep_save (struct ctx *c, const char *id, jv ep, dk_err_t *err);
+int ep_remove (struct ctx *c, const char *id, dk_err_t *err);
+char **ep_ids (struct ctx *c);
+
+/* bridge.c */
+int cmd_init (struct ctx *c, int argc, char **argv, dk_err_t *err);
+int bridge_ensure (struct ctx *c, const struct daemon_cfg *d, struct net *n, dk_err_t *err);
+int cmd_network_create (struct ctx *c, int argc, char **argv, dk_err_t *err);
+int cmd_network_rm (struct ctx *c, int argc, char **argv, dk_err_t *err);
+int cmd_network_ls (struct ctx *c, int argc, char **argv, dk_err_t *err);
+int cmd_network_inspect (struct ctx *c, int argc, char **argv, dk_err_t *err);
+
+int subnet_pick (struct ctx *c, struct dk_nl *nl, uint32_t *subnet, int *plen, dk_err_t *err);
+char *random_id (void);
+char *now_rfc3339 (void);
+
+/* rules.c: iptables */
+int rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err_t *err);
+/* ports: array of {"proto","host_ip","host_port","container_port"} (borrowed). */
+int rules_ports (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, bool add,
+                 dk_err_t *err);
+/* Runs argv (argv[0] looked up on PATH); stdin_text may be NULL. */
+int run_cmd (char *const argv[], const char *stdin_text, bool quiet, dk_err_t *err);
+
+/* ports.c */
+/* Parses -p specs and -P exposes into requested mappings. */
+int ports_parse (jv specs, jv exposes, bool publish_all, uint32_t default_ip, jv *out,
+                 dk_err_t *err);
+/* Assigns host ports (under the lock), binding them when bind_fds is not
+   NULL; fds[i] matches element i of the result. */
+int ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, jv *out, int **fds,
+                  dk_err_t *err);
+
+/* proxy.c */
+int proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, jv ports,
+               const int *fds, dk_err_t *err);
+int proxy_remove (struct ctx *c, const char *id, const char *net, dk_err_t *err);
+int cmd_proxy (struct ctx *c, int argc, char **argv, dk_err_t *err);
+int proxy_stop (struct ctx *c);
+
+/* dnsfiles.c */
+int files_write_resolv (const char *dir, jv dns, jv search, jv opts, dk_err_t *err);
+int files_write_hostname (const char *dir, const char *hostname, dk_err_t *err);
+/* Rewrites the hosts file of the endpoint from its record and the other
+   members of its user-defined networks (under the lock). */
+int files_write_hosts (struct ctx *c, jv ep, dk_err_t *err);
+/* Rewrites the hosts files of every member of network net. */
+int files_refresh_network (struct ctx *c, const char *net, dk_err_t *err);
+
+/* endpoint.c */
+int cmd_connect (struct ctx *c, int argc, char **argv, dk_err_t *err);
+int cmd_disconnect (struct ctx *c, int argc, char **argv, dk_err_t *err);
+/* Tears down one endpoint of record ep on network name (ep borrowed). */
+int endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *net, dk_err_t *err);
+int cmd_cleanup (struct ctx *c, int argc, char **argv, dk_err_t *err);
+
+#endif

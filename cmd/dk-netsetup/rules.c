@@ -1,0 +1,237 @@
+/* Packet filtering like Docker's bridge driver, by running iptables:
+   nat DOCKER (DNAT of published ports), POSTROUTING MASQUERADE, filter
+   DOCKER / DOCKER-USER / DOCKER-ISOLATION-STAGE-1/2 and the icc rule. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cleanup.h"
+#include "netsetup.h"
+
+int
+run_cmd (char *const argv[], const char *stdin_text, bool quiet, dk_err_t *err)
+{
+  int in[2] = { -1, -1 }, errp[2];
+  if (stdin_text && pipe2 (in, O_CLOEXEC) < 0)
+    return dk_make_error (err, errno, "pipe");
+  if (pipe2 (errp, O_CLOEXEC) < 0)
+    return dk_make_error (err, errno, "pipe");
+  pid_t pid = fork ();
+  if (pid < 0)
+    return dk_make_error (err, errno, "fork");
+  if (pid == 0)
+    {
+      int nul = open ("/dev/null", O_RDWR);
+      dup2 (stdin_text ? in[0] : nul, 0);
+      dup2 (nul, 1);
+      dup2 (errp[1], 2);
+      signal (SIGPIPE, SIG_DFL);
+      execvp (argv[0], argv);
+      _exit (127);
+    }
+  close (errp[1]);
+  if (stdin_text)
+    {
+      close (in[0]);
+      size_t len = strlen (stdin_text), off = 0;
+      while (off < len)
+        {
+          ssize_t w = write (in[1], stdin_text + off, len - off);
+          if (w < 0 && errno == EINTR)
+            continue;
+          if (w <= 0)
+            break;
+          off += w;
+        }
+      close (in[1]);
+    }
+  struct dk_buf out = DK_BUF_INIT;
+  char buf[1024];
+  ssize_t n;
+  while ((n = read (errp[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0 && out.len < 4096)
+      dk_buf_add (&out, buf, n);
+  close (errp[0]);
+  int st;
+  while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  int rc = WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
+  if (rc != 0)
+    {
+      while (out.len && (out.data[out.len - 1] == '\n'))
+        out.data[--out.len] = '\0';
+      if (!quiet)
+        dk_make_error (err, 0, "%s failed (status %d): %s", argv[0], rc, out.data ? out.data : "");
+      dk_buf_free (&out);
+      return quiet ? -rc : -1;
+    }
+  dk_buf_free (&out);
+  return 0;
+}
+
+/* iptables -t TABLE ARGS... where args is a space-separated rule. */
+static int
+ipt (const char *table, const char *op, const char *chain, const char *rule, bool quiet,
+     dk_err_t *err)
+{
+  cleanup_free char *copy = xstrdup (rule ? rule : "");
+  char *argv[64];
+  int n = 0;
+  argv[n++] = (char *)"iptables";
+  argv[n++] = (char *)"-w";
+  argv[n++] = (char *)"-t";
+  argv[n++] = (char *)table;
+  argv[n++] = (char *)op;
+  argv[n++] = (char *)chain;
+  char *save = NULL;
+  for (char *t = strtok_r (copy, " ", &save); t && n < 62; t = strtok_r (NULL, " ", &save))
+    argv[n++] = t;
+  argv[n] = NULL;
+  return run_cmd (argv, NULL, quiet, err);
+}
+
+static int
+chain_ensure (const char *table, const char *chain, dk_err_t *err)
+{
+  cleanup_error dk_err_t e = NULL;
+  if (ipt (table, "-L", chain, "-n", true, &e) == 0)
+    return 0;
+  return ipt (table, "-N", chain, NULL, false, err);
+}
+
+/* Appends (or inserts at the top) unless present; deletes when !add. */
+static int rule (bool add, bool insert, const char *table, const char *chain, dk_err_t *err,
+                 const char *fmt, ...) __attribute__ ((format (printf, 6, 7)));
+
+static int
+rule (bool add, bool insert, const char *table, const char *chain, dk_err_t *err, const char *fmt,
+      ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  cleanup_free char *r = NULL;
+  if (vasprintf (&r, fmt, ap) < 0)
+    abort ();
+  va_end (ap);
+  cleanup_error dk_err_t e = NULL;
+  bool present = ipt (table, "-C", chain, r, true, &e) == 0;
+  if (add && !present)
+    return ipt (table, insert ? "-I" : "-A", chain, r, false, err);
+  if (!add && present)
+    return ipt (table, "-D", chain, r, false, err);
+  return 0;
+}
+
+int
+rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err_t *err)
+{
+  if (!d->iptables)
+    return 0;
+  const char *br = n->bridge;
+  cleanup_free char *sub = fmt_ip4 (n->subnet & mask4 (n->plen));
+  int plen = n->plen;
+  if (add)
+    {
+      if (chain_ensure ("nat", "DOCKER", err) < 0 || chain_ensure ("filter", "DOCKER", err) < 0
+          || chain_ensure ("filter", "DOCKER-USER", err) < 0
+          || chain_ensure ("filter", "DOCKER-ISOLATION-STAGE-1", err) < 0
+          || chain_ensure ("filter", "DOCKER-ISOLATION-STAGE-2", err) < 0)
+        return -1;
+      if (rule (true, false, "nat", "PREROUTING", err, "-m addrtype --dst-type LOCAL -j DOCKER") < 0
+          || rule (true, false, "nat", "OUTPUT", err, "%s-m addrtype --dst-type LOCAL -j DOCKER",
+                   d->userland_proxy ? "! -d 127.0.0.0/8 " : "")
+                 < 0
+          || rule (true, true, "filter", "FORWARD", err, "-j DOCKER-ISOLATION-STAGE-1") < 0
+          || rule (true, true, "filter", "FORWARD", err, "-j DOCKER-USER") < 0)
+        return -1;
+    }
+  int r = 0;
+  if (n->internal)
+    {
+      r |= rule (add, false, "filter", "DOCKER-ISOLATION-STAGE-1", err, "! -s %s/%d -o %s -j DROP",
+                 sub, plen, br);
+      r |= rule (add, false, "filter", "DOCKER-ISOLATION-STAGE-1", err, "! -d %s/%d -i %s -j DROP",
+                 sub, plen, br);
+    }
+  else
+    {
+      if (n->masq)
+        r |= rule (add, false, "nat", "POSTROUTING", err, "-s %s/%d ! -o %s -j MASQUERADE", sub,
+                   plen, br);
+      if (!d->userland_proxy)
+        r |= rule (add, false, "nat", "POSTROUTING", err,
+                   "-o %s -m addrtype --src-type LOCAL -j MASQUERADE", br);
+      r |= rule (add, true, "nat", "DOCKER", err, "-i %s -j RETURN", br);
+      r |= rule (add, false, "filter", "FORWARD", err,
+                 "-o %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", br);
+      r |= rule (add, false, "filter", "FORWARD", err, "-o %s -j DOCKER", br);
+      r |= rule (add, false, "filter", "FORWARD", err, "-i %s ! -o %s -j ACCEPT", br, br);
+      r |= rule (add, true, "filter", "DOCKER-ISOLATION-STAGE-1", err,
+                 "-i %s ! -o %s -j DOCKER-ISOLATION-STAGE-2", br, br);
+      r |= rule (add, true, "filter", "DOCKER-ISOLATION-STAGE-2", err, "-o %s -j DROP", br);
+    }
+  /* icc: both variants are removed on teardown, whichever was set */
+  r |= rule (add && n->icc, false, "filter", "FORWARD", err, "-i %s -o %s -j ACCEPT", br, br);
+  r |= rule (add && !n->icc, false, "filter", "FORWARD", err, "-i %s -o %s -j DROP", br, br);
+  return r ? -1 : 0;
+}
+
+int
+rules_ports (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, bool add,
+             dk_err_t *err)
+{
+  if (!d->iptables || n->internal || dk_json_len (ports) <= 0)
+    return 0;
+  cleanup_free char *cip = fmt_ip4 (ip);
+  struct dk_buf nat = DK_BUF_INIT, filt = DK_BUF_INIT;
+  const char *op = add ? "-A" : "-D";
+  jv_array_foreach (ports, i, p)
+  {
+    const char *proto = dk_json_str (p, "proto");
+    const char *hip = dk_json_str (p, "host_ip");
+    int64_t hp = 0, cp = 0;
+    dk_json_int (p, "host_port", &hp);
+    dk_json_int (p, "container_port", &cp);
+    cleanup_free char *dst
+        = hip && strcmp (hip, "0.0.0.0") ? xasprintf ("-d %s/32 ", hip) : xstrdup ("");
+    dk_buf_printf (
+        &nat, "%s DOCKER %s! -i %s -p %s -m %s --dport %lld -j DNAT --to-destination %s:%lld\n", op,
+        dst, n->bridge, proto, proto, (long long)hp, cip, (long long)cp);
+    dk_buf_printf (&nat,
+                   "%s POSTROUTING -s %s/32 -d %s/32 -p %s -m %s --dport %lld -j MASQUERADE\n", op,
+                   cip, cip, proto, proto, (long long)cp);
+    dk_buf_printf (&filt, "%s DOCKER -d %s/32 ! -i %s -o %s -p %s -m %s --dport %lld -j ACCEPT\n",
+                   op, cip, n->bridge, n->bridge, proto, proto, (long long)cp);
+    jv_free (p);
+  }
+  cleanup_free char *text = xasprintf ("*nat\n%sCOMMIT\n*filter\n%sCOMMIT\n", nat.data, filt.data);
+  dk_buf_free (&nat);
+  dk_buf_free (&filt);
+  char *argv[] = { (char *)"iptables-restore", (char *)"-w", (char *)"--noflush", NULL };
+  if (add)
+    return run_cmd (argv, text, false, err);
+  /* teardown must go on when some rule is already gone: one by one then */
+  cleanup_error dk_err_t e = NULL;
+  if (run_cmd (argv, text, true, &e) == 0)
+    return 0;
+  const char *table = "nat";
+  char *save = NULL;
+  for (char *line = strtok_r (text, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    {
+      if (line[0] == '*')
+        table = line + 1;
+      if (strncmp (line, "-D ", 3))
+        continue;
+      char *chain = line + 3, *sp = strchr (chain, ' ');
+      *sp = '\0';
+      cleanup_error dk_err_t e2 = NULL;
+      ipt (table, "-D", chain, sp + 1, true, &e2);
+    }
+  return 0;
+}

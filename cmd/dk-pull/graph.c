@@ -1,0 +1,198 @@
+#include "graph.h"
+#include "cleanup.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int
+write_all (int fd, const void *data, size_t len)
+{
+  const char *p = data;
+  while (len > 0)
+    {
+      ssize_t n = write (fd, p, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return -1;
+      p += n;
+      len -= n;
+    }
+  return 0;
+}
+
+static char **
+build_argv (const struct graph *g, const char *const *args)
+{
+  size_t n = 0;
+  while (args[n])
+    n++;
+  char **argv = xzalloc ((n + 6) * sizeof *argv);
+  size_t i = 0;
+  argv[i++] = (char *)"dk-graph";
+  argv[i++] = (char *)"--root";
+  argv[i++] = (char *)g->root;
+  if (g->driver)
+    {
+      argv[i++] = (char *)"--driver";
+      argv[i++] = (char *)g->driver;
+    }
+  for (size_t k = 0; k < n; k++)
+    argv[i++] = (char *)args[k];
+  return argv;
+}
+
+int
+graph_run (const struct graph *g, const char *const *args, int in_fd, jv *result, dk_err_t *err)
+{
+  cleanup_free char **argv = build_argv (g, args);
+  return dk_run_tool (argv, in_fd, NULL, NULL, result, err);
+}
+
+int
+graph_layer_exists (const struct graph *g, const char *chain_id, bool *exists, dk_err_t *err)
+{
+  const char *args[] = { "layer-exists", chain_id, NULL };
+  cleanup_jv jv r = jv_invalid ();
+  if (graph_run (g, args, -1, &r, err) < 0)
+    return -1;
+  *exists = false;
+  dk_json_bool (r, "exists", exists);
+  return 0;
+}
+
+int
+graph_register_start (const struct graph *g, const char *parent, const char *diff_id,
+                      const char *digest, struct dk_child *child, dk_err_t *err)
+{
+  const char *args[10];
+  size_t i = 0;
+  args[i++] = "layer-register";
+  if (parent)
+    {
+      args[i++] = "--parent";
+      args[i++] = parent;
+    }
+  args[i++] = "--diff-id";
+  args[i++] = diff_id;
+  args[i++] = "--digest";
+  args[i++] = digest;
+  args[i++] = "-";
+  args[i] = NULL;
+  cleanup_free char **argv = build_argv (g, args);
+  return dk_spawn (argv, DK_SPAWN_STDIN | DK_SPAWN_STDOUT, NULL, child, err);
+}
+
+static int
+read_result (int fd, jv *final, dk_err_t *err)
+{
+  struct dk_jsonl_reader *r = dk_jsonl_reader_new ();
+  char buf[8192];
+  bool eof = false;
+  *final = jv_invalid ();
+  while (!eof)
+    {
+      ssize_t n = read (fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        eof = true;
+      else
+        dk_jsonl_feed (r, buf, n);
+      for (;;)
+        {
+          jv v;
+          dk_err_t lerr = NULL;
+          int got = dk_jsonl_next (r, eof, &v, &lerr);
+          dk_error_release (&lerr);
+          if (got == 0)
+            break;
+          if (got < 0)
+            continue;
+          const char *type = dk_json_str (v, "type");
+          if (type && strcmp (type, "progress") == 0)
+            {
+              jv_free (v);
+              continue;
+            }
+          jv_free (*final);
+          *final = v;
+        }
+    }
+  dk_jsonl_reader_free (r);
+  return 0;
+}
+
+int
+graph_register_finish (struct dk_child *child, const char *chain_id, dk_err_t *err)
+{
+  if (child->stdin_fd >= 0)
+    {
+      close (child->stdin_fd);
+      child->stdin_fd = -1;
+    }
+  cleanup_jv jv res = jv_invalid ();
+  read_result (child->stdout_fd, &res, err);
+  dk_child_close (child);
+  int status = dk_child_wait (child, err);
+  if (status < 0)
+    return -1;
+  const char *type = dk_json_str (res, "type");
+  if (type && strcmp (type, "error") == 0)
+    {
+      const char *code = dk_json_str (res, "code");
+      const char *msg = dk_json_str (res, "message");
+      return dk_make_error_code (err, code ? code : DK_ECODE_INTERNAL, 0, "register layer: %s",
+                                 msg ? msg : "failed");
+    }
+  if (status != 0)
+    return dk_make_error_code (err, DK_ECODE_INTERNAL, 0,
+                               "register layer: dk-graph exited with status %d", status);
+  const char *got = dk_json_str (res, "chain_id");
+  if (chain_id && got && strcmp (got, chain_id) != 0)
+    return dk_make_error_code (err, DK_ECODE_INTERNAL, 0,
+                               "register layer: chain ID %s, expected %s", got, chain_id);
+  return 0;
+}
+
+void
+graph_register_abort (struct dk_child *child)
+{
+  if (child->pid > 0)
+    kill (child->pid, SIGKILL);
+  dk_child_close (child);
+  if (child->pid > 0)
+    {
+      dk_err_t e = NULL;
+      dk_child_wait (child, &e);
+      dk_error_release (&e);
+    }
+}
+
+char *
+graph_resolve (const struct graph *g, const char *ref)
+{
+  /* "No such image" is an answer here, not an error for the user's stderr */
+  const char *args[] = { "resolve", ref, NULL };
+  cleanup_free char **argv = build_argv (g, args);
+  struct dk_child child;
+  dk_err_t e = NULL;
+  if (dk_spawn (argv, DK_SPAWN_STDOUT | DK_SPAWN_STDERR | DK_SPAWN_NULL_IN, NULL, &child, &e) < 0)
+    {
+      dk_error_release (&e);
+      return NULL;
+    }
+  close (child.stderr_fd);
+  child.stderr_fd = -1;
+  cleanup_jv jv r = jv_invalid ();
+  read_result (child.stdout_fd, &r, &e);
+  dk_child_close (&child);
+  int st = dk_child_wait (&child, &e);
+  dk_error_release (&e);
+  const char *id = st == 0 ? dk_json_str (r, "id") : NULL;
+  return id ? xstrdup (id) : NULL;
+}

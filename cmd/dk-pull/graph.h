@@ -1,0 +1,36 @@
+/* Calls into dk-graph (the image and layer store). */
+#ifndef DK_PULL_GRAPH_H
+#define DK_PULL_GRAPH_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "json.h"
+#include "spawn.h"
+
+struct graph
+{
+  const char *root;
+  const char *driver; /* NULL: dk-graph's default */
+};
+
+/* Runs `dk-graph --root R [--driver D] args...` to completion; *result is
+   the final object. */
+int graph_run (const struct graph *g, const char *const *args, int in_fd, jv *result,
+               dk_err_t *err);
+int graph_layer_exists (const struct graph *g, const char *chain_id, bool *exists, dk_err_t *err);
+/* Starts `layer-register` with a pipe on its stdin. */
+int graph_register_start (const struct graph *g, const char *parent, const char *diff_id,
+                          const char *digest, struct dk_child *child, dk_err_t *err);
+/* Closes stdin, reads the result, waits; checks the chain ID. */
+int graph_register_finish (struct dk_child *child, const char *chain_id, dk_err_t *err);
+/* Kills and reaps a register child (a failed download). */
+void graph_register_abort (struct dk_child *child);
+/* Image ID a reference resolves to, or NULL. */
+char *graph_resolve (const struct graph *g, const char *ref);
+
+/* Whole write to an fd (pipes, files). */
+int write_all (int fd, const void *data, size_t len);
+
+#endif

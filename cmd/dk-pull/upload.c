@@ -1,0 +1,230 @@
+#include "upload.h"
+#include "cleanup.h"
+#include "digest.h"
+#include "progress.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <zlib.h>
+
+bool
+upload_exists (struct reg_client *c, const char *repo, const char *scope, const char *digest,
+               int64_t *size)
+{
+  cleanup_free char *path = xasprintf ("/v2/%s/blobs/%s", repo, digest);
+  struct reg_req req = { .method = "HEAD", .path = path, .scope = scope };
+  struct reg_resp resp = { 0 };
+  dk_err_t e = NULL;
+  if (reg_do (c, &req, &resp, &e) < 0)
+    {
+      dk_error_release (&e);
+      return false;
+    }
+  bool ok = resp.status == 200;
+  if (ok && size)
+    *size = resp.content_length;
+  reg_resp_free (&resp);
+  return ok;
+}
+
+bool
+upload_mount (struct reg_client *c, const char *repo, const char *from, const char *digest)
+{
+  cleanup_free char *path
+      = xasprintf ("/v2/%s/blobs/uploads/?mount=%s&from=%s", repo, digest, from);
+  cleanup_free char *scope = xasprintf ("repository:%s:pull,push repository:%s:pull", repo, from);
+  struct reg_req req = { .method = "POST", .path = path, .scope = scope, .has_body = true };
+  struct reg_resp resp = { 0 };
+  dk_err_t e = NULL;
+  if (reg_do (c, &req, &resp, &e) < 0)
+    {
+      dk_error_release (&e);
+      return false;
+    }
+  bool ok = resp.status == 201;
+  if (!ok && resp.status == 202 && resp.location)
+    {
+      /* the registry started an upload instead: cancel it */
+      cleanup_free char *loc = resp.location[0] == '/' ? xasprintf ("%s%s", c->base, resp.location)
+                                                       : xstrdup (resp.location);
+      cleanup_free char *s2 = xasprintf ("repository:%s:pull,push", repo);
+      struct reg_req del = { .method = "DELETE", .path = loc, .scope = s2, .no_retry = true };
+      struct reg_resp r2 = { 0 };
+      if (reg_do (c, &del, &r2, &e) == 0)
+        reg_resp_free (&r2);
+      dk_error_release (&e);
+    }
+  reg_resp_free (&resp);
+  return ok;
+}
+
+int
+upload_compress_layer (const struct graph *g, const char *chain, const char *tmp, const char *id,
+                       int *fdp, char digest[DK_DIGEST_STR_LEN], int64_t *size, dk_err_t *err)
+{
+  cleanup_free char *tmpl = xasprintf ("%s/push-XXXXXX", tmp);
+  cleanup_close int fd = mkostemp (tmpl, O_CLOEXEC);
+  if (fd < 0)
+    return dk_make_error (err, errno, "create a spool file in `%s`", tmp);
+  unlink (tmpl);
+  const char *args[] = { "layer-diff", chain, "-o", "-", NULL };
+  char *argv[12];
+  size_t n = 0;
+  argv[n++] = (char *)"dk-graph";
+  argv[n++] = (char *)"--root";
+  argv[n++] = (char *)g->root;
+  if (g->driver)
+    {
+      argv[n++] = (char *)"--driver";
+      argv[n++] = (char *)g->driver;
+    }
+  for (size_t k = 0; args[k]; k++)
+    argv[n++] = (char *)args[k];
+  argv[n] = NULL;
+  struct dk_child child;
+  if (dk_spawn (argv, DK_SPAWN_STDOUT | DK_SPAWN_NULL_IN, NULL, &child, err) < 0)
+    return -1;
+  z_stream z = { 0 };
+  /* level 1: pushing is bound by compression; windowBits 31 = gzip wrapper */
+  if (deflateInit2 (&z, 1, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    abort ();
+  static const size_t bufsz = 1 << 20;
+  cleanup_free unsigned char *in = xmalloc (bufsz);
+  cleanup_free unsigned char *out = xmalloc (bufsz);
+  struct dk_sha256 *h = dk_sha256_new ();
+  int64_t total = 0, last = 0;
+  int ret = 0;
+  bool eof = false;
+  while (ret == 0)
+    {
+      ssize_t r = 0;
+      if (!eof)
+        {
+          r = read (child.stdout_fd, in, bufsz);
+          if (r < 0 && errno == EINTR)
+            continue;
+          if (r < 0)
+            {
+              ret = dk_make_error (err, errno, "read layer-diff");
+              break;
+            }
+          eof = r == 0;
+        }
+      z.next_in = in;
+      z.avail_in = (uInt)r;
+      int zr;
+      do
+        {
+          z.next_out = out;
+          z.avail_out = (uInt)bufsz;
+          zr = deflate (&z, eof ? Z_FINISH : Z_NO_FLUSH);
+          size_t have = bufsz - z.avail_out;
+          if (have && write_all (fd, out, have) < 0)
+            {
+              ret = dk_make_error (err, errno, "write spool file");
+              break;
+            }
+          dk_sha256_update (h, out, have);
+          total += have;
+        }
+      while (z.avail_out == 0);
+      int64_t now = progress_now_ms ();
+      if (now - last > 200)
+        {
+          last = now;
+          progress ("Pushing", id, total, 0);
+        }
+      if (eof && zr == Z_STREAM_END)
+        break;
+    }
+  deflateEnd (&z);
+  dk_sha256_final (h, digest);
+  dk_sha256_free (h);
+  dk_child_close (&child);
+  int st = dk_child_wait (&child, ret == 0 ? err : NULL);
+  if (ret == 0 && st != 0)
+    ret = dk_make_error_code (err, DK_ECODE_INTERNAL, 0,
+                              "dk-graph layer-diff %s exited with status %d", chain, st);
+  if (ret < 0)
+    return -1;
+  if (lseek (fd, 0, SEEK_SET) < 0)
+    return dk_make_error (err, errno, "rewind spool file");
+  *size = total;
+  *fdp = steal_fd (&fd);
+  return 0;
+}
+
+static int
+start_upload (struct reg_client *c, const char *repo, const char *scope, const char *digest,
+              char **put_url, dk_err_t *err)
+{
+  cleanup_free char *path = xasprintf ("/v2/%s/blobs/uploads/", repo);
+  struct reg_req req = { .method = "POST", .path = path, .scope = scope, .has_body = true };
+  struct reg_resp resp = { 0 };
+  if (reg_do (c, &req, &resp, err) < 0)
+    return -1;
+  if (resp.status != 202 || resp.location == NULL)
+    {
+      int ret = reg_status_error (&resp, "push", repo, repo, err);
+      reg_resp_free (&resp);
+      return ret;
+    }
+  const char *loc = resp.location;
+  cleanup_free char *abs = loc[0] == '/' ? xasprintf ("%s%s", c->base, loc) : xstrdup (loc);
+  *put_url = xasprintf ("%s%cdigest=%s", abs, strchr (abs, '?') ? '&' : '?', digest);
+  reg_resp_free (&resp);
+  return 0;
+}
+
+int
+upload_blob_mem (struct reg_client *c, const char *repo, const char *scope, const char *digest,
+                 const void *data, size_t len, dk_err_t *err)
+{
+  cleanup_free char *url = NULL;
+  if (start_upload (c, repo, scope, digest, &url, err) < 0)
+    return -1;
+  const char *hdrs[] = { "Content-Type: application/octet-stream", NULL };
+  struct reg_req req = { .method = "PUT",
+                         .path = url,
+                         .scope = scope,
+                         .headers = hdrs,
+                         .body = data,
+                         .body_len = len,
+                         .has_body = true,
+                         .no_retry = true };
+  struct reg_resp resp = { 0 };
+  if (reg_do (c, &req, &resp, err) < 0)
+    return dk_error_wrap (err, "upload %s", digest);
+  int ret = 0;
+  if (resp.status != 201)
+    {
+      reg_status_error (&resp, "push", repo, repo, err);
+      ret = dk_error_wrap (err, "upload %s", digest);
+    }
+  reg_resp_free (&resp);
+  return ret;
+}
+
+int
+upload_blob_fd (struct reg_client *c, const char *repo, const char *scope, const char *digest,
+                int fd, int64_t size, const char *id, dk_err_t *err)
+{
+  void *map = NULL;
+  if (size > 0)
+    {
+      map = mmap (NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (map == MAP_FAILED)
+        return dk_make_error (err, errno, "mmap spool file");
+    }
+  progress ("Pushing", id, 0, size);
+  int ret = upload_blob_mem (c, repo, scope, digest, map ? map : "", size, err);
+  if (ret == 0)
+    progress ("Pushing", id, size, size);
+  if (map)
+    munmap (map, size);
+  return ret;
+}

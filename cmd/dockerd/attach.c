@@ -1,0 +1,239 @@
+/* POST /containers/{id}/attach: the connection is hijacked (101 UPGRADED)
+   and bridged to an attach stream on the shim socket.  An attach made
+   before start waits (stdin buffered) until the shim exists; start
+   connects it before the container runs, so no output is lost. */
+#include "container.h"
+#include "cleanup.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct attach
+{
+  struct http_req *req;
+  struct container *c;
+  struct shimc *s;
+  bool want_in, want_out, want_err, tty;
+  bool connected, in_eof, ended;
+  struct dk_buf pending_in; /* stdin before the shim stream exists */
+  struct dk_buf frames;     /* partial stdcopy frame from the shim */
+  void (*ready) (struct attach *a);
+  struct attach *next;
+};
+
+static void
+unlink_attach (struct attach *a)
+{
+  if (a->c == NULL)
+    return;
+  for (struct attach **pp = &a->c->attaches; *pp; pp = &(*pp)->next)
+    if (*pp == a)
+      {
+        *pp = a->next;
+        break;
+      }
+  a->c = NULL;
+}
+
+static void
+attach_end (struct attach *a)
+{
+  if (a->ended)
+    return;
+  a->ended = true;
+  unlink_attach (a);
+  if (a->s)
+    {
+      shimc_close (a->s);
+      a->s = NULL;
+    }
+  a->req->on_abort = NULL;
+  http_hijack_end (a->req);
+  dk_buf_free (&a->pending_in);
+  dk_buf_free (&a->frames);
+  free (a);
+}
+
+/* shim -> client: stdcopy frames; raw payload when the container has a tty;
+   control frames (3) stay here */
+static void
+from_shim (struct shimc *s, const char *data, ssize_t n, void *ud)
+{
+  struct attach *a = ud;
+  if (n < 0)
+    {
+      a->s = NULL;
+      shimc_close (s);
+      attach_end (a);
+      return;
+    }
+  dk_buf_add (&a->frames, data, n);
+  size_t off = 0;
+  while (a->frames.len - off >= 8)
+    {
+      const unsigned char *h = (const unsigned char *)a->frames.data + off;
+      uint32_t size
+          = ((uint32_t)h[4] << 24) | ((uint32_t)h[5] << 16) | ((uint32_t)h[6] << 8) | h[7];
+      if (a->frames.len - off < 8 + (size_t)size)
+        break;
+      if (h[0] == 1 || h[0] == 2)
+        {
+          if (a->tty)
+            http_raw_write (a->req, a->frames.data + off + 8, size);
+          else
+            http_raw_write (a->req, a->frames.data + off, 8 + size);
+        }
+      off += 8 + size;
+    }
+  dk_buf_consume (&a->frames, off);
+}
+
+static void
+from_client (struct http_req *req, const char *data, ssize_t n, void *ud)
+{
+  struct attach *a = ud;
+  if (n < 0)
+    {
+      a->in_eof = true;
+      if (a->s && a->connected)
+        shimc_shutdown (a->s);
+      else if (a->s == NULL && !a->want_in && a->c == NULL)
+        attach_end (a);
+      return;
+    }
+  if (!a->want_in)
+    return;
+  if (a->s && a->connected)
+    shimc_write (a->s, data, n);
+  else
+    dk_buf_add (&a->pending_in, data, n);
+}
+
+static void
+attach_abort (struct http_req *req, void *data)
+{
+  attach_end (data);
+}
+
+struct pending_ctx
+{
+  struct container *c;
+  int outstanding;
+  bool all_sent;
+  void (*done) (struct container *, void *);
+  void *ud;
+};
+
+static void
+pending_dec (struct pending_ctx *p)
+{
+  if (p == NULL)
+    return;
+  if (--p->outstanding == 0 && p->all_sent)
+    {
+      p->done (p->c, p->ud);
+      free (p);
+    }
+}
+
+static void
+shim_attached (struct shimc *s, jv reply, void *ud)
+{
+  struct attach *a = ud;
+  struct pending_ctx *p = (struct pending_ctx *)a->ready;
+  a->ready = NULL;
+  const char *t = dk_json_str (reply, "type");
+  if (!jv_is_valid (reply) || !t || strcmp (t, "ok"))
+    {
+      dk_warn ("attach: %s", dk_json_str (reply, "message") ? dk_json_str (reply, "message")
+                                                            : "the shim refused the attach");
+      pending_dec (p);
+      attach_end (a);
+      return;
+    }
+  a->connected = true;
+  if (a->pending_in.len)
+    shimc_write (s, a->pending_in.data, a->pending_in.len);
+  dk_buf_reset (&a->pending_in);
+  if (a->in_eof)
+    shimc_shutdown (s);
+  pending_dec (p);
+}
+
+static void
+connect_one (struct attach *a)
+{
+  cleanup_free char *sock = shim_sock (a->c);
+  jv r = jv_object_set (jv_object (), jv_string ("op"), jv_string ("attach"));
+  r = jv_object_set (r, jv_string ("stdin"), jv_bool (a->want_in));
+  r = jv_object_set (r, jv_string ("stdout"), jv_bool (a->want_out));
+  r = jv_object_set (r, jv_string ("stderr"), jv_bool (a->want_err));
+  a->s = shimc_request (sock, r, shim_attached, from_shim, a);
+}
+
+void
+attach_connect_pending (struct container *c, void (*done) (struct container *c, void *ud), void *ud)
+{
+  struct pending_ctx *p = xzalloc (sizeof *p);
+  p->c = c;
+  p->done = done;
+  p->ud = ud;
+  p->outstanding = 1;
+  for (struct attach *a = c->attaches; a; a = a->next)
+    if (a->s == NULL)
+      {
+        p->outstanding++;
+        a->ready = (void (*) (struct attach *))p;
+        connect_one (a);
+      }
+  p->all_sent = true;
+  pending_dec (p);
+}
+
+void
+attach_close_all (struct container *c)
+{
+  while (c->attaches)
+    attach_end (c->attaches);
+}
+
+void
+h_container_attach (struct http_req *req)
+{
+  struct container *c = container_find (req->params[0]);
+  if (c == NULL)
+    {
+      http_error (req, 404, "No such container: %s", req->params[0]);
+      return;
+    }
+  if (c->removing)
+    {
+      http_error (req, 409, "container %s is being removed", req->params[0]);
+      return;
+    }
+  struct attach *a = xzalloc (sizeof *a);
+  a->req = req;
+  a->c = c;
+  a->tty = container_tty (c);
+  a->want_in = http_query_bool (req, "stdin", false);
+  a->want_out = http_query_bool (req, "stdout", false);
+  a->want_err = http_query_bool (req, "stderr", false);
+  bool stream = http_query_bool (req, "stream", false);
+  const char *ctype = a->tty || req->api_minor < 42 ? "application/vnd.docker.raw-stream"
+                                                    : "application/vnd.docker.multiplexed-stream";
+  req->on_abort = attach_abort;
+  req->abort_data = a;
+  a->next = c->attaches;
+  c->attaches = a;
+  http_hijack (req, ctype, from_client, a);
+  if (!stream)
+    {
+      attach_end (a);
+      return;
+    }
+  bool live = (c->state == C_RUNNING || c->state == C_PAUSED) && !c->starting;
+  if (live)
+    connect_one (a);
+}

@@ -1,0 +1,101 @@
+/* dockerd's container object model (state.c) and the shim client
+   (shimc.c) used by start, attach, wait and kill. */
+#ifndef DOCKERD_CONTAINER_H
+#define DOCKERD_CONTAINER_H
+
+#include "dockerd.h"
+
+enum cstate
+{
+  C_CREATED,
+  C_RUNNING,
+  C_PAUSED,
+  C_RESTARTING,
+  C_REMOVING,
+  C_EXITED,
+  C_DEAD
+};
+
+enum wait_cond
+{
+  W_NOT_RUNNING,
+  W_NEXT_EXIT,
+  W_REMOVED
+};
+
+struct waiter
+{
+  struct http_req *req;
+  struct container *c;
+  enum wait_cond cond;
+  struct waiter *next;
+};
+
+struct attach;
+struct shimc;
+
+struct container
+{
+  char id[65];
+  jv doc; /* persisted document: see docs/dockerd-state.md */
+  enum cstate state;
+  struct waiter *waiters;
+  struct attach *attaches; /* attach clients (pending until the shim exists) */
+  struct shimc *waitconn;  /* {"op":"wait"} held open on the shim socket */
+  bool starting, stopping, removing;
+  int start_gen;
+  struct container *next;
+};
+
+extern struct container *containers;
+
+const char *cstate_name (enum cstate s);
+char *container_dir (struct container *c);
+char *container_path (struct container *c, const char *name);
+char *container_exec_dir (struct container *c);
+const char *container_name (struct container *c); /* "/name" */
+jv container_create_body (struct container *c);   /* new ref */
+jv container_hostconfig (struct container *c);    /* new ref, object */
+bool container_tty (struct container *c);
+int container_save (struct container *c, dk_err_t *err);
+struct container *container_find (const char *ref);
+struct container *container_find_name (const char *name);
+struct container *container_new (const char *id, jv doc);
+void container_unlink (struct container *c);
+void container_free (struct container *c);
+void container_set_state_field (struct container *c, const char *key, jv v);
+void container_transition (struct container *c, enum cstate to, const char *action, jv extra);
+void container_event (struct container *c, const char *action, jv extra);
+void container_counts (int64_t *total, int64_t *running, int64_t *paused, int64_t *stopped);
+char *container_random_name (void);
+void containers_load (void);
+
+/* start.c */
+void container_start (struct container *c, struct http_req *req);
+void container_exited (struct container *c, jv status);
+void container_remove (struct container *c, bool volumes, void (*done) (struct container *, void *),
+                       void *ud);
+void containers_restore (void);
+void container_kill (struct container *c, int sig, dk_err_t *err);
+void waiters_notify (struct container *c, bool removed);
+
+/* attach.c */
+void attach_connect_pending (struct container *c, void (*done) (struct container *c, void *ud),
+                             void *ud);
+void attach_close_all (struct container *c);
+
+/* shimc.c: one request on the shim socket, then optionally a stream */
+typedef void (*shimc_reply_cb) (struct shimc *s, jv reply, void *ud); /* reply borrowed; invalid on
+                                                                         connection failure */
+typedef void (*shimc_data_cb) (struct shimc *s, const char *data, ssize_t n, void *ud);
+struct shimc *shimc_request (const char *sock_path, jv request, shimc_reply_cb on_reply,
+                             shimc_data_cb on_data, void *ud);
+void shimc_write (struct shimc *s, const void *data, size_t len);
+void shimc_shutdown (struct shimc *s);
+void shimc_close (struct shimc *s); /* no more callbacks */
+char *shim_sock (struct container *c);
+
+/* signals by name or number */
+int signal_parse (const char *s);
+
+#endif

@@ -1,0 +1,747 @@
+/* HTTP/1.1 connections on the loop: http-parser for requests, keep-alive,
+   one request at a time per connection (the next is parsed once the
+   response is done), chunked responses, hijacking for attach. */
+#include "dockerd.h"
+#include "cleanup.h"
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define MAX_HEADER_BYTES (1 << 20)
+#define MAX_BODY_BYTES ((size_t)64 << 20)
+
+struct http_conn
+{
+  union
+  {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+  http_parser parser;
+  struct dk_buf in; /* received, not yet parsed */
+  struct http_req *cur;
+  struct dk_buf hname; /* header name being read */
+  bool in_value;
+  bool busy;    /* a request is being answered */
+  bool closing; /* close once writes are done */
+  bool hijacked;
+  bool eof;
+  size_t header_bytes;
+  size_t queued;
+};
+
+struct wreq
+{
+  uv_write_t w;
+  struct http_conn *c;
+  size_t len;
+  char data[];
+};
+
+static void conn_process (struct http_conn *c);
+static void conn_close (struct http_conn *c);
+
+static const char *
+status_text (int s)
+{
+  switch (s)
+    {
+    case 101:
+      return "UPGRADED";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Request Entity Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
+    }
+}
+
+static void
+on_close (uv_handle_t *h)
+{
+  struct http_conn *c = h->data;
+  dk_buf_free (&c->in);
+  dk_buf_free (&c->hname);
+  free (c);
+}
+
+static void
+req_detach (struct http_conn *c)
+{
+  struct http_req *r = c->cur;
+  if (r == NULL)
+    return;
+  c->cur = NULL;
+  r->conn = NULL;
+  if (r->state != 2 && r->on_abort)
+    {
+      http_abort_cb cb = r->on_abort;
+      r->on_abort = NULL;
+      cb (r, r->abort_data);
+    }
+  http_req_unref (r);
+}
+
+static void
+conn_close (struct http_conn *c)
+{
+  if (uv_is_closing (&c->h.handle))
+    return;
+  req_detach (c);
+  uv_close (&c->h.handle, on_close);
+}
+
+void
+http_req_unref (struct http_req *r)
+{
+  if (--r->refs > 0)
+    return;
+  free (r->url);
+  free (r->path);
+  for (int i = 0; i < r->nhdrs; i++)
+    {
+      free (r->hdrs[i].name);
+      free (r->hdrs[i].value);
+    }
+  free (r->hdrs);
+  for (int i = 0; i < r->nparams; i++)
+    free (r->params[i]);
+  dk_buf_free (&r->body);
+  free (r);
+}
+
+static void
+on_write (uv_write_t *w, int status)
+{
+  struct wreq *wr = (struct wreq *)w;
+  struct http_conn *c = wr->c;
+  c->queued -= wr->len;
+  free (wr);
+  if (status < 0)
+    {
+      conn_close (c);
+      return;
+    }
+  if (c->closing && c->queued == 0 && !uv_is_closing (&c->h.handle))
+    conn_close (c);
+}
+
+static void
+conn_write (struct http_conn *c, const void *data, size_t len)
+{
+  if (c == NULL || uv_is_closing (&c->h.handle) || len == 0)
+    return;
+  struct wreq *wr = xmalloc (sizeof *wr + len);
+  memcpy (wr->data, data, len);
+  wr->c = c;
+  wr->len = len;
+  c->queued += len;
+  uv_buf_t b = uv_buf_init (wr->data, len);
+  if (uv_write (&wr->w, &c->h.stream, &b, 1, on_write) < 0)
+    {
+      c->queued -= len;
+      free (wr);
+      conn_close (c);
+    }
+}
+
+size_t
+http_write_queue (struct http_req *req)
+{
+  return req->conn ? req->conn->queued : 0;
+}
+
+/* ---- request parsing ---- */
+
+static int
+on_message_begin (http_parser *p)
+{
+  struct http_conn *c = p->data;
+  struct http_req *r = xzalloc (sizeof *r);
+  r->refs = 1;
+  r->conn = c;
+  r->api_minor = API_MAX_MINOR;
+  c->cur = r;
+  c->header_bytes = 0;
+  c->in_value = false;
+  dk_buf_reset (&c->hname);
+  return 0;
+}
+
+static int
+on_url (http_parser *p, const char *at, size_t n)
+{
+  struct http_conn *c = p->data;
+  struct http_req *r = c->cur;
+  c->header_bytes += n;
+  if (c->header_bytes > MAX_HEADER_BYTES)
+    return -1;
+  size_t old = r->url ? strlen (r->url) : 0;
+  r->url = xrealloc (r->url, old + n + 1);
+  memcpy (r->url + old, at, n);
+  r->url[old + n] = 0;
+  return 0;
+}
+
+static int
+on_header_field (http_parser *p, const char *at, size_t n)
+{
+  struct http_conn *c = p->data;
+  c->header_bytes += n;
+  if (c->header_bytes > MAX_HEADER_BYTES)
+    return -1;
+  if (c->in_value)
+    {
+      c->in_value = false;
+      dk_buf_reset (&c->hname);
+    }
+  dk_buf_add (&c->hname, at, n);
+  return 0;
+}
+
+static int
+on_header_value (http_parser *p, const char *at, size_t n)
+{
+  struct http_conn *c = p->data;
+  struct http_req *r = c->cur;
+  c->header_bytes += n;
+  if (c->header_bytes > MAX_HEADER_BYTES)
+    return -1;
+  if (!c->in_value)
+    {
+      c->in_value = true;
+      r->hdrs = xrealloc (r->hdrs, (r->nhdrs + 1) * sizeof *r->hdrs);
+      r->hdrs[r->nhdrs].name = xstrdup (c->hname.data ? c->hname.data : "");
+      r->hdrs[r->nhdrs].value = xstrdup ("");
+      r->nhdrs++;
+    }
+  struct http_hdr *h = &r->hdrs[r->nhdrs - 1];
+  size_t old = strlen (h->value);
+  h->value = xrealloc (h->value, old + n + 1);
+  memcpy (h->value + old, at, n);
+  h->value[old + n] = 0;
+  return 0;
+}
+
+static int
+on_headers_complete (http_parser *p)
+{
+  struct http_conn *c = p->data;
+  struct http_req *r = c->cur;
+  r->method = p->method;
+  r->keep_alive = http_should_keep_alive (p);
+  r->upgrade = p->upgrade;
+  struct http_parser_url u;
+  http_parser_url_init (&u);
+  if (r->url == NULL || http_parser_parse_url (r->url, strlen (r->url), 0, &u) != 0
+      || !(u.field_set & (1 << UF_PATH)))
+    {
+      r->path = xstrdup ("/");
+      return 0;
+    }
+  r->path = url_decode (r->url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+  if (u.field_set & (1 << UF_QUERY))
+    r->query = r->url + u.field_data[UF_QUERY].off;
+  return 0;
+}
+
+static int
+on_body (http_parser *p, const char *at, size_t n)
+{
+  struct http_conn *c = p->data;
+  struct http_req *r = c->cur;
+  if (r->body.len + n > MAX_BODY_BYTES)
+    return -1;
+  dk_buf_add (&r->body, at, n);
+  return 0;
+}
+
+static int
+on_message_complete (http_parser *p)
+{
+  struct http_conn *c = p->data;
+  c->busy = true;
+  http_parser_pause (p, 1);
+  return 0;
+}
+
+static const http_parser_settings settings = {
+  .on_message_begin = on_message_begin,
+  .on_url = on_url,
+  .on_header_field = on_header_field,
+  .on_header_value = on_header_value,
+  .on_headers_complete = on_headers_complete,
+  .on_body = on_body,
+  .on_message_complete = on_message_complete,
+};
+
+static void
+bad_request (struct http_conn *c, int status, const char *msg)
+{
+  /* the request could not be read: answer and close */
+  cleanup_free char *body = xasprintf ("{\"message\":\"%s\"}\n", msg);
+  cleanup_free char *resp
+      = xasprintf ("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                   "Api-Version: " API_VERSION_MAX "\r\nOstype: linux\r\n"
+                   "Docker-Experimental: false\r\nServer: Docker/" SERVER_VERSION
+                   " (linux)\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                   status, status_text (status), strlen (body), body);
+  conn_write (c, resp, strlen (resp));
+  c->closing = true;
+  uv_read_stop (&c->h.stream);
+  req_detach (c);
+  if (c->queued == 0)
+    conn_close (c);
+}
+
+static void
+conn_process (struct http_conn *c)
+{
+  while (!c->busy && !c->closing && !c->hijacked && c->in.len > 0 && !uv_is_closing (&c->h.handle))
+    {
+      size_t n = http_parser_execute (&c->parser, &settings, c->in.data, c->in.len);
+      enum http_errno e = HTTP_PARSER_ERRNO (&c->parser);
+      if (e != HPE_OK && e != HPE_PAUSED)
+        {
+          bool big = c->header_bytes > MAX_HEADER_BYTES || e == HPE_HEADER_OVERFLOW;
+          bool bigbody = e == HPE_CB_body;
+          cleanup_free char *m = xasprintf ("%s", big       ? "request header too large"
+                                                  : bigbody ? "request body too large"
+                                                            : http_errno_description (e));
+          bad_request (c, big ? 431 : bigbody ? 413 : 400, m);
+          return;
+        }
+      dk_buf_consume (&c->in, n);
+      if (c->busy)
+        {
+          struct http_req *r = c->cur;
+          r->refs++; /* the handler's reference, dropped when it finishes */
+          router_dispatch (r);
+        }
+      else
+        break;
+    }
+  if (c->eof && !c->busy && !c->hijacked)
+    {
+      c->closing = true;
+      if (c->queued == 0)
+        conn_close (c);
+    }
+}
+
+/* The handler finished its response: drop its reference; the connection
+   moves on to the next request or closes. */
+static void
+req_finish (struct http_req *r)
+{
+  struct http_conn *c = r->conn;
+  r->state = 2;
+  if (c == NULL)
+    {
+      http_req_unref (r);
+      return;
+    }
+  bool keep = r->keep_alive && !c->hijacked;
+  c->cur = NULL;
+  r->conn = NULL;
+  http_req_unref (r); /* connection's */
+  http_req_unref (r); /* handler's */
+  c->busy = false;
+  if (!keep)
+    {
+      c->closing = true;
+      uv_read_stop (&c->h.stream);
+      if (c->queued == 0)
+        conn_close (c);
+      return;
+    }
+  http_parser_pause (&c->parser, 0);
+  conn_process (c);
+}
+
+static void
+alloc_cb (uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+  static char slab[65536];
+  (void)h;
+  (void)hint;
+  *buf = uv_buf_init (slab, sizeof slab);
+}
+
+static void
+on_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+  struct http_conn *c = s->data;
+  if (n < 0)
+    {
+      c->eof = true;
+      uv_read_stop (s);
+      if (c->hijacked)
+        {
+          if (c->cur && c->cur->on_data)
+            c->cur->on_data (c->cur, NULL, -1, c->cur->data_ud);
+          return;
+        }
+      if (c->busy)
+        {
+          /* the client went away while we answer: abort the handler */
+          conn_close (c);
+          return;
+        }
+      c->closing = true;
+      if (c->queued == 0)
+        conn_close (c);
+      return;
+    }
+  if (n == 0)
+    return;
+  if (c->hijacked)
+    {
+      if (c->cur && c->cur->on_data)
+        c->cur->on_data (c->cur, buf->base, n, c->cur->data_ud);
+      return;
+    }
+  dk_buf_add (&c->in, buf->base, n);
+  if (c->busy && c->in.len > MAX_HEADER_BYTES + MAX_BODY_BYTES)
+    uv_read_stop (s);
+  conn_process (c);
+}
+
+void
+http_conn_accept (uv_stream_t *server, bool tls)
+{
+  (void)tls;
+  struct http_conn *c = xzalloc (sizeof *c);
+  if (server->type == UV_TCP)
+    uv_tcp_init (server->loop, &c->h.tcp);
+  else
+    uv_pipe_init (server->loop, &c->h.pipe, 0);
+  c->h.handle.data = c;
+  if (uv_accept (server, &c->h.stream) < 0)
+    {
+      uv_close (&c->h.handle, on_close);
+      return;
+    }
+  if (server->type == UV_TCP)
+    uv_tcp_nodelay (&c->h.tcp, 1);
+  http_parser_set_max_header_size (MAX_HEADER_BYTES);
+  http_parser_init (&c->parser, HTTP_REQUEST);
+  c->parser.data = c;
+  uv_read_start (&c->h.stream, alloc_cb, on_read);
+}
+
+/* ---- request accessors ---- */
+
+const char *
+http_header (struct http_req *req, const char *name)
+{
+  for (int i = 0; i < req->nhdrs; i++)
+    if (strcasecmp (req->hdrs[i].name, name) == 0)
+      return req->hdrs[i].value;
+  return NULL;
+}
+
+char *
+http_query (struct http_req *req, const char *key)
+{
+  const char *q = req->query;
+  size_t kl = strlen (key);
+  while (q && *q)
+    {
+      const char *amp = strchr (q, '&');
+      size_t n = amp ? (size_t)(amp - q) : strlen (q);
+      const char *eq = memchr (q, '=', n);
+      size_t nl = eq ? (size_t)(eq - q) : n;
+      cleanup_free char *name = url_decode (q, nl);
+      if (strlen (name) == kl && memcmp (name, key, kl) == 0)
+        return eq ? url_decode (eq + 1, n - nl - 1) : xstrdup ("");
+      q = amp ? amp + 1 : NULL;
+    }
+  return NULL;
+}
+
+bool
+http_query_bool (struct http_req *req, const char *key, bool def)
+{
+  cleanup_free char *v = http_query (req, key);
+  if (v == NULL)
+    return def;
+  /* Docker: "", "0", "no", "false", "none" are false */
+  return !(v[0] == 0 || !strcmp (v, "0") || !strcasecmp (v, "no") || !strcasecmp (v, "false")
+           || !strcasecmp (v, "none"));
+}
+
+/* ---- responses ---- */
+
+static void
+send_head (struct http_req *req, int status, const char *ctype, const char *extra, ssize_t clen)
+{
+  struct http_conn *c = req->conn;
+  if (c == NULL)
+    return;
+  char date[64];
+  time_t t = time (NULL);
+  struct tm tm;
+  gmtime_r (&t, &tm);
+  strftime (date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  cleanup_buf struct dk_buf b = DK_BUF_INIT;
+  dk_buf_printf (&b, "HTTP/1.1 %d %s\r\n", status, status_text (status));
+  dk_buf_printf (&b,
+                 "Api-Version: %s\r\nDocker-Experimental: %s\r\nOstype: linux\r\n"
+                 "Server: Docker/%s (linux)\r\nDate: %s\r\n",
+                 API_VERSION_MAX, cfg_bool ("experimental") ? "true" : "false", SERVER_VERSION,
+                 date);
+  const char *cors = cfg_str ("api-cors-header");
+  if (cors && *cors)
+    dk_buf_printf (&b,
+                   "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Headers: Origin, "
+                   "X-Requested-With, Content-Type, Accept, X-Registry-Auth\r\n"
+                   "Access-Control-Allow-Methods: HEAD, GET, POST, DELETE, PUT, OPTIONS\r\n",
+                   cors);
+  if (ctype)
+    dk_buf_printf (&b, "Content-Type: %s\r\n", ctype);
+  if (extra)
+    dk_buf_adds (&b, extra);
+  if (clen >= 0)
+    dk_buf_printf (&b, "Content-Length: %zd\r\n", clen);
+  else if (clen == -1)
+    dk_buf_adds (&b, "Transfer-Encoding: chunked\r\n");
+  if (!req->keep_alive && status != 101)
+    dk_buf_adds (&b, "Connection: close\r\n");
+  dk_buf_adds (&b, "\r\n");
+  conn_write (c, b.data, b.len);
+}
+
+void
+http_respond_ex (struct http_req *req, int status, const char *ctype, const char *extra,
+                 const char *body, size_t len)
+{
+  if (req->state != 0)
+    return;
+  bool head = req->method == HTTP_HEAD;
+  send_head (req, status, status == 204 || status == 304 ? NULL : ctype, extra,
+             status == 204 || status == 304 ? -2 : (ssize_t)len);
+  if (!head && status != 204 && status != 304)
+    conn_write (req->conn, body, len);
+  req_finish (req);
+}
+
+void
+http_respond (struct http_req *req, int status, const char *ctype, const char *body, size_t len)
+{
+  http_respond_ex (req, status, ctype, NULL, body, len);
+}
+
+void
+http_respond_json (struct http_req *req, int status, jv v)
+{
+  cleanup_buf struct dk_buf b = DK_BUF_INIT;
+  dk_json_dump_buf (&b, v);
+  jv_free (v);
+  dk_buf_addc (&b, '\n');
+  http_respond (req, status, "application/json", b.data, b.len);
+}
+
+void
+http_respond_empty (struct http_req *req, int status)
+{
+  http_respond (req, status, NULL, "", 0);
+}
+
+void
+http_error (struct http_req *req, int status, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  cleanup_free char *msg = NULL;
+  if (vasprintf (&msg, fmt, ap) < 0)
+    abort ();
+  va_end (ap);
+  if (status >= 500)
+    dk_errorf ("%s %s: %s", http_method_str (req->method), req->url ? req->url : "", msg);
+  else
+    dk_debug ("%s %s: %d %s", http_method_str (req->method), req->url ? req->url : "", status, msg);
+  if (req->state == 1)
+    {
+      /* headers already went out: report in-band */
+      jv e = jv_object_set (jv_object (), jv_string ("errorDetail"),
+                            jv_object_set (jv_object (), jv_string ("message"), jv_string (msg)));
+      e = jv_object_set (e, jv_string ("error"), jv_string (msg));
+      http_stream_json (req, e);
+      http_stream_end (req);
+      return;
+    }
+  http_respond_json (req, status,
+                     jv_object_set (jv_object (), jv_string ("message"), jv_string (msg)));
+}
+
+int
+http_status_for_code (const char *code)
+{
+  if (code == NULL)
+    return 500;
+  if (!strcmp (code, DK_ECODE_INVALID))
+    return 400;
+  if (!strcmp (code, DK_ECODE_NOT_FOUND))
+    return 404;
+  if (!strcmp (code, DK_ECODE_CONFLICT))
+    return 409;
+  if (!strcmp (code, DK_ECODE_UNAUTHORIZED))
+    return 401;
+  if (!strcmp (code, DK_ECODE_FORBIDDEN))
+    return 403;
+  if (!strcmp (code, DK_ECODE_UNAVAILABLE))
+    return 503;
+  return 500;
+}
+
+void
+http_error_err (struct http_req *req, dk_err_t err)
+{
+  http_error (req, http_status_for_code (err ? err->code : NULL), "%s",
+              err && err->msg ? err->msg : "internal error");
+}
+
+void
+http_stream_begin (struct http_req *req, int status, const char *ctype)
+{
+  if (req->state != 0)
+    return;
+  req->state = 1;
+  send_head (req, status, ctype, NULL, req->method == HTTP_HEAD ? 0 : -1);
+}
+
+void
+http_stream_write (struct http_req *req, const void *data, size_t len)
+{
+  if (req->state != 1 || req->conn == NULL || len == 0 || req->method == HTTP_HEAD)
+    return;
+  char hdr[32];
+  int n = snprintf (hdr, sizeof hdr, "%zx\r\n", len);
+  struct dk_buf b = DK_BUF_INIT;
+  dk_buf_add (&b, hdr, n);
+  dk_buf_add (&b, data, len);
+  dk_buf_add (&b, "\r\n", 2);
+  conn_write (req->conn, b.data, b.len);
+  dk_buf_free (&b);
+}
+
+void
+http_stream_json (struct http_req *req, jv v)
+{
+  cleanup_buf struct dk_buf b = DK_BUF_INIT;
+  dk_json_dump_buf (&b, v);
+  jv_free (v);
+  dk_buf_addc (&b, '\n');
+  http_stream_write (req, b.data, b.len);
+}
+
+void
+http_stream_end (struct http_req *req)
+{
+  if (req->state != 1)
+    return;
+  if (req->conn && req->method != HTTP_HEAD)
+    conn_write (req->conn, "0\r\n\r\n", 5);
+  req_finish (req);
+}
+
+void
+http_hijack (struct http_req *req, const char *ctype, hijack_data_cb cb, void *ud)
+{
+  struct http_conn *c = req->conn;
+  if (req->state != 0)
+    return;
+  req->state = 3;
+  req->on_data = cb;
+  req->data_ud = ud;
+  if (c == NULL)
+    return;
+  if (req->upgrade)
+    send_head (req, 101, ctype, "Connection: Upgrade\r\nUpgrade: tcp\r\n", -2);
+  else
+    send_head (req, 200, ctype, NULL, -2);
+  c->hijacked = true;
+  /* bytes that came after the request are the start of the stream */
+  if (c->in.len && cb)
+    {
+      cb (req, c->in.data, c->in.len, ud);
+      dk_buf_reset (&c->in);
+    }
+  if (c->eof && cb)
+    cb (req, NULL, -1, ud);
+}
+
+void
+http_raw_write (struct http_req *req, const void *data, size_t len)
+{
+  if (req->state == 3 && req->conn)
+    conn_write (req->conn, data, len);
+}
+
+static void
+on_shutdown (uv_shutdown_t *s, int status)
+{
+  struct http_conn *c = s->data;
+  (void)status;
+  free (s);
+  conn_close (c);
+}
+
+void
+http_hijack_end (struct http_req *req)
+{
+  struct http_conn *c = req->conn;
+  req->on_data = NULL;
+  if (c == NULL)
+    {
+      req->state = 2;
+      http_req_unref (req);
+      return;
+    }
+  c->cur = NULL;
+  req->conn = NULL;
+  req->state = 2;
+  http_req_unref (req);
+  http_req_unref (req);
+  uv_shutdown_t *s = xmalloc (sizeof *s);
+  s->data = c;
+  if (uv_is_closing (&c->h.handle) || uv_shutdown (s, &c->h.stream, on_shutdown) < 0)
+    {
+      free (s);
+      conn_close (c);
+    }
+}

@@ -1,0 +1,617 @@
+/* Image endpoints: every one is a dk-graph or dk-pull job whose JSON lines
+   become the API's answer (or its streamed messages). */
+#include "dockerd.h"
+#include "cleanup.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a request served by one job ---- */
+
+typedef void (*result_fn) (struct http_req *req, jv result, void *ud); /* result borrowed */
+
+struct simple
+{
+  struct http_req *req;
+  result_fn fn;
+  void *ud;
+  struct job *job;
+  bool streaming; /* a chunked response has begun */
+  bool raw;
+  char *event_action, *event_id; /* image event on success */
+};
+
+static bool
+is_error (jv result)
+{
+  const char *t = dk_json_str (result, "type");
+  return t && !strcmp (t, "error");
+}
+
+static void
+simple_free (struct simple *s)
+{
+  free (s->event_action);
+  free (s->event_id);
+  free (s);
+}
+
+static void
+simple_abort (struct http_req *req, void *data)
+{
+  struct simple *s = data;
+  job_detach (s->job);
+  s->job = NULL;
+  if (s->streaming || s->raw)
+    http_stream_end (req);
+  else
+    http_respond_empty (req, 500);
+  /* the job's done callback will not come: it is detached */
+  simple_free (s);
+}
+
+static void
+simple_done (struct job *j, jv result, int status, void *ud)
+{
+  struct simple *s = ud;
+  struct http_req *req = s->req;
+  req->on_abort = NULL;
+  if (is_error (result))
+    {
+      const char *msg = dk_json_str (result, "message");
+      /* a streaming answer carries the error in-band; http_error knows */
+      http_error (req, http_status_for_code (dk_json_str (result, "code")), "%s",
+                  msg ? msg : "failed");
+    }
+  else
+    {
+      if (s->event_action)
+        events_emit ("image", s->event_action, s->event_id,
+                     jv_object_set (jv_object (), jv_string ("name"), jv_string (s->event_id)));
+      s->fn (req, result, s->ud);
+    }
+  simple_free (s);
+}
+
+static struct simple *
+run_job (struct http_req *req, const char **argv, result_fn fn, void *ud, struct job_opts *extra)
+{
+  struct simple *s = xzalloc (sizeof *s);
+  s->req = req;
+  s->fn = fn;
+  s->ud = ud;
+  struct job_opts o = { 0 };
+  if (extra)
+    o = *extra;
+  o.on_done = simple_done;
+  o.ud = s;
+  cleanup_error dk_err_t err = NULL;
+  s->job = job_start (argv, &o, &err);
+  if (s->job == NULL)
+    {
+      free (s);
+      http_error_err (req, err);
+      return NULL;
+    }
+  req->on_abort = simple_abort;
+  req->abort_data = s;
+  return s;
+}
+
+static void
+send_member (struct http_req *req, jv result, void *ud)
+{
+  const char *key = ud;
+  jv v = dk_json_get (result, key);
+  http_respond_json (req, 200, jv_is_valid (v) ? v : (jv_free (v), jv_null ()));
+}
+
+/* ---- progress streams (pull, push, load) ---- */
+
+static void
+stream_line (struct job *j, jv line, void *ud)
+{
+  struct simple *s = ud;
+  if (!s->streaming)
+    {
+      http_stream_begin (s->req, 200, "application/json");
+      s->streaming = true;
+    }
+  jv out = jv_object_delete (jv_copy (line), jv_string ("type"));
+  http_stream_json (s->req, out);
+}
+
+static void
+pull_result (struct http_req *req, jv result, void *ud)
+{
+  struct simple *s = ud;
+  const char *status = dk_json_str (result, "status");
+  /* the tool streams its own Digest/Status lines; without any, say the result */
+  if (!s->streaming)
+    {
+      http_stream_begin (req, 200, "application/json");
+      if (status)
+        http_stream_json (req, jv_object_set (jv_object (), jv_string ("status"),
+                                              jv_string_fmt ("Status: %s", status)));
+    }
+  http_stream_end (req);
+}
+
+/* X-Registry-Auth: base64url JSON -> the JSON (malloc'd) or NULL */
+static char *
+registry_auth (struct http_req *req, size_t *len)
+{
+  const char *h = http_header (req, "X-Registry-Auth");
+  if (h == NULL || *h == 0)
+    return NULL;
+  size_t n = strlen (h);
+  char *out = xmalloc (n + 1);
+  unsigned acc = 0;
+  int bits = 0;
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      char c = h[i];
+      int v;
+      if (c >= 'A' && c <= 'Z')
+        v = c - 'A';
+      else if (c >= 'a' && c <= 'z')
+        v = c - 'a' + 26;
+      else if (c >= '0' && c <= '9')
+        v = c - '0' + 52;
+      else if (c == '+' || c == '-')
+        v = 62;
+      else if (c == '/' || c == '_')
+        v = 63;
+      else
+        continue;
+      acc = (acc << 6) | (unsigned)v;
+      bits += 6;
+      if (bits >= 8)
+        {
+          bits -= 8;
+          out[o++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+  out[o] = 0;
+  *len = o;
+  return out;
+}
+
+void
+h_images_create (struct http_req *req)
+{
+  cleanup_free char *from = http_query (req, "fromImage");
+  cleanup_free char *tag = http_query (req, "tag");
+  cleanup_free char *src = http_query (req, "fromSrc");
+  cleanup_free char *platform = http_query (req, "platform");
+  if (src && *src)
+    {
+      http_error (req, 501, "importing images (fromSrc) is not supported yet");
+      return;
+    }
+  if (from == NULL || *from == 0)
+    {
+      http_error (req, 400, "fromImage or fromSrc must be specified");
+      return;
+    }
+  cleanup_free char *ref = NULL;
+  if (tag && *tag)
+    ref = xasprintf ("%s%s%s", from, strncmp (tag, "sha256:", 7) ? ":" : "@", tag);
+  else
+    ref = xstrdup (from);
+  size_t alen = 0;
+  cleanup_free char *auth = registry_auth (req, &alen);
+  cleanup_free char *mcd = xasprintf ("%lld", (long long)cfg_int ("max-concurrent-downloads"));
+  const char *argv[64];
+  int n = 0;
+  argv[n++] = "dk-pull";
+  argv[n++] = "--root";
+  argv[n++] = D.data_root;
+  argv[n++] = "--driver";
+  argv[n++] = D.driver;
+  argv[n++] = "pull";
+  argv[n++] = ref;
+  argv[n++] = "--max-concurrent-downloads";
+  argv[n++] = mcd;
+  if (platform && *platform)
+    {
+      argv[n++] = "--platform";
+      argv[n++] = platform;
+    }
+  jv insecure = cfg_list ("insecure-registries"), mirrors = cfg_list ("registry-mirrors");
+  jv_array_foreach (insecure, i, e)
+  {
+    if (n < 56)
+      {
+        argv[n++] = "--insecure-registry";
+        argv[n++] = jv_string_value (e); /* insecure keeps it alive */
+      }
+    jv_free (e);
+  }
+  jv_array_foreach (mirrors, i, e)
+  {
+    if (n < 56)
+      {
+        argv[n++] = "--registry-mirror";
+        argv[n++] = jv_string_value (e);
+      }
+    jv_free (e);
+  }
+  struct job_opts o = { .on_line = stream_line };
+  if (auth && alen > 2)
+    {
+      argv[n++] = "--auth-file";
+      argv[n++] = "-";
+      o.stdin_data = auth;
+      o.stdin_len = alen;
+    }
+  argv[n] = NULL;
+  struct simple *s = run_job (req, argv, pull_result, NULL, &o);
+  if (s)
+    {
+      s->ud = s;
+      s->event_action = xstrdup ("pull");
+      s->event_id = xstrdup (ref);
+    }
+  jv_free (insecure);
+  jv_free (mirrors);
+}
+
+void
+h_image_push (struct http_req *req)
+{
+  cleanup_free char *tag = http_query (req, "tag");
+  cleanup_free char *ref
+      = tag && *tag ? xasprintf ("%s:%s", req->params[0], tag) : xstrdup (req->params[0]);
+  size_t alen = 0;
+  cleanup_free char *auth = registry_auth (req, &alen);
+  cleanup_free char *mcu = xasprintf ("%lld", (long long)cfg_int ("max-concurrent-uploads"));
+  const char *argv[64];
+  int n = 0;
+  argv[n++] = "dk-pull";
+  argv[n++] = "--root";
+  argv[n++] = D.data_root;
+  argv[n++] = "--driver";
+  argv[n++] = D.driver;
+  argv[n++] = "push";
+  argv[n++] = ref;
+  argv[n++] = "--max-concurrent-uploads";
+  argv[n++] = mcu;
+  jv insecure = cfg_list ("insecure-registries");
+  jv_array_foreach (insecure, i, e)
+  {
+    if (n < 56)
+      {
+        argv[n++] = "--insecure-registry";
+        argv[n++] = jv_string_value (e);
+      }
+    jv_free (e);
+  }
+  struct job_opts o = { .on_line = stream_line };
+  if (auth && alen > 2)
+    {
+      argv[n++] = "--auth-file";
+      argv[n++] = "-";
+      o.stdin_data = auth;
+      o.stdin_len = alen;
+    }
+  argv[n] = NULL;
+  struct simple *s = run_job (req, argv, pull_result, NULL, &o);
+  if (s)
+    {
+      s->ud = s;
+      s->event_action = xstrdup ("push");
+      s->event_id = xstrdup (ref);
+    }
+  jv_free (insecure);
+}
+
+static void
+push_filters (const char **argv, int *n, jv filters, char ***owned)
+{
+  int k = 0;
+  jv_object_foreach (filters, key, vals)
+  {
+    jv_array_foreach (vals, i, v)
+    {
+      if (*n < 60)
+        {
+          char *s = xasprintf ("%s=%s", jv_string_value (key), jv_string_value (v));
+          *owned = xrealloc (*owned, (k + 2) * sizeof **owned);
+          (*owned)[k++] = s;
+          (*owned)[k] = NULL;
+          argv[(*n)++] = "--filter";
+          argv[(*n)++] = s;
+        }
+      jv_free (v);
+    }
+    jv_free (key);
+    jv_free (vals);
+  }
+}
+
+void
+h_images_list (struct http_req *req)
+{
+  cleanup_free char *filt = http_query (req, "filters");
+  jv filters;
+  cleanup_error dk_err_t err = NULL;
+  if (parse_filters (filt, &filters, &err) < 0)
+    {
+      jv_free (filters);
+      http_error_err (req, err);
+      return;
+    }
+  /* API < 1.25 sends filter=NAME */
+  cleanup_free char *legacy = http_query (req, "filter");
+  if (legacy && *legacy)
+    filters = jv_object_set (filters, jv_string ("reference"),
+                             jv_array_append (jv_array (), jv_string (legacy)));
+  const char *argv[64] = { "ls" };
+  int n = 1;
+  if (http_query_bool (req, "all", false))
+    argv[n++] = "--all";
+  if (http_query_bool (req, "digests", false))
+    argv[n++] = "--digests";
+  cleanup_strv char **owned = NULL;
+  push_filters (argv, &n, filters, &owned);
+  jv_free (filters);
+  argv[n] = NULL;
+  run_job (req, graph_argv (argv), send_member, "images", NULL);
+}
+
+void
+h_image_inspect (struct http_req *req)
+{
+  const char *tail[] = { "inspect", req->params[0], NULL };
+  run_job (req, graph_argv (tail), send_member, "image", NULL);
+}
+
+void
+h_image_history (struct http_req *req)
+{
+  const char *tail[] = { "history", req->params[0], NULL };
+  run_job (req, graph_argv (tail), send_member, "history", NULL);
+}
+
+static void
+send_created (struct http_req *req, jv result, void *ud)
+{
+  http_respond_empty (req, 201);
+}
+
+void
+h_image_tag (struct http_req *req)
+{
+  cleanup_free char *repo = http_query (req, "repo");
+  cleanup_free char *tag = http_query (req, "tag");
+  if (repo == NULL || *repo == 0)
+    {
+      http_error (req, 400, "repository name must have at least one component");
+      return;
+    }
+  cleanup_free char *target = tag && *tag ? xasprintf ("%s:%s", repo, tag) : xstrdup (repo);
+  const char *tail[] = { "tag", req->params[0], target, NULL };
+  struct simple *s = run_job (req, graph_argv (tail), send_created, NULL, NULL);
+  if (s)
+    {
+      s->event_action = xstrdup ("tag");
+      s->event_id = xstrdup (target);
+    }
+}
+
+static void
+send_deleted (struct http_req *req, jv result, void *ud)
+{
+  jv d = dk_json_get_kind (result, "deleted", JV_KIND_ARRAY);
+  if (!jv_is_valid (d))
+    {
+      jv_free (d);
+      d = jv_array ();
+    }
+  jv_array_foreach (d, i, e)
+  {
+    const char *u = dk_json_str (e, "Untagged"), *del = dk_json_str (e, "Deleted");
+    if (u)
+      events_emit ("image", "untag", u, jv_object ());
+    if (del)
+      events_emit ("image", "delete", del, jv_object ());
+    jv_free (e);
+  }
+  http_respond_json (req, 200, d);
+}
+
+void
+h_image_delete (struct http_req *req)
+{
+  const char *argv[8] = { "rm" };
+  int n = 1;
+  if (http_query_bool (req, "force", false))
+    argv[n++] = "--force";
+  if (http_query_bool (req, "noprune", false))
+    argv[n++] = "--no-prune";
+  argv[n++] = req->params[0];
+  argv[n] = NULL;
+  run_job (req, graph_argv (argv), send_deleted, NULL, NULL);
+}
+
+static void
+send_pruned (struct http_req *req, jv result, void *ud)
+{
+  jv d = dk_json_get_kind (result, "deleted", JV_KIND_ARRAY);
+  int64_t space = 0;
+  dk_json_int (result, "space_reclaimed", &space);
+  jv v = jv_object_set (jv_object (), jv_string ("ImagesDeleted"),
+                        jv_is_valid (d) ? d : (jv_free (d), jv_null ()));
+  v = jv_object_set (v, jv_string ("SpaceReclaimed"), dk_json_int64 (space));
+  events_emit ("image", "prune", "",
+               jv_object_set (jv_object (), jv_string ("reclaimed"),
+                              jv_string_fmt ("%lld", (long long)space)));
+  http_respond_json (req, 200, v);
+}
+
+void
+h_images_prune (struct http_req *req)
+{
+  cleanup_free char *filt = http_query (req, "filters");
+  jv filters;
+  cleanup_error dk_err_t err = NULL;
+  if (parse_filters (filt, &filters, &err) < 0)
+    {
+      jv_free (filters);
+      http_error_err (req, err);
+      return;
+    }
+  const char *argv[64] = { "prune" };
+  int n = 1;
+  /* dangling=false means every unused image (docker image prune -a) */
+  jv dl = dk_json_get_kind (filters, "dangling", JV_KIND_ARRAY);
+  if (jv_is_valid (dl))
+    {
+      jv first = dk_json_at (dl, 0);
+      const char *s = jv_get_kind (first) == JV_KIND_STRING ? jv_string_value (first) : "true";
+      if (!strcmp (s, "false") || !strcmp (s, "0"))
+        argv[n++] = "--all";
+      jv_free (first);
+      filters = jv_object_delete (filters, jv_string ("dangling"));
+    }
+  jv_free (dl);
+  cleanup_strv char **owned = NULL;
+  push_filters (argv, &n, filters, &owned);
+  jv_free (filters);
+  argv[n] = NULL;
+  run_job (req, graph_argv (argv), send_pruned, NULL, NULL);
+}
+
+/* ---- save: raw tar from dk-graph save ---- */
+
+static void
+raw_out (struct job *j, const char *data, ssize_t n, void *ud)
+{
+  struct simple *s = ud;
+  if (n <= 0)
+    return;
+  if (!s->raw)
+    {
+      http_stream_begin (s->req, 200, "application/x-tar");
+      s->raw = true;
+      s->streaming = true;
+    }
+  http_stream_write (s->req, data, n);
+}
+
+static void
+raw_end (struct http_req *req, jv result, void *ud)
+{
+  struct simple *s = ud;
+  if (!s->raw)
+    http_stream_begin (req, 200, "application/x-tar");
+  http_stream_end (req);
+}
+
+static void
+save (struct http_req *req, const char **names, int nnames)
+{
+  const char *argv[64] = { "save" };
+  int n = 1;
+  for (int i = 0; i < nnames && n < 60; i++)
+    argv[n++] = names[i];
+  argv[n++] = "-o";
+  argv[n++] = "-";
+  argv[n] = NULL;
+  struct job_opts o = { .on_raw = raw_out };
+  struct simple *s = run_job (req, graph_argv (argv), raw_end, NULL, &o);
+  if (s)
+    s->ud = s;
+}
+
+void
+h_image_get (struct http_req *req)
+{
+  const char *names[] = { req->params[0] };
+  save (req, names, 1);
+}
+
+void
+h_images_get (struct http_req *req)
+{
+  const char *names[56];
+  char *owned[56];
+  int n = 0;
+  const char *q = req->query;
+  while (q && *q && n < 56)
+    {
+      const char *amp = strchr (q, '&');
+      size_t len = amp ? (size_t)(amp - q) : strlen (q);
+      if (len > 6 && !strncmp (q, "names=", 6))
+        {
+          owned[n] = url_decode (q + 6, len - 6);
+          names[n] = owned[n];
+          n++;
+        }
+      q = amp ? amp + 1 : NULL;
+    }
+  if (n == 0)
+    {
+      http_error (req, 400, "no images given: use names=IMAGE");
+      return;
+    }
+  save (req, names, n);
+  for (int i = 0; i < n; i++)
+    free (owned[i]);
+}
+
+/* ---- load: the request body is the tar ---- */
+
+static void
+load_result (struct http_req *req, jv result, void *ud)
+{
+  struct simple *s = ud;
+  if (!s->streaming)
+    http_stream_begin (req, 200, "application/json");
+  jv loaded = dk_json_get_kind (result, "loaded", JV_KIND_ARRAY);
+  if (jv_is_valid (loaded))
+    {
+      jv_array_foreach (loaded, i, e)
+      {
+        const char *name = jv_string_value (e);
+        bool id = !strncmp (name, "sha256:", 7);
+        cleanup_free char *msg = xasprintf ("Loaded image%s: %s\n", id ? " ID" : "", name);
+        http_stream_json (req, jv_object_set (jv_object (), jv_string ("stream"), jv_string (msg)));
+        events_emit ("image", "load", name, jv_object ());
+        jv_free (e);
+      }
+    }
+  jv_free (loaded);
+  http_stream_end (req);
+}
+
+void
+h_images_load (struct http_req *req)
+{
+  bool quiet = http_query_bool (req, "quiet", false);
+  const char *argv[8] = { "load", "-i", "-", NULL, NULL };
+  if (quiet)
+    argv[3] = "--quiet";
+  struct job_opts o = { .on_line = quiet ? NULL : stream_line,
+                        .stdin_data = req->body.data,
+                        .stdin_len = req->body.len };
+  if (req->body.len == 0)
+    {
+      http_error (req, 400, "no image archive in the request body");
+      return;
+    }
+  struct simple *s = run_job (req, graph_argv (argv), load_result, NULL, &o);
+  if (s)
+    s->ud = s;
+}
+
+void
+h_images_search (struct http_req *req)
+{
+  http_error (req, 501,
+              "search is not supported: the registries this daemon talks to have no search "
+              "API");
+}

@@ -1,0 +1,363 @@
+#!/usr/bin/env bats
+# dk-graph: the layer and image store, used from a shell.
+
+load /usr/lib/bats/bats-support/load
+load /usr/lib/bats/bats-assert/load
+bats_require_minimum_version 1.5.0
+
+setup() {
+  BIN="$BATS_TEST_DIRNAME/../../bin"
+  T=$(mktemp -d)
+  R="$T/root"
+  G=("$BIN/dk-graph" --root "$R")
+}
+
+teardown() {
+  for m in $(awk -v t="$T" 'index($2, t) == 1 { print $2 }' /proc/self/mounts | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  rm -rf "$T"
+}
+
+# layer NAME: a gzip layer from the directory $T/NAME; prints its diff ID.
+layer() {
+  tar --numeric-owner -C "$T/$1" -czf "$T/$1.tgz" .
+  echo "sha256:$(gzip -dc "$T/$1.tgz" | sha256sum | cut -d' ' -f1)"
+}
+
+# image TAG DIFFID...: registers nothing; writes the config $T/config.json.
+config() {
+  local ids
+  ids=$(printf '"%s",' "$@")
+  cat >"$T/config.json" <<JSON
+{"architecture":"amd64","os":"linux","created":"2024-01-02T03:04:05Z","config":{"Cmd":["sh"],"Labels":{"org.test":"yes"}},"rootfs":{"type":"layers","diff_ids":[${ids%,}]},"history":[{"created":"2024-01-01T00:00:00Z","created_by":"ADD base"},{"created":"2024-01-01T00:00:01Z","created_by":"CMD [\"sh\"]","empty_layer":true},{"created":"2024-01-02T03:04:05Z","created_by":"ADD top"}]}
+JSON
+}
+
+# two_layer_image TAG: base (busybox) + top (/etc/hello), tagged TAG.
+two_layer_image() {
+  mkdir -p "$T/base/bin" "$T/top/etc"
+  cp /bin/busybox "$T/base/bin/busybox"
+  ln -s busybox "$T/base/bin/sh"
+  echo hello >"$T/top/etc/hello"
+  D1=$(layer base)
+  D2=$(layer top)
+  run "${G[@]}" layer-register --diff-id "$D1" "$T/base.tgz"
+  assert_success
+  C1=$(jq -r .chain_id <<<"$output")
+  run "${G[@]}" layer-register --parent "$C1" - <"$T/top.tgz"
+  assert_success
+  C2=$(jq -r .chain_id <<<"$output")
+  config "$D1" "$D2"
+  run "${G[@]}" image-add --config "$T/config.json" --tag "$1"
+  assert_success
+  ID=$(jq -r .id <<<"$output")
+}
+
+@test "graph: layer-register computes chain IDs and is idempotent" {
+  two_layer_image busybox:latest
+  assert_equal "$C1" "$D1"
+  want=sha256:$(printf '%s %s' "$D1" "$D2" | sha256sum | cut -d' ' -f1)
+  assert_equal "$C2" "$want"
+  run "${G[@]}" layer-register --parent "$C1" "$T/top.tgz"
+  assert_success
+  assert_equal "$(jq -r .existed <<<"$output")" true
+  run "${G[@]}" layer-exists "$C2"
+  assert_output '{"type":"result","exists":true}'
+  run "${G[@]}" layer-register --parent "sha256:$(printf 'f%.0s' $(seq 64))" "$T/top.tgz"
+  assert_failure 1
+  assert_output --partial '"code":"not_found"'
+  assert_equal "$ID" "sha256:$(sha256sum "$T/config.json" | cut -d' ' -f1)"
+}
+
+@test "graph: image-add refuses an image whose layers are not registered" {
+  config "sha256:$(printf 'e%.0s' $(seq 64))"
+  run "${G[@]}" image-add --config "$T/config.json" --tag x:1
+  assert_failure 1
+  assert_output --partial "is not registered"
+}
+
+@test "graph: ls, inspect and history give Engine API objects" {
+  two_layer_image busybox:latest
+  run "${G[@]}" ls
+  assert_success
+  assert_equal "$(jq -c '.images[0] | [.Id, .RepoTags, .Created, .Labels, .ParentId]' <<<"$output")" \
+    "[\"$ID\",[\"busybox:latest\"],1704164645,{\"org.test\":\"yes\"},\"\"]"
+  size=$(jq .images[0].Size <<<"$output")
+  assert [ "$size" -ge "$(stat -c %s /bin/busybox)" ]
+  run "${G[@]}" inspect busybox
+  assert_success
+  assert_equal "$(jq -c '.image | [.Id, .RepoTags, .Os, .Architecture, .Config.Cmd, .RootFS.Layers, .GraphDriver.Name]' <<<"$output")" \
+    "[\"$ID\",[\"busybox:latest\"],\"linux\",\"amd64\",[\"sh\"],[\"$D1\",\"$D2\"],\"overlay2\"]"
+  run "${G[@]}" history busybox
+  assert_success
+  assert_equal "$(jq -c '[.history[] | [.Id[0:9], .CreatedBy, .Size > 0]]' <<<"$output")" \
+    '[["sha256:'"${ID:7:2}"'","ADD top",true],["<missing>","CMD [\"sh\"]",false],["<missing>","ADD base",true]]'
+  run "${G[@]}" inspect nosuch
+  assert_failure 1
+  assert_output --partial '"message":"No such image: nosuch"'
+}
+
+@test "graph: resolve by reference, full ID, short ID" {
+  two_layer_image busybox:latest
+  for ref in busybox busybox:latest docker.io/library/busybox:latest "$ID" "${ID#sha256:}" "${ID:7:12}"; do
+    run "${G[@]}" resolve "$ref"
+    assert_success
+    assert_equal "$(jq -r .id <<<"$output")" "$ID"
+  done
+  run "${G[@]}" resolve busybox:other
+  assert_failure 1
+  assert_output --partial "No such image: busybox:other"
+}
+
+@test "graph: tag, untag and rm follow Docker's rules" {
+  two_layer_image busybox:latest
+  run "${G[@]}" tag busybox localhost:5000/my/box:v1
+  assert_success
+  run "${G[@]}" ls --filter reference='localhost:5000/my/*'
+  assert_equal "$(jq -c '.images[0].RepoTags' <<<"$output")" '["busybox:latest","localhost:5000/my/box:v1"]'
+  run "${G[@]}" rm "${ID:7:12}"
+  assert_failure 1
+  assert_output --partial "image is referenced in multiple repositories"
+  run "${G[@]}" rm localhost:5000/my/box:v1
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" '[{"Untagged":"localhost:5000/my/box:v1"}]'
+  run "${G[@]}" untag busybox:latest
+  assert_success
+  run "${G[@]}" ls --filter dangling=true
+  assert_equal "$(jq -c '[.images[] | .RepoTags]' <<<"$output")" '[[]]'
+  run "${G[@]}" rm "$ID"
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[{\"Deleted\":\"$ID\"},{\"Deleted\":\"$C2\"},{\"Deleted\":\"$C1\"}]"
+  run "${G[@]}" layer-exists "$C1"
+  assert_output --partial '"exists":false'
+  assert_equal "$(ls "$R/overlay2/l" | wc -l)" 0
+}
+
+@test "graph: rm keeps layers another image shares" {
+  two_layer_image one:1
+  first=$ID
+  cat >"$T/config2.json" <<JSON
+{"architecture":"amd64","os":"linux","created":"2024-02-01T00:00:00Z","rootfs":{"type":"layers","diff_ids":["$D1"]}}
+JSON
+  run "${G[@]}" image-add --config "$T/config2.json" --tag two:1
+  assert_success
+  run "${G[@]}" rm one:1
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[{\"Untagged\":\"one:1\"},{\"Deleted\":\"$first\"},{\"Deleted\":\"$C2\"}]"
+  run "${G[@]}" layer-exists "$C1"
+  assert_output --partial '"exists":true'
+}
+
+@test "graph: two registrations of different layers run at once" {
+  for i in 1 2 3 4; do
+    mkdir -p "$T/l$i"
+    head -c 4000000 /dev/urandom >"$T/l$i/data"
+    layer "l$i" >/dev/null
+  done
+  for i in 1 2 3 4; do
+    "${G[@]}" layer-register "$T/l$i.tgz" >"$T/out$i" &
+  done
+  wait
+  for i in 1 2 3 4; do
+    assert_equal "$(jq -r .existed <"$T/out$i")" false
+  done
+  assert_equal "$(ls "$R/overlay2/layers" | wc -l)" 4
+  assert_equal "$(ls "$R/tmp" | wc -l)" 0
+}
+
+@test "graph: kill -9 in the middle of an import leaves nothing half-registered" {
+  mkdir -p "$T/big"
+  head -c 20000000 /dev/urandom >"$T/big/data"
+  d=$(layer big)
+  mkfifo "$T/fifo"
+  "${G[@]}" layer-register "$T/fifo" >/dev/null 2>&1 &
+  pid=$!
+  exec 7>"$T/fifo"
+  head -c 8000000 "$T/big.tgz" >&7
+  sleep 0.3
+  assert [ -n "$(ls "$R/tmp")" ]
+  kill -9 "$pid"
+  wait "$pid" || true
+  exec 7>&-
+  run "${G[@]}" layer-exists "$d"
+  assert_output --partial '"exists":false'
+  assert_equal "$(ls "$R/tmp" | wc -l)" 0
+  assert_equal "$(ls "$R/overlay2/layers" | wc -l)" 0
+  run "${G[@]}" layer-register "$T/big.tgz"
+  assert_success
+  assert_equal "$(jq -r .chain_id <<<"$output")" "$d"
+}
+
+@test "graph: a root on a tmpfs too small fails cleanly and registers nothing" {
+  mkdir -p "$R" "$T/big"
+  mount -t tmpfs -o size=2m tmpfs "$R" || skip "cannot mount a tmpfs here"
+  head -c 6000000 /dev/urandom >"$T/big/data"
+  d=$(layer big)
+  run --separate-stderr "${G[@]}" layer-register "$T/big.tgz"
+  assert_failure 1
+  assert_equal "$(jq -r .type <<<"$output")" error
+  assert_output --partial "No space left on device"
+  run "${G[@]}" layer-exists "$d"
+  assert_output --partial '"exists":false'
+  assert_equal "$(ls "$R/tmp" | wc -l)" 0
+  assert_equal "$(ls "$R/overlay2/layers" | wc -l)" 0
+}
+
+# visible DIR: the tree as a container sees it (path, type, mode, size, link).
+visible() {
+  (cd "$1" && find . -mindepth 1 -printf '%p %y %m %s %l\n' | sort)
+}
+
+# whiteout_image: base has /a/{x,y}, /b/z, /keep; top deletes /a/x and makes
+# /b opaque with a new file.
+whiteout_image() {
+  mkdir -p "$T/base/a" "$T/base/b"
+  echo x >"$T/base/a/x"
+  echo y >"$T/base/a/y"
+  echo z >"$T/base/b/z"
+  echo k >"$T/base/keep"
+  D1=$(layer base)
+  /usr/bin/python3 - "$T/top.tar" <<'PY'
+import io, sys, tarfile
+t = tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT)
+def add(name, data=None, **kw):
+    i = tarfile.TarInfo(name)
+    for k, v in kw.items():
+        setattr(i, k, v)
+    i.size = len(data) if data else 0
+    t.addfile(i, io.BytesIO(data) if data else None)
+add("a", type=tarfile.DIRTYPE, mode=0o755)
+add("a/.wh.x")
+add("b", type=tarfile.DIRTYPE, mode=0o755)
+add("b/.wh..wh..opq")
+add("b/new", b"new\n", mode=0o644)
+t.close()
+PY
+  D2=sha256:$(sha256sum "$T/top.tar" | cut -d' ' -f1)
+  config "$D1" "$D2"
+}
+
+@test "graph: overlay2 (mounted) and vfs show the same tree after whiteouts" {
+  whiteout_image
+  for drv in overlay2 vfs; do
+    g=("$BIN/dk-graph" --root "$T/$drv" --driver $drv)
+    run "${g[@]}" layer-register "$T/base.tgz"
+    assert_success
+    run "${g[@]}" layer-register --parent "$D1" "$T/top.tar"
+    assert_success
+    run "${g[@]}" image-add --config "$T/config.json" --tag wh:1
+    assert_success
+    run "${g[@]}" container-create c1 --image wh:1
+    assert_success
+    run "${g[@]}" container-mount c1
+    assert_success
+    visible "$(jq -r .path <<<"$output")" >"$T/$drv.tree"
+  done
+  run diff "$T/overlay2.tree" "$T/vfs.tree"
+  assert_success
+  run cut -d' ' -f1 "$T/vfs.tree"
+  assert_output "./a
+./a/y
+./b
+./b/new
+./keep"
+}
+
+@test "graph: container changes and diff round-trip through a layer (overlay2 and vfs)" {
+  whiteout_image
+  for drv in overlay2 vfs; do
+    g=("$BIN/dk-graph" --root "$T/$drv" --driver $drv)
+    "${g[@]}" layer-register "$T/base.tgz" >/dev/null
+    "${g[@]}" layer-register --parent "$D1" "$T/top.tar" >/dev/null
+    "${g[@]}" image-add --config "$T/config.json" --tag wh:1 >/dev/null
+    "${g[@]}" container-create c1 --image wh:1 >/dev/null
+    p=$("${g[@]}" container-mount c1 | jq -r .path)
+    rm "$p/a/y"
+    echo added >"$p/a/added"
+    echo more >>"$p/keep"
+    mkdir "$p/newdir"
+    run "${g[@]}" container-changes c1
+    assert_success
+    assert_equal "$(jq -c '[.changes[] | [.Path, .Kind]]' <<<"$output")" \
+      '[["/a",0],["/a/added",1],["/a/y",2],["/keep",0],["/newdir",1]]'
+    run "${g[@]}" container-diff c1 -o "$T/$drv-diff.tar"
+    assert_success
+    assert_equal "$(tar -tf "$T/$drv-diff.tar" | sort | tr '\n' ' ')" "a/ a/.wh.y a/added keep newdir/ "
+    # the diff applied as a new layer on the image gives the container's tree
+    c2=sha256:$(printf '%s %s' "$D1" "$D2" | sha256sum | cut -d' ' -f1)
+    run "${g[@]}" layer-register --parent "$c2" "$T/$drv-diff.tar"
+    assert_success
+    c3=$(jq -r .chain_id <<<"$output")
+    d3=$(jq -r .diff_id <<<"$output")
+    jq -c --arg d "$d3" '.rootfs.diff_ids += [$d]' "$T/config.json" >"$T/config3.json"
+    "${g[@]}" image-add --config "$T/config3.json" --tag committed:1 >/dev/null
+    "${g[@]}" container-create c2 --image committed:1 >/dev/null
+    p2=$("${g[@]}" container-mount c2 | jq -r .path)
+    run diff <(visible "$p") <(visible "$p2")
+    assert_success
+    # and layer-diff of that layer gives back the same entries
+    assert_equal "$("${g[@]}" layer-diff "$c3" | tar -tf - | sort | tr '\n' ' ')" "a/ a/.wh.y a/added keep newdir/ "
+    run "${g[@]}" container-unmount c1
+    assert_success
+    run "${g[@]}" container-rm c1
+    assert_success
+    run "${g[@]}" container-changes c1
+    assert_failure 1
+  done
+}
+
+@test "graph: an image of 125 layers mounts on overlay2" {
+  ids=()
+  parent=
+  for i in $(seq 1 125); do
+    mkdir -p "$T/l/$i"
+    echo "$i" >"$T/l/$i/f$i"
+    tar -C "$T/l/$i" -cf "$T/l/$i.tar" .
+    out=$("${G[@]}" layer-register ${parent:+--parent "$parent"} "$T/l/$i.tar")
+    parent=$(jq -r .chain_id <<<"$out")
+    ids+=("\"$(jq -r .diff_id <<<"$out")\"")
+  done
+  printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[%s]}}' \
+    "$(IFS=,; echo "${ids[*]}")" >"$T/config.json"
+  run "${G[@]}" image-add --config "$T/config.json" --tag many:1
+  assert_success
+  run "${G[@]}" container-create c1 --image many:1
+  assert_success
+  run "${G[@]}" container-mount c1
+  assert_success
+  p=$(jq -r .path <<<"$output")
+  assert_equal "$(cat "$p/f1") $(cat "$p/f125") $(ls "$p" | wc -l)" "1 125 125"
+}
+
+@test "graph: prune removes dangling images (all unused with --all) and du counts shared layers" {
+  two_layer_image keep:1
+  first=$ID
+  cat >"$T/config2.json" <<JSON
+{"architecture":"amd64","os":"linux","created":"2024-02-01T00:00:00Z","rootfs":{"type":"layers","diff_ids":["$D1"]}}
+JSON
+  run "${G[@]}" image-add --config "$T/config2.json"
+  assert_success
+  dangling=$(jq -r .id <<<"$output")
+  run "${G[@]}" du
+  assert_success
+  base=$(jq "[.images[] | select(.Id == \"$dangling\")][0].Size" <<<"$output")
+  assert_equal "$(jq "[.images[] | select(.Id == \"$dangling\")][0].SharedSize" <<<"$output")" "$base"
+  assert_equal "$(jq .layers_size <<<"$output")" "$(jq "[.images[] | select(.Id == \"$first\")][0].Size" <<<"$output")"
+  run "${G[@]}" prune
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[{\"Deleted\":\"$dangling\"}]"
+  assert_equal "$(jq .space_reclaimed <<<"$output")" 0
+  run "${G[@]}" container-create c1 --image keep:1
+  assert_success
+  run "${G[@]}" prune --all
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[]"
+  run "${G[@]}" container-rm c1
+  run "${G[@]}" prune --all --filter label=org.test=yes
+  assert_success
+  assert_equal "$(jq -c '.deleted | length' <<<"$output")" 4
+  assert [ "$(jq .space_reclaimed <<<"$output")" -gt 1000000 ]
+  run "${G[@]}" ls
+  assert_equal "$(jq -c .images <<<"$output")" "[]"
+}

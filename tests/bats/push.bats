@@ -1,0 +1,106 @@
+#!/usr/bin/env bats
+# dk-pull push: store -> registry, then pulled back; skips, mounts, auth.
+
+load /usr/lib/bats/bats-support/load
+load /usr/lib/bats/bats-assert/load
+load helpers
+load pull_helpers
+
+GRAPH=$DK_REPO_ROOT/bin/dk-graph
+
+setup() {
+  pull_setup
+  graph_ready || skip "dk-graph does not implement the layer store yet"
+  graph_has_layer_diff || skip "dk-graph has no layer-diff yet (push reads layers with it)"
+}
+
+teardown() {
+  pull_teardown
+}
+
+# pull_into_store REF: pulls a fixture image into $WORK/root
+pull_into_store() {
+  "$DK_PULL" --root "$WORK/root" "$1" >/dev/null
+}
+
+@test "push: to a new registry, then pulled back with the same image ID" {
+  start_registry plain
+  src=$REGISTRY
+  push_fixture layers "$src/dk/layers:latest"
+  pull_into_store "$src/dk/layers:latest"
+  id=$("$GRAPH" --root "$WORK/root" resolve "$src/dk/layers:latest" | jq -r .id)
+  start_registry plain
+  dst=$REGISTRY
+  "$GRAPH" --root "$WORK/root" tag "$src/dk/layers:latest" "$dst/copy/layers:v1" >/dev/null
+  run "$DK_PULL" --root "$WORK/root" push "$dst/copy/layers:v1"
+  assert_success
+  assert_line --index 0 "{\"type\":\"progress\",\"status\":\"The push refers to repository [$dst/copy/layers]\"}"
+  assert_equal "$(printf '%s\n' "$output" | grep -c '"Preparing"')" 4
+  assert_equal "$(printf '%s\n' "$output" | grep -c '"Pushed"')" 4
+  assert_line --regexp '^\{"type":"progress","status":"v1: digest: sha256:[0-9a-f]{64} size: [0-9]+"\}$'
+  digest=$(last_line | jq -r .digest)
+  size=$(last_line | jq -r .size)
+  # what the registry holds is what we said
+  got=$(curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://$dst/v2/copy/layers/manifests/v1")
+  assert_equal "sha256:$(printf '%s' "$got" | sha256sum | cut -d' ' -f1)" "$digest"
+  assert_equal "$(printf '%s' "$got" | wc -c)" "$size"
+  run "$DK_PULL" --output-dir "$WORK/back" "$dst/copy/layers:v1"
+  assert_success
+  assert_equal "$(last_line | jq -r .id)" "$id"
+  assert_equal "$(last_line | jq -r .digest)" "$digest"
+}
+
+@test "push: twice; the second time every layer already exists" {
+  start_registry plain
+  push_fixture busybox "$REGISTRY/dk/bb:latest"
+  pull_into_store "$REGISTRY/dk/bb:latest"
+  src=$REGISTRY
+  start_registry plain
+  "$GRAPH" --root "$WORK/root" tag "$src/dk/bb:latest" "$REGISTRY/y/bb:latest" >/dev/null
+  run "$DK_PULL" --root "$WORK/root" push "$REGISTRY/y/bb:latest"
+  assert_success
+  assert_line --partial '"Pushed"'
+  first=$(last_line | jq -r .digest)
+  run "$DK_PULL" --root "$WORK/root" push "$REGISTRY/y/bb:latest"
+  assert_success
+  assert_line --partial '"Layer already exists"'
+  refute_line --partial '"Pushed"'
+  assert_equal "$(last_line | jq -r .digest)" "$first"
+}
+
+@test "push: a layer already in another repository of the registry is mounted" {
+  start_registry plain
+  push_fixture layers "$REGISTRY/dk/orig:latest"
+  pull_into_store "$REGISTRY/dk/orig:latest"
+  "$GRAPH" --root "$WORK/root" tag "$REGISTRY/dk/orig:latest" "$REGISTRY/dk/copy:latest" >/dev/null
+  run "$DK_PULL" --root "$WORK/root" push "$REGISTRY/dk/copy:latest"
+  assert_success
+  assert_equal "$(printf '%s\n' "$output" | grep -c '"Mounted from dk/orig"')" 4
+  refute_line --partial '"Pushed"'
+  run "$DK_PULL" --output-dir "$WORK/back" "$REGISTRY/dk/copy:latest"
+  assert_success
+}
+
+@test "push: Bearer token registry: anonymous push denied, with credentials it works" {
+  start_registry plain
+  push_fixture busybox "$REGISTRY/dk/bb:latest"
+  pull_into_store "$REGISTRY/dk/bb:latest"
+  src=$REGISTRY
+  start_token_registry
+  "$GRAPH" --root "$WORK/root" tag "$src/dk/bb:latest" "$REGISTRY/priv/bb:latest" >/dev/null
+  run "$DK_PULL" --root "$WORK/root" push "$REGISTRY/priv/bb:latest"
+  assert_failure 1
+  assert_output --partial "denied"
+  run "$DK_PULL" --root "$WORK/root" --auth-file "$(auth_file "$TOKEN_USER" "$TOKEN_PASS")" push "$REGISTRY/priv/bb:latest"
+  assert_success
+  assert_line --partial '"Pushed"'
+  grep -q 'repository:priv/bb:pull,push' "$TOKEN_LOG"
+}
+
+@test "push: an image that is not in the store" {
+  start_registry plain
+  run "$DK_PULL" --root "$WORK/root" push "$REGISTRY/no/such:latest"
+  assert_failure 1
+  assert_equal "$(last_line | jq -r .code)" not_found
+  assert_output --partial "An image does not exist locally with the tag: $REGISTRY/no/such"
+}
