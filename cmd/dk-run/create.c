@@ -326,7 +326,7 @@ parse_namespaces (jv config, struct child_ctx *c, dk_err_t *err)
         joined |= c->joins[i].type == CLONE_NEWNS;
       if (!joined)
         return dk_make_error_code (err, DK_ECODE_INVALID, 0,
-                                   "the mount namespace is required (lx.namespaces)");
+                                   "the mount namespace is required (linux.namespaces)");
     }
   return 0;
 }

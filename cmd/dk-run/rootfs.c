@@ -337,7 +337,7 @@ make_devices (int rootfd, jv config, bool userns, dk_err_t *err)
       dk_json_int (d, "uid", &uid);
       dk_json_int (d, "gid", &gid);
       if (path == NULL || path[0] != '/' || type == NULL)
-        return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid device in lx.devices");
+        return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid device in linux.devices");
       struct dev dv = { path,          type[0] == 'u' ? 'c' : type[0],
                         (unsigned)maj, (unsigned)min,
                         (mode_t)mode,  (uid_t)uid,

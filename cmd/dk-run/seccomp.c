@@ -1,4 +1,4 @@
-/* lx.seccomp compiled with libseccomp in the runtime, outside the
+/* linux.seccomp compiled with libseccomp in the runtime, outside the
    container; the container only loads the resulting BPF. */
 #include "run.h"
 
