@@ -281,3 +281,31 @@ teardown() {
   [ -z "$(find "$WORK/root" -path '*/layers/*' -name meta.json)" ]
   [ -z "$(find "$WORK/root/tmp/dk-pull-partial" -type f)" ]
 }
+
+@test "pull: a schema 1 manifest is refused with Docker's notice" {
+  start_registry_extra $'compatibility:\n  schema1:\n    enabled: true'
+  echo '{}' >"$WORK/none.json"
+  skopeo --insecure-policy copy --quiet --format v2s1 --dest-tls-verify=false \
+    --dest-authfile "$WORK/none.json" "oci:$(fixture_layout busybox):latest" "docker://$REGISTRY/old/s1:latest"
+  run "$DK_PULL" --output-dir "$WORK/o" "$REGISTRY/old/s1:latest"
+  assert_failure 1
+  assert_equal "$(last_line | jq -r .code)" invalid
+  assert_output --partial "Docker Image manifest version 2, schema 1 support is disabled"
+  assert_output --partial "Suggest the author of $REGISTRY/old/s1:latest to upgrade the image"
+}
+
+@test "login: Basic and Bearer registries check the credentials" {
+  start_registry htpasswd
+  run "$DK_PULL" login "$REGISTRY" --auth-file "$(auth_file "$REGISTRY_USER" "$REGISTRY_PASS")"
+  assert_success
+  assert_equal "$(last_line | jq -r .status)" "Login Succeeded"
+  run "$DK_PULL" login "$REGISTRY" --auth-file "$(auth_file "$REGISTRY_USER" wrong)"
+  assert_failure 1
+  assert_equal "$(last_line | jq -r .code)" unauthorized
+  start_token_registry
+  run "$DK_PULL" login "http://$REGISTRY" --auth-file "$(auth_file "$TOKEN_USER" "$TOKEN_PASS")"
+  assert_success
+  run "$DK_PULL" login "$REGISTRY" --auth-file "$(auth_file "$TOKEN_USER" wrong)"
+  assert_failure 1
+  assert_output --partial "incorrect username or password"
+}
