@@ -215,7 +215,7 @@ scenario_7() {
   assert_output '{"type":"ok"}'
   wait_for 5 grep -q '41 123' "$STATE/$ID-json.log"
   run jq -r .log "$STATE/$ID-json.log"
-  assert_output --partial $'41 123\r\n'
+  assert_output --partial $'41 123\r'
   # a tty attach gets everything as stdout
   run timeout 2 "$SHIM" ctl --no-stdin "$STATE" '{"op":"attach","stdout":true,"stderr":true}'
   assert_output --partial '41 123'
