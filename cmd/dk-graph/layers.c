@@ -160,6 +160,7 @@ cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err)
       return -1;
     }
   cleanup_free char *diff = xasprintf ("%s/diff", t.path);
+  o.tarsplit_dir = t.path;
   struct dk_unpack_result r;
   if (dk_layer_unpack (fd, diff, &o, &r, err) < 0)
     {
