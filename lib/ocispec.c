@@ -127,11 +127,18 @@ process (struct dk_spec_ctx *c, struct dk_secopts *so, jv *spec, const char *hos
   const char *user = dk_json_str (c->create, "User");
   if (!user || !*user)
     user = dk_json_str (c->img, "User");
-  const char *cwd = dk_json_str (c->create, "WorkingDir");
-  if (!cwd || !*cwd)
-    cwd = dk_json_str (c->img, "WorkingDir");
-  if (!cwd || !*cwd)
-    cwd = "/";
+  const char *wd = dk_json_str (c->create, "WorkingDir");
+  if (!wd || !*wd)
+    wd = dk_json_str (c->img, "WorkingDir");
+  /* Docker cleans it ("/w/" -> "/w"); an image's relative one is taken
+     from / as well */
+  cleanup_free char *cwd_buf = NULL;
+  if (wd && *wd)
+    {
+      cleanup_free char *abs = wd[0] == '/' ? xstrdup (wd) : xasprintf ("/%s", wd);
+      cwd_buf = dk_ocispec_clean_path (abs);
+    }
+  const char *cwd = cwd_buf ? cwd_buf : "/";
 
   if (setup_workdir (c->in->rootfs, cwd, err) < 0)
     {

@@ -332,6 +332,7 @@ static int
 mounts (jv hc, dk_err_t *err)
 {
   cleanup_jv jv binds = dk_json_get_kind (hc, "Binds", JV_KIND_ARRAY);
+  cleanup_jv jv seen = jv_array ();
   for (int i = 0; i < dk_json_len (binds); i++)
     {
       cleanup_jv jv b = jv_array_get (jv_copy (binds), i);
@@ -340,7 +341,26 @@ mounts (jv hc, dk_err_t *err)
         return invalid (err, "Binds entries must be strings", NULL, 0);
       if (dk_ocispec_parse_bind (jv_string_value (b), &bind, err) < 0)
         return -1;
+      bool dup = dk_spec_has_str (seen, bind.target);
+      if (dup)
+        invalid (err, "Duplicate mount point: %s", bind.target, 0);
+      else
+        seen = jv_array_append (seen, jv_string (bind.target));
       dk_ocispec_bind_free (&bind);
+      if (dup)
+        return -1;
+    }
+  cleanup_jv jv ml = dk_json_get_kind (hc, "Mounts", JV_KIND_ARRAY);
+  for (int i = 0; i < dk_json_len (ml); i++)
+    {
+      cleanup_jv jv m = jv_array_get (jv_copy (ml), i);
+      const char *target = dk_json_str (m, "Target");
+      if (!target)
+        continue;
+      cleanup_free char *c = dk_ocispec_clean_path (target);
+      if (dk_spec_has_str (seen, c))
+        return invalid (err, "Duplicate mount point: %s", target, 0);
+      seen = jv_array_append (seen, jv_string (c));
     }
   cleanup_jv jv t = dk_json_get_kind (hc, "Tmpfs", JV_KIND_OBJECT);
   int r = 0;

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 static int
@@ -28,6 +30,27 @@ short_link (struct store *s, const char *chain_id, char out[27], dk_err_t *err)
   if (symlink (target, lp) < 0)
     return dk_make_error (err, errno, "symlink `%s`", lp);
   return 0;
+}
+
+/* Takes the store lock once parent (if any) exists, waiting up to secs. */
+static int
+wait_for_parent (struct store *s, const char *parent, long secs, dk_err_t *err)
+{
+  struct timespec start, now;
+  clock_gettime (CLOCK_MONOTONIC, &start);
+  for (;;)
+    {
+      if (store_lock (s, err) < 0)
+        return -1;
+      if (parent == NULL || layer_exists (s, parent))
+        return 0;
+      store_unlock (s);
+      clock_gettime (CLOCK_MONOTONIC, &now);
+      if (now.tv_sec - start.tv_sec >= secs)
+        return dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "parent layer %s not found", parent);
+      struct timespec ts = { 0, 20 * 1000 * 1000 };
+      nanosleep (&ts, NULL);
+    }
 }
 
 static void
@@ -70,7 +93,9 @@ cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err)
   static const struct option longopts[] = { { "parent", required_argument, 0, 'p' },
                                             { "diff-id", required_argument, 0, 'i' },
                                             { "digest", required_argument, 0, 'd' },
+                                            { "parent-wait", required_argument, 0, 'w' },
                                             { 0, 0, 0, 0 } };
+  long wait_secs = 0;
   struct dk_unpack_opts o = { .whiteouts = s->overlay ? DK_WHITEOUT_OVERLAY : DK_WHITEOUT_DELETE };
   const char *parent = NULL;
   int c;
@@ -87,6 +112,9 @@ cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err)
       case 'd':
         o.expect_digest = optarg;
         break;
+      case 'w':
+        wait_secs = strtol (optarg, NULL, 10);
+        break;
       default:
         return dk_make_error_code (
             err, DK_ECODE_INVALID, 0,
@@ -95,7 +123,10 @@ cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err)
   if ((o.expect_diff_id && dk_digest_validate (o.expect_diff_id, err) < 0)
       || (o.expect_digest && dk_digest_validate (o.expect_digest, err) < 0))
     return -1;
-  if (parent && !layer_exists (s, parent))
+  /* overlay2 layers do not need their parent to be unpacked: with
+     --parent-wait the parent only has to exist by the time of the commit */
+  bool late_parent = s->overlay && wait_secs > 0;
+  if (parent && !late_parent && !layer_exists (s, parent))
     return dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "parent layer %s not found", parent);
   if (o.expect_diff_id)
     {
@@ -129,6 +160,7 @@ cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err)
       return -1;
     }
   cleanup_free char *diff = xasprintf ("%s/diff", t.path);
+  o.tarsplit_dir = t.path;
   struct dk_unpack_result r;
   if (dk_layer_unpack (fd, diff, &o, &r, err) < 0)
     {
@@ -138,7 +170,7 @@ cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err)
   char chain[DK_DIGEST_STR_LEN];
   chain_id_of (parent, r.diff_id, chain);
 
-  if (store_lock (s, err) < 0)
+  if (wait_for_parent (s, parent, wait_secs, err) < 0)
     {
       tmpdir_done (&t);
       return -1;

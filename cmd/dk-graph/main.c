@@ -9,7 +9,8 @@
 
 static const char usage[]
     = "Usage: dk-graph --root DIR [--driver overlay2|vfs] SUBCOMMAND ...\n"
-      "  layer-register [--parent CHAINID] [--diff-id D] [--digest D] [FILE|-]\n"
+      "  layer-register [--parent CHAINID [--parent-wait SECS]] [--diff-id D] [--digest D] "
+      "[FILE|-]\n"
       "  layer-exists CHAINID\n"
       "  image-add --config FILE [--manifest FILE] [--tag NAME:TAG]... [--digest-ref NAME@DIGEST]\n"
       "  resolve REF|ID|SHORTID\n"

@@ -65,13 +65,23 @@ int
 blob_download (struct reg_client *c, const char *repo, const struct blob_desc *d,
                blob_write_fn write, blob_progress_fn progress, void *ud, dk_err_t *err)
 {
+  return blob_download_resume (c, repo, d, 0, dk_sha256_new (), write, progress, ud, err);
+}
+
+int
+blob_download_resume (struct reg_client *c, const char *repo, const struct blob_desc *d,
+                      int64_t have, struct dk_sha256 *h, blob_write_fn write,
+                      blob_progress_fn progress, void *ud, dk_err_t *err)
+{
   cleanup_free char *path = xasprintf ("/v2/%s/blobs/%s", repo, d->digest);
   cleanup_free char *scope = xasprintf ("repository:%s:pull", repo);
   struct dl x = { .d = d, .write = write, .progress = progress, .ud = ud };
-  x.h = dk_sha256_new ();
+  x.h = h;
+  x.received = have;
   int ret = 0;
   int resumes = 0;
-  for (;;)
+  /* nothing to fetch when an earlier pull got every byte */
+  for (bool go = have < d->size; go;)
     {
       struct reg_req req = { .path = path,
                              .scope = scope,
@@ -91,6 +101,7 @@ blob_download (struct reg_client *c, const char *repo, const struct blob_desc *d
                                     "filesystem layer verification failed for digest %s: more "
                                     "than the %lld bytes of its descriptor",
                                     d->digest, (long long)d->size);
+          (*err)->status = EBADMSG;
           break;
         }
       if (x.write_errno)
@@ -141,8 +152,12 @@ blob_download (struct reg_client *c, const char *repo, const struct blob_desc *d
       char got[DK_DIGEST_STR_LEN];
       dk_sha256_final (x.h, got);
       if (strcmp (got, d->digest) != 0 || x.received != d->size)
-        ret = dk_make_error_code (err, DK_ECODE_INTERNAL, 0,
-                                  "filesystem layer verification failed for digest %s", d->digest);
+        {
+          ret = dk_make_error_code (err, DK_ECODE_INTERNAL, 0,
+                                    "filesystem layer verification failed for digest %s",
+                                    d->digest);
+          (*err)->status = EBADMSG;
+        }
       else if (x.held.len > 0 && write (x.held.data, x.held.len, ud) < 0)
         ret = dk_make_error (err, errno ? errno : EIO, "write blob %s", d->digest);
     }

@@ -1,6 +1,8 @@
+#include "atomicfile.h"
 #include "blob.h"
 #include "cleanup.h"
 #include "digest.h"
+#include "log.h"
 #include "progress.h"
 #include "pull.h"
 
@@ -9,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,7 +39,8 @@ struct one
   struct shared *s;
   int idx;
   char id[13];
-  int fd; /* where the bytes go: register child's stdin or a file */
+  int fd;      /* the spool file (or, for --output-dir, the blob's file) */
+  int pipe_fd; /* the register child's stdin while streaming, or -1 */
   int64_t last_ms;
   int64_t total;
 };
@@ -71,6 +75,8 @@ static int
 to_fd (const char *data, size_t len, void *ud)
 {
   struct one *o = ud;
+  if (o->pipe_fd >= 0 && write_all (o->pipe_fd, data, len) < 0)
+    return -1;
   return write_all (o->fd, data, len);
 }
 
@@ -154,56 +160,154 @@ pull_one_to_dir (struct one *o, const struct blob_desc *d, dk_err_t *err)
   return 0;
 }
 
+/* The blob's partial file, kept across runs under ROOT/tmp/dk-pull-partial/
+   (no ".lock" sibling, so the store's clean-up leaves it) and held by a
+   flock while we write it.  What an earlier pull left there is hashed again
+   and the download goes on from its end.  A blob someone else is fetching
+   right now gets a private, unlinked spool file instead. */
+static int
+open_partial (struct one *o, const struct blob_desc *d, char **path, int64_t *have,
+              struct dk_sha256 **hp, dk_err_t *err)
+{
+  const struct layers_job *job = o->s->job;
+  *have = 0;
+  *hp = dk_sha256_new ();
+  cleanup_free char *dir = xasprintf ("%s/tmp/dk-pull-partial", job->g->root);
+  if (dk_mkdir_p (dir, 0700, err) < 0)
+    return -1;
+  cleanup_free char *p = xasprintf ("%s/%s", dir, dk_digest_hex (d->digest));
+  cleanup_close int fd = open (p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) == 0)
+    {
+      struct stat st;
+      if (fstat (fd, &st) < 0)
+        return dk_make_error (err, errno, "stat `%s`", p);
+      if (st.st_size > d->size && ftruncate (fd, 0) < 0)
+        return dk_make_error (err, errno, "truncate `%s`", p);
+      static const size_t bufsz = 1 << 20;
+      cleanup_free char *buf = xmalloc (bufsz);
+      ssize_t n;
+      while ((n = read (fd, buf, bufsz)) > 0)
+        {
+          dk_sha256_update (*hp, buf, n);
+          *have += n;
+        }
+      if (n < 0)
+        return dk_make_error (err, errno, "read `%s`", p);
+      if (*have > 0)
+        dk_debug ("blob %s: resuming from %lld bytes of an earlier pull", d->digest,
+                  (long long)*have);
+      *path = steal_ptr (&p);
+      o->fd = steal_fd (&fd);
+      return 0;
+    }
+  cleanup_free char *tmpl = xasprintf ("%s/layer-XXXXXX", job->tmp_dir);
+  int sfd = mkostemp (tmpl, O_CLOEXEC);
+  if (sfd < 0)
+    return dk_make_error (err, errno, "create a spool file in `%s`", job->tmp_dir);
+  unlink (tmpl);
+  o->fd = sfd;
+  return 0;
+}
+
+/* Copies [0, len) of the spool file into the register child. */
+static int
+feed_prefix (struct one *o, int64_t len, dk_err_t *err)
+{
+  static const size_t bufsz = 1 << 20;
+  cleanup_free char *buf = xmalloc (bufsz);
+  for (int64_t off = 0; off < len;)
+    {
+      size_t want = len - off < (int64_t)bufsz ? (size_t)(len - off) : bufsz;
+      ssize_t n = pread (o->fd, buf, want, off);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return dk_make_error (err, n < 0 ? errno : EIO, "read spool file");
+      if (write_all (o->pipe_fd, buf, n) < 0)
+        return dk_make_error (err, errno, "write layer to dk-graph");
+      off += n;
+    }
+  return 0;
+}
+
+static int
+register_from_spool (struct one *o, const struct blob_desc *d, const char *parent, dk_err_t *err)
+{
+  const struct layers_job *job = o->s->job;
+  struct dk_child child = { .pid = -1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
+  if (lseek (o->fd, 0, SEEK_SET) < 0)
+    return dk_make_error (err, errno, "rewind spool file");
+  if (graph_register_start (job->g, parent, job->diff_ids[o->idx], d->digest, &child, err) < 0)
+    return -1;
+  if (feed_file (o, o->fd, child.stdin_fd, err) < 0)
+    {
+      graph_register_abort (&child);
+      return -1;
+    }
+  return graph_register_finish (&child, job->chain_ids[o->idx], err);
+}
+
 static int
 pull_one_to_store (struct one *o, const struct blob_desc *d, dk_err_t *err)
 {
   const struct layers_job *job = o->s->job;
   int i = o->idx;
   const char *parent = i > 0 ? job->chain_ids[i - 1] : NULL;
+  cleanup_free char *partial = NULL;
+  int64_t have = 0;
+  struct dk_sha256 *h = NULL;
+  int ret = open_partial (o, d, &partial, &have, &h, err);
+  cleanup_close int spool = o->fd;
   struct dk_child child = { .pid = -1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
-  if (parent_ready (o->s, i, false))
+  /* the parent is there: stream into the store while downloading (and keep
+     the bytes in the partial file); else only spool, register after it */
+  bool stream = ret == 0 && have < d->size && parent_ready (o->s, i, false);
+  if (stream)
+    ret = graph_register_start (job->g, parent, job->diff_ids[i], d->digest, &child, err);
+  if (stream && ret == 0)
     {
-      /* the parent is there: stream straight into the store while downloading */
-      if (graph_register_start (job->g, parent, job->diff_ids[i], d->digest, &child, err) < 0)
-        return -1;
-      o->fd = child.stdin_fd;
-      if (blob_download (job->c, job->repo, d, to_fd, on_progress, o, err) < 0)
-        {
-          graph_register_abort (&child);
-          return -1;
-        }
-      progress ("Verifying Checksum", o->id, -1, 0);
-      progress ("Download complete", o->id, -1, 0);
-      progress ("Extracting", o->id, o->total, o->total);
-      if (graph_register_finish (&child, job->chain_ids[i], err) < 0)
-        return -1;
-      progress ("Pull complete", o->id, -1, 0);
-      return 0;
+      o->pipe_fd = child.stdin_fd;
+      ret = feed_prefix (o, have, err);
     }
-  /* the parent is still on its way: spool (verified) and register after it */
-  cleanup_free char *tmpl = xasprintf ("%s/layer-XXXXXX", job->tmp_dir);
-  cleanup_close int fd = mkostemp (tmpl, O_CLOEXEC);
-  if (fd < 0)
-    return dk_make_error (err, errno, "create a spool file in `%s`", job->tmp_dir);
-  unlink (tmpl);
-  o->fd = fd;
-  if (blob_download (job->c, job->repo, d, to_fd, on_progress, o, err) < 0)
-    return -1;
-  progress ("Verifying Checksum", o->id, -1, 0);
-  progress ("Download complete", o->id, -1, 0);
-  if (!parent_ready (o->s, i, true))
-    return 0; /* another layer failed; its error is the one reported */
-  if (lseek (fd, 0, SEEK_SET) < 0)
-    return dk_make_error (err, errno, "rewind spool file");
-  if (graph_register_start (job->g, parent, job->diff_ids[i], d->digest, &child, err) < 0)
-    return -1;
-  if (feed_file (o, fd, child.stdin_fd, err) < 0)
+  if (ret == 0)
     {
-      graph_register_abort (&child);
+      if (lseek (spool, have, SEEK_SET) < 0)
+        ret = dk_make_error (err, errno, "seek spool file");
+      else
+        ret = blob_download_resume (job->c, job->repo, d, have, steal_ptr (&h), to_fd, on_progress,
+                                    o, err);
+    }
+  if (h)
+    dk_sha256_free (h);
+  if (ret < 0)
+    {
+      if (child.pid > 0)
+        graph_register_abort (&child);
+      /* a blob that does not verify is not worth resuming */
+      if (partial && *err && (*err)->status == EBADMSG)
+        unlink (partial);
       return -1;
     }
-  if (graph_register_finish (&child, job->chain_ids[i], err) < 0)
+  progress ("Verifying Checksum", o->id, -1, 0);
+  progress ("Download complete", o->id, -1, 0);
+  if (stream)
+    {
+      progress ("Extracting", o->id, o->total, o->total);
+      o->pipe_fd = -1;
+      ret = graph_register_finish (&child, job->chain_ids[i], err);
+    }
+  else
+    {
+      o->pipe_fd = -1;
+      if (!parent_ready (o->s, i, true))
+        return 0; /* another layer failed; its error is the one reported */
+      ret = register_from_spool (o, d, parent, err);
+    }
+  if (ret < 0)
     return -1;
+  if (partial)
+    unlink (partial);
   progress ("Pull complete", o->id, -1, 0);
   return 0;
 }
@@ -223,7 +327,7 @@ worker (void *arg)
       if (idx >= job->m->n_layers)
         return NULL;
       const struct blob_desc *d = &job->m->layers[idx];
-      struct one o = { .s = s, .idx = idx, .fd = -1, .total = d->size };
+      struct one o = { .s = s, .idx = idx, .fd = -1, .pipe_fd = -1, .total = d->size };
       progress_short_id (d->digest, o.id);
       dk_err_t err = NULL;
       int ret = job->g ? pull_one_to_store (&o, d, &err) : pull_one_to_dir (&o, d, &err);

@@ -116,7 +116,7 @@ test_process (void)
   dk_err_t err = NULL;
   jv s = build ("{\"Cmd\":[\"-c\",\"echo hi\"],\"Env\":[\"A=1\",\"PATH=/mine\"]}",
                 "{\"Entrypoint\":[\"/bin/sh\"],\"Cmd\":[\"ignored\"],\"Env\":[\"A=img\",\"B=2\"],"
-                "\"WorkingDir\":\"/srv\"}",
+                "\"WorkingDir\":\"/srv/\"}",
                 &err);
   ok (jv_is_valid (s), "build: a minimal container builds");
   is_json (s, "process.args", "[\"/bin/sh\",\"-c\",\"echo hi\"]",
@@ -134,6 +134,7 @@ test_process (void)
              "{\"Cmd\":[\"sh\"],\"Env\":[\"X=1\"]}", &err);
   is_json (s, "process.env", "[\"HOSTNAME=web\",\"TERM=xterm\",\"X=1\"]",
            "env: TERM with a tty, bare NAME removes the default");
+  is_json (s, "process.cwd", "\"/\"", "process: cwd defaults to /");
   is_json (s, "process.terminal", "true", "process: terminal with Tty");
   is_json (s, "root.readonly", "(none)", "root: readonly left out when false, as Go's omitempty");
   jv_free (s);
@@ -588,6 +589,9 @@ test_validate (void)
     { "{\"HostConfig\":{\"Init\":true}}", "Init (--init) is not supported yet" },
     { "{\"HostConfig\":{\"Tmpfs\":{\"run\":\"\"}}}",
       "invalid mount path: 'run' mount path must be absolute" },
+    { "{\"HostConfig\":{\"Binds\":[\"/tmp:/x\"],\"Mounts\":[{\"Type\":\"tmpfs\",\"Target\":\"/x/"
+      "\"}]}}",
+      "Duplicate mount point: /x/" },
     { "{\"WorkingDir\":\"rel\"}",
       "the working directory 'rel' is invalid, it needs to be an absolute path" },
     { "{\"StopSignal\":\"SIGNOPE\"}", "Invalid signal: SIGNOPE" },
