@@ -482,6 +482,8 @@ apply_entry (struct applier *ap, struct archive *a, struct archive_entry *e, uin
       if (write_data (a, fd, archive_entry_size (e), rel, err) < 0)
         return -1;
       *size += archive_entry_size (e);
+      if (ap->o->on_file && archive_entry_size (e) > 0 && archive_entry_sparse_count (e) == 0)
+        ap->o->on_file (ap->o->on_file_data, rel);
       break;
     case AE_IFDIR:
       if (!exists && mkdirat (dfd, base, 0700) < 0)

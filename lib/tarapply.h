@@ -34,6 +34,10 @@ struct dk_tarapply_opts
   size_t n_uidmap;
   const struct dk_idmap *gidmap;
   size_t n_gidmap;
+  /* called with the relative path of every regular file written with
+     content from the tar (not sparse, not a hard link); may be NULL */
+  void (*on_file) (void *data, const char *rel);
+  void *on_file_data;
 };
 
 /* Reads every entry of a (tar format already configured) and applies it under

@@ -3,6 +3,7 @@
 #include "cleanup.h"
 #include "layerpipe.h"
 #include "layerstream.h"
+#include "tarsplit.h"
 #include "treecopy.h"
 
 #include <archive.h>
@@ -17,8 +18,15 @@
 struct reader
 {
   struct dk_layerpipe *p;
+  struct dk_tarsplit *split;
   dk_err_t err;
 };
+
+static void
+on_file (void *data, const char *rel)
+{
+  dk_tarsplit_file (data, rel);
+}
 
 static la_ssize_t
 read_cb (struct archive *a, void *data, const void **buf)
@@ -30,6 +38,8 @@ read_cb (struct archive *a, void *data, const void **buf)
       archive_set_error (a, EIO, "%s", r->err->msg);
       return -1;
     }
+  if (r->split && n > 0)
+    dk_tarsplit_feed (r->split, *buf, n);
   return n;
 }
 
@@ -57,16 +67,24 @@ unpack (int in_fd, const char *target, const struct dk_unpack_opts *o, struct dk
     return dk_make_error (err, errno, "open `%s`", target);
 
   cleanup_layerstream struct dk_layerstream *s = dk_layerstream_new (in_fd);
-  struct reader rd = { dk_layerpipe_start (s, err), NULL };
-  if (rd.p == NULL)
+  struct dk_tarsplit *split = NULL;
+  if (o->tarsplit_dir && (split = dk_tarsplit_new (o->tarsplit_dir, err)) == NULL)
     return -1;
+  struct reader rd = { dk_layerpipe_start (s, err), split, NULL };
+  if (rd.p == NULL)
+    {
+      dk_tarsplit_free (split);
+      return -1;
+    }
   struct archive *a = archive_read_new ();
   archive_read_support_format_tar (a);
   archive_read_set_format_option (a, "tar", "hdrcharset", "BINARY");
   int ret = 0;
   if (archive_read_open (a, &rd, NULL, read_cb, NULL) != ARCHIVE_OK)
     ret = dk_make_error_code (err, DK_ECODE_INVALID, 0, "read layer: %s", archive_error_string (a));
-  struct dk_tarapply_opts to = { o->whiteouts, o->uidmap, o->n_uidmap, o->gidmap, o->n_gidmap };
+  struct dk_tarapply_opts to
+      = { o->whiteouts,           o->uidmap, o->n_uidmap, o->gidmap, o->n_gidmap,
+          split ? on_file : NULL, split };
   if (ret == 0)
     ret = dk_tar_apply (a, rootfd, &to, &res->size, err);
   archive_read_free (a);
@@ -87,7 +105,12 @@ unpack (int in_fd, const char *target, const struct dk_unpack_opts *o, struct dk
   while (ret == 0 && (n = dk_layerpipe_next (rd.p, &b, err)) != 0)
     if (n < 0)
       ret = -1;
+    else if (split)
+      dk_tarsplit_feed (split, b, n);
   dk_layerpipe_stop (rd.p);
+  if (ret == 0 && split)
+    ret = dk_tarsplit_finish (split, err);
+  dk_tarsplit_free (split);
   if (ret < 0)
     return -1;
   dk_layerstream_result (s, res->digest, res->diff_id, &res->compressed_size, &res->tar_size);

@@ -16,6 +16,7 @@ struct dk_unpack_opts
   const char *parent_dir;     /* vfs: copied into the target first; may be NULL */
   const char *expect_digest;  /* compressed digest, may be NULL */
   const char *expect_diff_id; /* may be NULL */
+  const char *tarsplit_dir;   /* keep lib/tarsplit's files there; may be NULL */
   const struct dk_idmap *uidmap;
   size_t n_uidmap;
   const struct dk_idmap *gidmap;

@@ -4,6 +4,7 @@
 #include "atomicfile.h"
 #include "cleanup.h"
 #include "diff.h"
+#include "tarsplit.h"
 #include "treecopy.h"
 
 #include <errno.h>
@@ -421,7 +422,25 @@ cmd_layer_diff (struct store *s, int argc, char **argv, dk_err_t *err)
   cleanup_free char *old = pd ? xasprintf ("%s/diff", pd) : NULL;
   cleanup_free char *ld = layer_dir (s, chain);
   cleanup_free char *src = xasprintf ("%s/diff", ld);
-  if (write_diff (s, src, old, fd, err) < 0)
+  cleanup_free char *split = xasprintf ("%s/tar-split.zst", ld);
+  if (access (split, F_OK) == 0)
+    {
+      /* the exact bytes that were registered */
+      char digest[DK_DIGEST_STR_LEN];
+      uint64_t size;
+      const char *want = dk_json_str (meta, "diff_id");
+      if (dk_tarsplit_assemble (ld, src, fd, digest, &size, err) < 0)
+        return -1;
+      if (want && strcmp (want, digest) != 0)
+        {
+          if (path)
+            unlink (path);
+          return dk_make_error_code (err, DK_ECODE_INTERNAL, 0,
+                                     "layer %s: rebuilt tar has digest %s, not its diff ID %s",
+                                     chain, digest, want);
+        }
+    }
+  else if (write_diff (s, src, old, fd, err) < 0)
     return -1;
   done_file (path);
   return 0;

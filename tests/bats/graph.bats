@@ -361,3 +361,24 @@ JSON
   run "${G[@]}" ls
   assert_equal "$(jq -c .images <<<"$output")" "[]"
 }
+
+@test "graph: layer-diff gives back the exact bytes of the registered layer (tar-split)" {
+  mkdir -p "$T/src/d"
+  echo a >"$T/src/d/a"
+  ln "$T/src/d/a" "$T/src/d/hard"
+  ln -s a "$T/src/d/sym"
+  head -c 100000 /dev/urandom >"$T/src/big"
+  : >"$T/src/empty"
+  long=$(printf 'n%.0s' $(seq 150))
+  echo l >"$T/src/$long"
+  for fmt in gnu pax ustar; do
+    [ $fmt = ustar ] && rm "$T/src/$long"
+    tar --format=$fmt -C "$T/src" -cf "$T/$fmt.tar" .
+    want=sha256:$(sha256sum "$T/$fmt.tar" | cut -d' ' -f1)
+    run "${G[@]}" layer-register "$T/$fmt.tar"
+    assert_success
+    run "${G[@]}" layer-diff "$want" -o "$T/$fmt.out"
+    assert_success
+    assert_equal "sha256:$(sha256sum "$T/$fmt.out" | cut -d' ' -f1)" "$want"
+  done
+}
