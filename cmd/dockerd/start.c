@@ -23,6 +23,7 @@ struct start_ctx
   char *rootfs;
   char *netns; /* NULL none, "host", or a path */
   struct job *job;
+  bool shim_up;
 };
 
 static void start_fail (struct start_ctx *x, int status, const char *msg);
@@ -242,6 +243,12 @@ start_fail (struct start_ctx *x, int status, const char *msg)
   container_set_state_field (c, "ExitCode", dk_json_int64 (code));
   cleanup_error dk_err_t err = NULL;
   container_save (c, &err);
+  if (x->shim_up)
+    {
+      /* the runtime created the container: the shim ends it and leaves */
+      container_kill (c, SIGKILL, &err);
+      dk_error_release (&err);
+    }
   if (x->req)
     {
       x->req->on_abort = NULL;
@@ -304,6 +311,7 @@ shim_ready (struct job *j, jv result, int status, void *ud)
       return;
     }
   int64_t pid = 0;
+  x->shim_up = true;
   dk_json_int (result, "pid", &pid);
   container_set_state_field (x->c, "Pid", dk_json_int64 (pid));
   attach_connect_pending (x->c, attaches_ready, x);
