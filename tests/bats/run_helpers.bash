@@ -40,7 +40,7 @@ bundle() {
   shift 2
   [ "${1:-}" = -- ] && shift
   cp -a "$BATS_FILE_TMPDIR/tpl" "$dir"
-  jq --argjson args "$(printf '%s\n' "$@" | jq -R . | jq -s .)" \
+  jq --argjson args "$(for a in "$@"; do jq -n --arg a "$a" '$a'; done | jq -s .)" \
     ".process.args = \$args | $filter | .linux.cgroupsPath = \"${CGX:-$CG}\"" \
     "$BATS_FILE_TMPDIR/tpl/config.json" >"$dir/config.json"
 }
