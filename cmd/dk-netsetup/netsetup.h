@@ -109,7 +109,6 @@ int proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, jv p
                const int *fds, dk_err_t *err);
 int proxy_remove (struct ctx *c, const char *id, const char *net, dk_err_t *err);
 int cmd_proxy (struct ctx *c, int argc, char **argv, dk_err_t *err);
-int proxy_stop (struct ctx *c);
 
 /* dnsfiles.c */
 int files_write_resolv (const char *dir, jv dns, jv search, jv opts, dk_err_t *err);

@@ -230,15 +230,20 @@ cmp_str (const void *a, const void *b)
   return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
-char **
-net_names (struct ctx *c)
+static char **
+sorted (char **v)
 {
-  char **v = list_json (c, "networks");
   size_t n = 0;
   while (v[n])
     n++;
   qsort (v, n, sizeof *v, cmp_str);
   return v;
+}
+
+char **
+net_names (struct ctx *c)
+{
+  return sorted (list_json (c, "networks"));
 }
 
 jv
@@ -368,7 +373,7 @@ ep_remove (struct ctx *c, const char *id, dk_err_t *err)
 char **
 ep_ids (struct ctx *c)
 {
-  return list_json (c, "endpoints");
+  return sorted (list_json (c, "endpoints"));
 }
 
 int

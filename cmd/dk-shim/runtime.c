@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -55,7 +56,8 @@ set_nonblock (int fd)
     fcntl (fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-static void
+/* Reads what is there; returns true at EOF. */
+static bool
 drain (int fd, struct dk_buf *b)
 {
   char buf[4096];
@@ -65,7 +67,7 @@ drain (int fd, struct dk_buf *b)
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
-        return;
+        return n == 0;
       if (b->len < 64 * 1024)
         dk_buf_add (b, buf, (size_t)n);
     }
@@ -239,17 +241,24 @@ rt_run (struct shim *s, const char *const *args, int in, int out, int errfd, int
   bool want_console = master != NULL && s->console_fd >= 0;
   if (cap[0] >= 0)
     set_nonblock (cap[0]);
+  /* a pidfd wakes us the moment the runtime exits; without one, poll */
+  cleanup_close int pidfd = pidfd_open (pid, 0);
   for (;;)
     {
-      struct pollfd pfd[2];
+      struct pollfd pfd[3];
       int np = 0;
       if (cap[0] >= 0)
         pfd[np++] = (struct pollfd){ cap[0], POLLIN, 0 };
       if (want_console && *master < 0)
         pfd[np++] = (struct pollfd){ s->console_fd, POLLIN, 0 };
-      poll (pfd, (nfds_t)np, 20);
-      if (cap[0] >= 0)
-        drain (cap[0], &output);
+      if (pidfd >= 0)
+        pfd[np++] = (struct pollfd){ pidfd, POLLIN, 0 };
+      poll (pfd, (nfds_t)np, pidfd >= 0 ? 1000 : 20);
+      if (cap[0] >= 0 && drain (cap[0], &output))
+        {
+          close (cap[0]);
+          cap[0] = -1;
+        }
       if (want_console && *master < 0)
         {
           int m = console_receive (s);

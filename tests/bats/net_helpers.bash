@@ -15,8 +15,12 @@ net_setup() {
 ns() { nsenter --net="/run/netns/$NS" "$@"; }
 ns_tool() { ns "$NET_BIN" --state-dir "$T/state" --exec-root "$T/exec" "$@"; }
 in_ctr() { local id=$1; shift; nsenter --net="$T/exec/netns/$id" "$@"; }
-# Starts a background process and remembers its pid for teardown.
-bg() { "$@" >/dev/null 2>&1 & PIDS+=($!); }
+# Starts a program in the background inside namespace $1 (a path) and
+# remembers its pid for teardown (nsenter execs it: the pid is the program's).
+# fd 3 is bats' own: a background program must not hold it.
+bg_in() { local nsp=$1; shift; nsenter --net="$nsp" "$@" >/dev/null 2>&1 3>&- & PIDS+=($!); }
+bg_ctr() { local id=$1; shift; bg_in "$T/exec/netns/$id" "$@"; }
+bg_ns() { bg_in "/run/netns/$NS" "$@"; }
 
 net_teardown() {
   local p
@@ -26,3 +30,6 @@ net_teardown() {
   ip netns del "$NS" 2>/dev/null
   rm -rf "$T"
 }
+
+# True when pid is gone (a zombie counts: its parent may be a slow init).
+gone() { [ ! -e "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status"; }

@@ -281,3 +281,68 @@ teardown() {
   [ -z "$(find "$WORK/root" -path '*/layers/*' -name meta.json)" ]
   [ -z "$(find "$WORK/root/tmp/dk-pull-partial" -type f)" ]
 }
+
+@test "pull: a schema 1 manifest is refused with Docker's notice" {
+  start_registry_extra $'compatibility:\n  schema1:\n    enabled: true'
+  echo '{}' >"$WORK/none.json"
+  skopeo --insecure-policy copy --quiet --format v2s1 --dest-tls-verify=false \
+    --dest-authfile "$WORK/none.json" "oci:$(fixture_layout busybox):latest" "docker://$REGISTRY/old/s1:latest"
+  run "$DK_PULL" --output-dir "$WORK/o" "$REGISTRY/old/s1:latest"
+  assert_failure 1
+  assert_equal "$(last_line | jq -r .code)" invalid
+  assert_output --partial "Docker Image manifest version 2, schema 1 support is disabled"
+  assert_output --partial "Suggest the author of $REGISTRY/old/s1:latest to upgrade the image"
+}
+
+@test "login: Basic and Bearer registries check the credentials" {
+  start_registry htpasswd
+  run "$DK_PULL" login "$REGISTRY" --auth-file "$(auth_file "$REGISTRY_USER" "$REGISTRY_PASS")"
+  assert_success
+  assert_equal "$(last_line | jq -r .status)" "Login Succeeded"
+  run "$DK_PULL" login "$REGISTRY" --auth-file "$(auth_file "$REGISTRY_USER" wrong)"
+  assert_failure 1
+  assert_equal "$(last_line | jq -r .code)" unauthorized
+  start_token_registry
+  run "$DK_PULL" login "http://$REGISTRY" --auth-file "$(auth_file "$TOKEN_USER" "$TOKEN_PASS")"
+  assert_success
+  run "$DK_PULL" login "$REGISTRY" --auth-file "$(auth_file "$TOKEN_USER" wrong)"
+  assert_failure 1
+  assert_output --partial "incorrect username or password"
+}
+
+@test "pull: zstd layers and Docker schema 2 media types into the store" {
+  graph_ready || skip "dk-graph does not implement layer-exists/layer-register yet"
+  start_registry plain
+  push_fixture layers "$REGISTRY/dk/zst:latest" --compress zstd
+  push_fixture oci "$REGISTRY/dk/v2s2:latest" --format v2s2
+  run "$DK_PULL" --root "$WORK/root" "$REGISTRY/dk/zst:latest"
+  assert_success
+  assert_equal "$(printf '%s\n' "$output" | grep -c '"Pull complete"')" 4
+  run "$DK_PULL" --root "$WORK/root" "$REGISTRY/dk/v2s2:latest"
+  assert_success
+  run "$DK_REPO_ROOT/bin/dk-graph" --root "$WORK/root" resolve "$REGISTRY/dk/zst:latest"
+  assert_success
+  run "$DK_REPO_ROOT/bin/dk-graph" --root "$WORK/root" resolve "$REGISTRY/dk/v2s2:latest"
+  assert_success
+}
+
+@test "pull: --max-concurrent-downloads 1 makes the other layers wait" {
+  start_registry plain
+  push_fixture layers "$REGISTRY/dk/seq:latest"
+  run "$DK_PULL" --output-dir "$WORK/o" --max-concurrent-downloads 1 "$REGISTRY/dk/seq:latest"
+  assert_success
+  assert_equal "$(printf '%s\n' "$output" | grep -c '"Waiting"')" 3
+  # one at a time: a layer's download starts only after the previous one completed
+  order=$(printf '%s\n' "$output" | jq -r 'select(.status=="Downloading" or .status=="Download complete") | .id' | uniq | tr '\n' ' ')
+  assert_equal "$(echo "$order" | wc -w)" 4
+}
+
+@test "pull: --insecure-registry with a CIDR skips TLS verification" {
+  start_registry tls
+  push_fixture busybox "$REGISTRY/dk/cidr:latest"
+  export DK_PULL_LOOPBACK_SECURE=1
+  run "$DK_PULL" --output-dir "$WORK/o" --certs-dir "$WORK/empty" --insecure-registry 127.0.0.0/8 "$REGISTRY/dk/cidr:latest"
+  assert_success
+  run "$DK_PULL" --output-dir "$WORK/o2" --certs-dir "$WORK/empty" --retries 1 --insecure-registry 10.0.0.0/8 "$REGISTRY/dk/cidr:latest"
+  assert_failure 1
+}

@@ -145,3 +145,33 @@ graph_has_layer_diff() {
     sha256:0000000000000000000000000000000000000000000000000000000000000000 -o - 2>&1 |
     grep -q '"not_found"'
 }
+
+# start_registry_extra YAML: a plain registry with YAML appended to its
+# config (e.g. the schema 1 compatibility switch).  Exports like start_registry.
+start_registry_extra() {
+  local dir rport pid i code
+  dir=$(mktemp -d "$BATS_TEST_TMPDIR/reg.XXXXXX")
+  mkdir -p "$dir/data"
+  for _ in 1 2 3; do
+    rport=$(free_port)
+    printf 'version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n%s\n' \
+      "$dir" "$rport" "$1" >"$dir/config.yml"
+    /usr/bin/docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 3>&- &
+    pid=$!
+    for i in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$rport/v2/") || true
+      if [ "$code" = 200 ]; then
+        REGISTRY=127.0.0.1:$rport REGISTRY_PID=$pid REGISTRY_DIR=$dir
+        DK_REGISTRY_PIDS="${DK_REGISTRY_PIDS:-} $pid"
+        export REGISTRY REGISTRY_PID REGISTRY_DIR DK_REGISTRY_PIDS
+        return 0
+      fi
+      sleep 0.1
+    done
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  cat "$dir/registry.log" >&2
+  return 1
+}

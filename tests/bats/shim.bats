@@ -125,7 +125,7 @@ scenario_2() {
 
 # two clients attach at once and both get the output
 scenario_3() {
-  set_args sh -c 'sleep 0.3; echo to-out; echo to-err >&2; sleep 0.2'
+  set_args sh -c 'sleep 1; echo to-out; echo to-err >&2; sleep 0.2'
   run shim
   assert_success
   assert_equal "$(status_field status)" created
@@ -167,7 +167,7 @@ scenario_5() {
   set_args cat
   run shim --start --stdin
   assert_success
-  run bash -c "echo first | timeout 1 '$SHIM' ctl '$STATE' '{\"op\":\"attach\",\"stdin\":true,\"stdout\":true}'"
+  run bash -c "echo first | timeout 2 '$SHIM' ctl '$STATE' '{\"op\":\"attach\",\"stdin\":true,\"stdout\":true}'"
   assert_output --partial first
   assert_equal "$(status_field status)" running
   run ctl '{"op":"close-stdin"}'
@@ -215,9 +215,9 @@ scenario_7() {
   assert_output '{"type":"ok"}'
   wait_for 5 grep -q '41 123' "$STATE/$ID-json.log"
   run jq -r .log "$STATE/$ID-json.log"
-  assert_output --partial $'41 123\r\n'
+  assert_output --partial $'41 123\r'
   # a tty attach gets everything as stdout
-  run timeout 1 "$SHIM" ctl --no-stdin "$STATE" '{"op":"attach","stdout":true,"stderr":true}'
+  run timeout 2 "$SHIM" ctl --no-stdin "$STATE" '{"op":"attach","stdout":true,"stderr":true}'
   assert_output --partial '41 123'
 }
 
@@ -244,12 +244,11 @@ scenario_9() {
   assert_success
   ctl --no-stdin '{"op":"attach","stdout":true}' >"$T/first.out" 2>/dev/null &
   client=$!
-  sleep 0.3
+  wait_for 5 grep -q tick "$T/first.out"
   kill -9 "$client"
   wait "$client" || true
-  grep -q tick "$T/first.out"
   assert_equal "$(status_field status)" running
-  run timeout 1 "$SHIM" ctl --no-stdin "$STATE" '{"op":"attach","stdout":true}'
+  run timeout 2 "$SHIM" ctl --no-stdin "$STATE" '{"op":"attach","stdout":true}'
   assert_output --regexp 'tick [0-9]+'
   run ctl '{"op":"kill","signal":9}'
   assert_output '{"type":"ok"}'

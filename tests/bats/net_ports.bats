@@ -1,0 +1,136 @@
+#!/usr/bin/env bats
+# dk-netsetup: published ports (DNAT, userland proxy, hairpin NAT), icc,
+# crash cleanup.  Everything inside a namespace the test creates.
+load /usr/lib/bats/bats-support/load
+load /usr/lib/bats/bats-assert/load
+load net_helpers
+
+setup() { net_setup; }
+teardown() { net_teardown; }
+
+# A web server inside container $1 on port $2.
+serve() {
+  mkdir -p "$T/www"
+  echo "hello from $1" >"$T/www/index.html"
+  bg_ctr "$1" busybox httpd -f -p "$2" -h "$T/www"
+  sleep 0.2
+}
+
+@test "a published port answers from the host via DNAT and via localhost" {
+  ns_tool init >/dev/null
+  run ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80
+  assert_success
+  assert_output --partial '"ports":[{"container_port":80,"proto":"tcp","host_ip":"0.0.0.0","host_port":8080}]'
+  serve c1 80
+  run ns iptables -t nat -S DOCKER
+  assert_output --partial -- '-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80'
+  run ns curl -sS -m 5 http://172.17.0.1:8080/
+  assert_output 'hello from c1'
+  run ns curl -sS -m 5 http://127.0.0.1:8080/
+  assert_output 'hello from c1'
+  # one proxy process holds the listener
+  run ns ss -Htlnp 'sport = :8080'
+  assert_output --partial "pid=$(cat "$T/state/proxy.pid")"
+}
+
+@test "one proxy process serves every published port, UDP too" {
+  ns_tool init >/dev/null
+  ns_tool connect --id c1 --files-dir "$T/c1" -p 8081:80 -p 5353:53/udp >/dev/null
+  ns_tool connect --id c2 --files-dir "$T/c2" -p 8082:80 >/dev/null
+  serve c1 80
+  bg_ctr c2 busybox httpd -f -p 80 -h "$T/www"
+  bg_ctr c1 python3 -c 'import socket
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("0.0.0.0",53))
+while True:
+    d,a=s.recvfrom(100); s.sendto(b"pong "+d,a)'
+  sleep 0.5
+  run ns curl -sS -m 5 http://127.0.0.1:8082/
+  assert_output 'hello from c1'
+  run ns python3 -c 'import socket
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(3)
+s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
+  assert_output 'pong ping'
+  pid=$(cat "$T/state/proxy.pid")
+  [ "$(ns ss -Htulnp | grep -c "pid=$pid,")" -eq 3 ]
+  [ "$(pgrep -c -f "exec-root $T/exec proxy")" -eq 1 ]
+  ns_tool disconnect --id c1 >/dev/null
+  ns_tool disconnect --id c2 >/dev/null
+  # the last port gone, the proxy is gone
+  sleep 0.2
+  gone "$pid"
+}
+
+@test "port ranges, -P and a taken host port" {
+  ns_tool init >/dev/null
+  run ns_tool connect --id c1 --files-dir "$T/c1" -p 127.0.0.1:9000-9002:7000-7002 -P --expose 80/tcp
+  assert_success
+  assert_output --partial '{"container_port":7000,"proto":"tcp","host_ip":"127.0.0.1","host_port":9000}'
+  assert_output --partial '{"container_port":7002,"proto":"tcp","host_ip":"127.0.0.1","host_port":9002}'
+  lo=$(ns cat /proc/sys/net/ipv4/ip_local_port_range | awk '{print $1}')
+  assert_output --partial "{\"container_port\":80,\"proto\":\"tcp\",\"host_ip\":\"0.0.0.0\",\"host_port\":$lo}"
+  run ns_tool connect --id c2 --files-dir "$T/c2" -p 9001:80
+  assert_failure 1
+  assert_output --partial 'Bind for 0.0.0.0:9001 failed: port is already allocated'
+  # a port some other program holds
+  bg_ns busybox nc -l -p 9100
+  sleep 0.2
+  run ns_tool connect --id c3 --files-dir "$T/c3" -p 9100:80
+  assert_failure 1
+  assert_output --partial 'failed to bind host port 0.0.0.0:9100/tcp: Address already in use'
+  [ ! -e "$T/exec/netns/c2" ] && [ ! -e "$T/exec/netns/c3" ]
+  [ "$(ns ip -br link | grep -c veth)" -eq 1 ]
+}
+
+@test "--userland-proxy=false reaches localhost through hairpin NAT" {
+  ns_tool init --userland-proxy false >/dev/null
+  ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 >/dev/null
+  serve c1 80
+  [ ! -e "$T/state/proxy.pid" ]
+  run ns cat /proc/sys/net/ipv4/conf/docker0/route_localnet
+  assert_output 1
+  run ns curl -sS -m 5 http://127.0.0.1:8080/
+  assert_output 'hello from c1'
+}
+
+@test "with --icc=false containers cannot reach each other" {
+  ns_tool init --icc false >/dev/null
+  ns_tool connect --id c1 --files-dir "$T/c1" >/dev/null
+  ns_tool connect --id c2 --files-dir "$T/c2" -p 8080:80 >/dev/null
+  run ns iptables -S FORWARD
+  assert_output --partial -- '-A FORWARD -i docker0 -o docker0 -j DROP'
+  run in_ctr c1 busybox ping -c1 -W1 172.17.0.3
+  assert_failure
+  # the host and published ports still work
+  run in_ctr c1 busybox ping -c1 -W1 172.17.0.1
+  assert_success
+  serve c2 80
+  run ns curl -sS -m 5 http://172.17.0.1:8080/
+  assert_output 'hello from c2'
+}
+
+@test "cleanup after a crash leaves no trace" {
+  ns_tool init >/dev/null
+  before_links=$(ns ip -br link | awk '{print $1}' | sort)
+  before_rules=$(ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')
+  ns_tool connect --id keep --files-dir "$T/k" >/dev/null
+  ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 >/dev/null
+  # dk-netsetup dies in the middle of a connect: links, rules and proxy are set up
+  DK_NETSETUP_TEST_CRASH=1 run ns_tool connect --id c2 --files-dir "$T/c2" -p 8081:80
+  assert_failure 99
+  [ -e "$T/exec/netns/c2" ]
+  proxy=$(cat "$T/state/proxy.pid")
+  run ns_tool cleanup --keep keep
+  assert_success
+  assert_output --partial '"removed":["c1","c2"]'
+  [ "$(ls "$T/exec/netns")" = keep ]
+  run jq -c . "$T/state/ipam/bridge.json"
+  assert_output '{"172.17.0.2":"keep"}'
+  ns_tool disconnect --id keep >/dev/null
+  after_links=$(ns ip -br link | awk '{print $1}' | sort)
+  after_rules=$(ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')
+  assert_equal "$after_links" "$before_links"
+  assert_equal "$after_rules" "$before_rules"
+  [ ! -e "$T/state/ipam/bridge.json" ]
+  sleep 0.2
+  gone "$proxy"
+}
