@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int
+int
 parse_ref (const char *s, bool want_tag, char **key, dk_err_t *err)
 {
   struct dk_ref r;
@@ -43,6 +43,72 @@ set_tag_time (struct store *s, const char *id, dk_err_t *err)
   cleanup_free char *mp = xasprintf ("%s/images/%s.json", s->idir, dk_digest_hex (id));
   jv m = jv_object_set (jv_copy (meta), jv_string ("last_tag_time"), jv_string (now));
   return dk_atomic_write_json (mp, m, err);
+}
+
+int
+image_add_raw (struct store *s, const char *raw, size_t len, const char *mraw, size_t mlen, jv keys,
+               char id[DK_DIGEST_STR_LEN], dk_err_t *err)
+{
+  cleanup_jv jv config = jv_invalid ();
+  if (dk_json_parse (raw, len, &config, err) < 0 || jv_get_kind (config) != JV_KIND_OBJECT)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "image config is not a JSON object");
+  dk_sha256_buf (raw, len, id);
+  cleanup_jv jv chain = image_chain (config);
+  jv_array_foreach (chain, i, l)
+  {
+    bool ok = layer_exists (s, jv_string_value (l));
+    if (!ok)
+      {
+        dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "layer %s of image %s is not registered",
+                            jv_string_value (l), id);
+        jv_free (l);
+        return -1;
+      }
+    jv_free (l);
+  }
+  char mdigest[DK_DIGEST_STR_LEN] = "";
+  if (mraw)
+    dk_sha256_buf (mraw, mlen, mdigest);
+
+  if (store_lock (s, err) < 0)
+    return -1;
+  cleanup_free char *cp = xasprintf ("%s/content/sha256/%s", s->idir, dk_digest_hex (id));
+  if (dk_atomic_write (cp, raw, len, 0600, err) < 0)
+    return -1;
+  if (mraw)
+    {
+      cleanup_free char *mp = xasprintf ("%s/content/sha256/%s", s->idir, dk_digest_hex (mdigest));
+      if (dk_atomic_write (mp, mraw, mlen, 0600, err) < 0)
+        return -1;
+    }
+  cleanup_jv jv meta = jv_invalid ();
+  if (image_load (s, id, NULL, &meta, NULL) < 0)
+    {
+      cleanup_free char *now = now_rfc3339 ();
+      meta = jv_object_set (jv_object (), jv_string ("id"), jv_string (id));
+      meta = jv_object_set (meta, jv_string ("added"), jv_string (now));
+    }
+  if (mraw)
+    meta = jv_object_set (meta, jv_string ("manifest_digest"), jv_string (mdigest));
+  if (jv_array_length (jv_copy (keys)) > 0)
+    {
+      cleanup_free char *now = now_rfc3339 ();
+      meta = jv_object_set (meta, jv_string ("last_tag_time"), jv_string (now));
+    }
+  cleanup_free char *metap = xasprintf ("%s/images/%s.json", s->idir, dk_digest_hex (id));
+  if (dk_atomic_write_json (metap, jv_copy (meta), err) < 0)
+    return -1;
+  if (jv_array_length (jv_copy (keys)) > 0)
+    {
+      jv refs;
+      if (refs_load (s, &refs, err) < 0)
+        return -1;
+      jv_array_foreach (keys, i, k) refs = jv_object_set (refs, k, jv_string (id));
+      if (refs_save (s, refs, err) < 0)
+        return -1;
+    }
+  store_unlock (s);
+  return 0;
 }
 
 int
@@ -87,73 +153,13 @@ cmd_image_add (struct store *s, int argc, char **argv, dk_err_t *err)
   size_t len = 0;
   if (dk_read_file (config_file, &raw, &len, err) < 0)
     return -1;
-  cleanup_jv jv config = jv_invalid ();
-  if (dk_json_parse (raw, len, &config, err) < 0 || jv_get_kind (config) != JV_KIND_OBJECT)
-    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "image config `%s` is not a JSON object",
-                               config_file);
-  char id[DK_DIGEST_STR_LEN];
-  dk_sha256_buf (raw, len, id);
-  cleanup_jv jv chain = image_chain (config);
-  jv_array_foreach (chain, i, l)
-  {
-    bool ok = layer_exists (s, jv_string_value (l));
-    if (!ok)
-      {
-        dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "layer %s of image %s is not registered",
-                            jv_string_value (l), id);
-        jv_free (l);
-        return -1;
-      }
-    jv_free (l);
-  }
-  char mdigest[DK_DIGEST_STR_LEN] = "";
   cleanup_free char *mraw = NULL;
   size_t mlen = 0;
-  if (manifest_file)
-    {
-      if (dk_read_file (manifest_file, &mraw, &mlen, err) < 0)
-        return -1;
-      dk_sha256_buf (mraw, mlen, mdigest);
-    }
-
-  if (store_lock (s, err) < 0)
+  if (manifest_file && dk_read_file (manifest_file, &mraw, &mlen, err) < 0)
     return -1;
-  cleanup_free char *cp = xasprintf ("%s/content/sha256/%s", s->idir, dk_digest_hex (id));
-  if (dk_atomic_write (cp, raw, len, 0600, err) < 0)
+  char id[DK_DIGEST_STR_LEN];
+  if (image_add_raw (s, raw, len, mraw, mlen, keys, id, err) < 0)
     return -1;
-  if (mraw)
-    {
-      cleanup_free char *mp = xasprintf ("%s/content/sha256/%s", s->idir, dk_digest_hex (mdigest));
-      if (dk_atomic_write (mp, mraw, mlen, 0600, err) < 0)
-        return -1;
-    }
-  cleanup_jv jv meta = jv_invalid ();
-  if (image_load (s, id, NULL, &meta, NULL) < 0)
-    {
-      cleanup_free char *now = now_rfc3339 ();
-      meta = jv_object_set (jv_object (), jv_string ("id"), jv_string (id));
-      meta = jv_object_set (meta, jv_string ("added"), jv_string (now));
-    }
-  if (mraw)
-    meta = jv_object_set (meta, jv_string ("manifest_digest"), jv_string (mdigest));
-  if (jv_array_length (jv_copy (keys)) > 0)
-    {
-      cleanup_free char *now = now_rfc3339 ();
-      meta = jv_object_set (meta, jv_string ("last_tag_time"), jv_string (now));
-    }
-  cleanup_free char *metap = xasprintf ("%s/images/%s.json", s->idir, dk_digest_hex (id));
-  if (dk_atomic_write_json (metap, jv_copy (meta), err) < 0)
-    return -1;
-  if (jv_array_length (jv_copy (keys)) > 0)
-    {
-      jv refs;
-      if (refs_load (s, &refs, err) < 0)
-        return -1;
-      jv_array_foreach (keys, i, k) refs = jv_object_set (refs, k, jv_string (id));
-      if (refs_save (s, refs, err) < 0)
-        return -1;
-    }
-  store_unlock (s);
   dk_jsonl_write (stdout, jv_object_set (result_obj (), jv_string ("id"), jv_string (id)));
   return 0;
 }

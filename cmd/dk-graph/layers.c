@@ -62,19 +62,19 @@ drain (int fd)
     ;
 }
 
-static void
-print_result (const char *chain, const char *diff_id, jv size, bool existed)
+static jv
+make_result (const char *chain, const char *diff_id, jv size, bool existed)
 {
   jv r = result_obj ();
   r = jv_object_set (r, jv_string ("chain_id"), jv_string (chain));
   r = jv_object_set (r, jv_string ("diff_id"), jv_string (diff_id));
   r = jv_object_set (r, jv_string ("size"), size);
   r = jv_object_set (r, jv_string ("existed"), jv_bool (existed));
-  dk_jsonl_write (stdout, r);
+  return r;
 }
 
-static void
-print_existing (struct store *s, const char *chain)
+static jv
+existing_result (struct store *s, const char *chain)
 {
   cleanup_jv jv meta = jv_invalid ();
   int64_t size = 0;
@@ -84,7 +84,87 @@ print_existing (struct store *s, const char *chain)
       dk_json_int (meta, "size", &size);
       diff_id = dk_json_str (meta, "diff_id") ? dk_json_str (meta, "diff_id") : "";
     }
-  print_result (chain, diff_id, dk_json_int64 (size), true);
+  return make_result (chain, diff_id, dk_json_int64 (size), true);
+}
+
+int
+layer_register_fd (struct store *s, int fd, const char *parent, const struct dk_unpack_opts *opts,
+                   long wait_secs, jv *result, dk_err_t *err)
+{
+  struct dk_unpack_opts o = *opts;
+  o.whiteouts = s->overlay ? DK_WHITEOUT_OVERLAY : DK_WHITEOUT_DELETE;
+  cleanup_free char *parent_diff = NULL;
+  if (parent && !s->overlay)
+    {
+      cleanup_free char *pd = layer_dir (s, parent);
+      parent_diff = xasprintf ("%s/diff", pd);
+      o.parent_dir = parent_diff;
+    }
+  struct tmpdir t = { 0 };
+  if (tmpdir_new (s, &t, err) < 0)
+    {
+      tmpdir_done (&t);
+      return -1;
+    }
+  cleanup_free char *diff = xasprintf ("%s/diff", t.path);
+  o.tarsplit_dir = t.path;
+  struct dk_unpack_result r;
+  if (dk_layer_unpack (fd, diff, &o, &r, err) < 0)
+    {
+      tmpdir_done (&t);
+      return dk_error_wrap (err, "register layer");
+    }
+  char chain[DK_DIGEST_STR_LEN];
+  chain_id_of (parent, r.diff_id, chain);
+
+  if (wait_for_parent (s, parent, wait_secs, err) < 0)
+    {
+      tmpdir_done (&t);
+      return -1;
+    }
+  if (layer_exists (s, chain))
+    {
+      store_unlock (s);
+      tmpdir_done (&t);
+      *result = existing_result (s, chain);
+      return 0;
+    }
+  cleanup_free char *dest = layer_dir (s, chain);
+  /* a directory without meta.json is a layer that was never committed */
+  dk_err_t e2 = NULL;
+  dk_remove_tree (dest, &e2);
+  dk_error_release (&e2);
+  char link[27] = "";
+  if (s->overlay && short_link (s, chain, link, err) < 0)
+    {
+      store_unlock (s);
+      tmpdir_done (&t);
+      return -1;
+    }
+  jv meta = jv_object ();
+  meta = jv_object_set (meta, jv_string ("chain_id"), jv_string (chain));
+  meta = jv_object_set (meta, jv_string ("parent"), jv_string (parent ? parent : ""));
+  meta = jv_object_set (meta, jv_string ("diff_id"), jv_string (r.diff_id));
+  meta = jv_object_set (meta, jv_string ("digest"), jv_string (r.digest));
+  meta = jv_object_set (meta, jv_string ("size"), dk_json_int64 (r.size));
+  meta = jv_object_set (meta, jv_string ("compressed_size"), dk_json_int64 (r.compressed_size));
+  meta = jv_object_set (meta, jv_string ("tar_size"), dk_json_int64 (r.tar_size));
+  meta = jv_object_set (meta, jv_string ("link"), jv_string (link));
+  cleanup_free char *mp = xasprintf ("%s/meta.json", t.path);
+  cleanup_free char *layers = xasprintf ("%s/layers", s->ddir);
+  if (dk_atomic_write_json (mp, meta, err) < 0 || rename (t.path, dest) < 0
+      || dk_fsync_dir (layers, err) < 0)
+    {
+      if (*err == NULL)
+        dk_make_error (err, errno, "rename into `%s`", dest);
+      store_unlock (s);
+      tmpdir_done (&t);
+      return -1;
+    }
+  store_unlock (s);
+  tmpdir_done (&t);
+  *result = make_result (chain, r.diff_id, dk_json_int64 (r.size), false);
+  return 0;
 }
 
 int
@@ -137,7 +217,7 @@ cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err)
           /* the writer of a pipe expects its data to be taken */
           if (optind >= argc || strcmp (argv[optind], "-") == 0)
             drain (0);
-          print_existing (s, chain);
+          dk_jsonl_write (stdout, existing_result (s, chain));
           return 0;
         }
     }
@@ -146,77 +226,10 @@ cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err)
   if (fd < 0)
     return dk_make_error (err, errno, "open `%s`", file);
 
-  cleanup_free char *parent_diff = NULL;
-  if (parent && !s->overlay)
-    {
-      cleanup_free char *pd = layer_dir (s, parent);
-      parent_diff = xasprintf ("%s/diff", pd);
-      o.parent_dir = parent_diff;
-    }
-  struct tmpdir t = { 0 };
-  if (tmpdir_new (s, &t, err) < 0)
-    {
-      tmpdir_done (&t);
-      return -1;
-    }
-  cleanup_free char *diff = xasprintf ("%s/diff", t.path);
-  o.tarsplit_dir = t.path;
-  struct dk_unpack_result r;
-  if (dk_layer_unpack (fd, diff, &o, &r, err) < 0)
-    {
-      tmpdir_done (&t);
-      return dk_error_wrap (err, "register layer");
-    }
-  char chain[DK_DIGEST_STR_LEN];
-  chain_id_of (parent, r.diff_id, chain);
-
-  if (wait_for_parent (s, parent, wait_secs, err) < 0)
-    {
-      tmpdir_done (&t);
-      return -1;
-    }
-  if (layer_exists (s, chain))
-    {
-      store_unlock (s);
-      tmpdir_done (&t);
-      print_existing (s, chain);
-      return 0;
-    }
-  cleanup_free char *dest = layer_dir (s, chain);
-  /* a directory without meta.json is a layer that was never committed */
-  dk_err_t e2 = NULL;
-  dk_remove_tree (dest, &e2);
-  dk_error_release (&e2);
-  char link[27] = "";
-  if (s->overlay && short_link (s, chain, link, err) < 0)
-    {
-      store_unlock (s);
-      tmpdir_done (&t);
-      return -1;
-    }
-  jv meta = jv_object ();
-  meta = jv_object_set (meta, jv_string ("chain_id"), jv_string (chain));
-  meta = jv_object_set (meta, jv_string ("parent"), jv_string (parent ? parent : ""));
-  meta = jv_object_set (meta, jv_string ("diff_id"), jv_string (r.diff_id));
-  meta = jv_object_set (meta, jv_string ("digest"), jv_string (r.digest));
-  meta = jv_object_set (meta, jv_string ("size"), dk_json_int64 (r.size));
-  meta = jv_object_set (meta, jv_string ("compressed_size"), dk_json_int64 (r.compressed_size));
-  meta = jv_object_set (meta, jv_string ("tar_size"), dk_json_int64 (r.tar_size));
-  meta = jv_object_set (meta, jv_string ("link"), jv_string (link));
-  cleanup_free char *mp = xasprintf ("%s/meta.json", t.path);
-  cleanup_free char *layers = xasprintf ("%s/layers", s->ddir);
-  if (dk_atomic_write_json (mp, meta, err) < 0 || rename (t.path, dest) < 0
-      || dk_fsync_dir (layers, err) < 0)
-    {
-      if (*err == NULL)
-        dk_make_error (err, errno, "rename into `%s`", dest);
-      store_unlock (s);
-      tmpdir_done (&t);
-      return -1;
-    }
-  store_unlock (s);
-  tmpdir_done (&t);
-  print_result (chain, r.diff_id, dk_json_int64 (r.size), false);
+  jv res;
+  if (layer_register_fd (s, fd, parent, &o, wait_secs, &res, err) < 0)
+    return -1;
+  dk_jsonl_write (stdout, res);
   return 0;
 }
 

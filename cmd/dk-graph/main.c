@@ -19,6 +19,7 @@ static const char usage[]
       "  inspect IMAGE | history IMAGE\n"
       "  rm [--force] [--no-prune] IMAGE\n"
       "  prune [--all] [--filter until=T|label=k[=v]]... | du\n"
+      "  save IMAGE... [-o FILE|-] | load [-i FILE|-] [--quiet]\n"
       "  layer-diff CHAINID [-o FILE|-]\n"
       "  container-create ID --image IMAGE | container-mount ID | container-unmount ID\n"
       "  container-changes ID | container-diff ID [-o FILE|-] | container-rm ID\n"
@@ -42,6 +43,8 @@ static const struct
   { "layer-diff", cmd_layer_diff },
   { "prune", cmd_prune },
   { "du", cmd_du },
+  { "save", cmd_save },
+  { "load", cmd_load },
   { "container-create", cmd_container_create },
   { "container-mount", cmd_container_mount },
   { "container-unmount", cmd_container_unmount },

@@ -89,7 +89,21 @@ jv untag_key (jv refs, const char *key, jv *records);    /* appends {"Untagged"}
 int delete_image_layers (struct store *s, const char *id, jv chain, jv *records, int64_t *reclaimed,
                          dk_err_t *err);
 int layer_delete (struct store *s, const char *chain, dk_err_t *err);
+/* Stores config (raw bytes; its sha256 is the image ID), an optional
+   manifest, and points the reference keys (borrowed jv array) at it. */
+int image_add_raw (struct store *s, const char *raw, size_t len, const char *mraw, size_t mlen,
+                   jv keys, char id[DK_DIGEST_STR_LEN], dk_err_t *err);
+/* Normalised reference key of s; want_tag: a tag (not digest) reference. */
+int parse_ref (const char *s, bool want_tag, char **key, dk_err_t *err);
+struct dk_unpack_opts;
+/* Unpacks a layer blob from fd into the store (opts: expected digests);
+ *result is the layer-register result object. */
+int layer_register_fd (struct store *s, int fd, const char *parent,
+                       const struct dk_unpack_opts *opts, long wait_secs, jv *result,
+                       dk_err_t *err);
 int cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_du (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_save (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_load (struct store *s, int argc, char **argv, dk_err_t *err);
 
 #endif

@@ -3,6 +3,7 @@
 #define DK_PULL_GRAPH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -25,6 +26,12 @@ int graph_register_start (const struct graph *g, const char *parent, const char 
                           const char *digest, struct dk_child *child, dk_err_t *err);
 /* Closes stdin, reads the result, waits; checks the chain ID. */
 int graph_register_finish (struct dk_child *child, const char *chain_id, dk_err_t *err);
+/* Registers a layer from fd (at offset 0; the child reads it directly),
+   calling progress with the bytes read so far about every 100 ms. */
+typedef void (*graph_progress_fn) (int64_t done, void *ud);
+int graph_register_file (const struct graph *g, const char *parent, const char *diff_id,
+                         const char *digest, int fd, const char *chain_id,
+                         graph_progress_fn progress, void *ud, dk_err_t *err);
 /* Kills and reaps a register child (a failed download). */
 void graph_register_abort (struct dk_child *child);
 /* Image ID a reference resolves to, or NULL. */

@@ -108,34 +108,6 @@ parent_ready (struct shared *s, int idx, bool wait)
     }
 }
 
-/* Feeds a verified spool file into the register child, with "Extracting". */
-static int
-feed_file (struct one *o, int in, int out, dk_err_t *err)
-{
-  static const size_t bufsz = 1 << 20;
-  cleanup_free char *buf = xmalloc (bufsz);
-  int64_t done = 0, last = 0;
-  for (;;)
-    {
-      ssize_t n = read (in, buf, bufsz);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return dk_make_error (err, errno, "read spooled layer");
-      if (n == 0)
-        return 0;
-      if (write_all (out, buf, n) < 0)
-        return dk_make_error (err, errno, "write layer to dk-graph");
-      done += n;
-      int64_t now = progress_now_ms ();
-      if (now - last >= 100 || done == o->total)
-        {
-          last = now;
-          progress ("Extracting", o->id, done, o->total);
-        }
-    }
-}
-
 static int
 pull_one_to_dir (struct one *o, const struct blob_desc *d, dk_err_t *err)
 {
@@ -231,21 +203,26 @@ feed_prefix (struct one *o, int64_t len, dk_err_t *err)
   return 0;
 }
 
+static void
+on_extract (int64_t done, void *ud)
+{
+  struct one *o = ud;
+  progress ("Extracting", o->id, done, o->total);
+}
+
 static int
 register_from_spool (struct one *o, const struct blob_desc *d, const char *parent, dk_err_t *err)
 {
   const struct layers_job *job = o->s->job;
-  struct dk_child child = { .pid = -1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
   if (lseek (o->fd, 0, SEEK_SET) < 0)
     return dk_make_error (err, errno, "rewind spool file");
-  if (graph_register_start (job->g, parent, job->diff_ids[o->idx], d->digest, &child, err) < 0)
+  progress ("Extracting", o->id, 0, o->total);
+  if (graph_register_file (job->g, parent, job->diff_ids[o->idx], d->digest, o->fd,
+                           job->chain_ids[o->idx], on_extract, o, err)
+      < 0)
     return -1;
-  if (feed_file (o, o->fd, child.stdin_fd, err) < 0)
-    {
-      graph_register_abort (&child);
-      return -1;
-    }
-  return graph_register_finish (&child, job->chain_ids[o->idx], err);
+  progress ("Extracting", o->id, o->total, o->total);
+  return 0;
 }
 
 static int

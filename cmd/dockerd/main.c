@@ -8,6 +8,7 @@
 #include "spawn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,11 +73,12 @@ kill_containers (void)
     {
       if (c->state != C_RUNNING && c->state != C_PAUSED)
         continue;
-      cleanup_free char *sock = shim_sock (c);
-      struct sockaddr_un sa = { .sun_family = AF_UNIX };
-      if (strlen (sock) >= sizeof sa.sun_path)
+      cleanup_free char *edir = container_exec_dir (c);
+      cleanup_close int dfd = open (edir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (dfd < 0)
         continue;
-      strcpy (sa.sun_path, sock);
+      struct sockaddr_un sa = { .sun_family = AF_UNIX };
+      snprintf (sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/shim.sock", dfd);
       cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
       if (fd < 0 || connect (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
         continue;

@@ -4,6 +4,7 @@
 #include "cleanup.h"
 #include "log.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,7 +176,20 @@ shimc_request (const char *sock_path, jv request, shimc_reply_cb on_reply, shimc
   uv_pipe_init (D.loop, &s->pipe, 0);
   s->pipe.data = s;
   s->connect.data = s;
-  uv_pipe_connect (&s->connect, &s->pipe, sock_path, on_connect);
+  /* sun_path holds 108 bytes; long state dirs are reached through an
+     O_PATH descriptor of the directory (the shim binds relative to it too) */
+  cleanup_close int dfd = -1;
+  cleanup_free char *shortp = NULL;
+  const char *slash = strrchr (sock_path, '/');
+  if (strlen (sock_path) >= 100 && slash)
+    {
+      cleanup_free char *dir = xstrndup (sock_path, slash - sock_path);
+      dfd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (dfd >= 0)
+        shortp = xasprintf ("/proc/self/fd/%d/%s", dfd, slash + 1);
+    }
+  /* the connect(2) happens inside the call for unix sockets */
+  uv_pipe_connect (&s->connect, &s->pipe, shortp ? shortp : sock_path, on_connect);
   return s;
 }
 

@@ -23,6 +23,7 @@ struct start_ctx
   char *rootfs;
   char *netns; /* NULL none, "host", or a path */
   struct job *job;
+  bool shim_up;
 };
 
 static void start_fail (struct start_ctx *x, int status, const char *msg);
@@ -114,16 +115,35 @@ removed_done (struct container *c, void *ud)
 {
 }
 
+void remove_now (struct http_req *req, struct container *c, bool volumes);
+
 static void
 after_cleanup (void *ud)
 {
   struct container *c = ud;
+  c->cleaning = false;
   jv hc = container_hostconfig (c);
   bool autorm = false;
   dk_json_bool (hc, "AutoRemove", &autorm);
   jv_free (hc);
-  if (autorm && !c->removing)
-    container_remove (c, true, removed_done, NULL);
+  struct http_req *start = c->start_after, *rm = c->rm_after;
+  c->start_after = c->rm_after = NULL;
+  if (rm)
+    {
+      if (start)
+        http_error (start, 409, "container is marked for removal and cannot be started");
+      remove_now (rm, c, true);
+      return;
+    }
+  if (autorm && !c->removing && c->state != C_RUNNING)
+    {
+      if (start)
+        http_error (start, 409, "container is marked for removal and cannot be started");
+      container_remove (c, true, removed_done, NULL);
+      return;
+    }
+  if (start)
+    container_start (c, start);
 }
 
 static void
@@ -131,14 +151,14 @@ cleanup_chain (struct container *c, bool autoremove_after)
 {
   struct chain *ch = xzalloc (sizeof *ch);
   jv hc = container_hostconfig (c);
-  if (!strcmp (net_mode (c, hc), "bridge") || strncmp (net_mode (c, hc), "container:", 10))
-    if (strcmp (net_mode (c, hc), "none") && strcmp (net_mode (c, hc), "host")
-        && strncmp (net_mode (c, hc), "container:", 10))
-      add_netsetup (ch, c);
+  const char *mode = net_mode (c, hc);
+  if (strcmp (mode, "none") && strcmp (mode, "host") && strncmp (mode, "container:", 10))
+    add_netsetup (ch, c);
   jv_free (hc);
   const char *tail[] = { "container-unmount", c->id, NULL };
   chain_add (ch, graph_argv (tail));
-  ch->done = autoremove_after ? after_cleanup : NULL;
+  c->cleaning = true;
+  ch->done = after_cleanup;
   ch->ud = c;
   chain_next (ch);
 }
@@ -242,6 +262,12 @@ start_fail (struct start_ctx *x, int status, const char *msg)
   container_set_state_field (c, "ExitCode", dk_json_int64 (code));
   cleanup_error dk_err_t err = NULL;
   container_save (c, &err);
+  if (x->shim_up)
+    {
+      /* the runtime created the container: the shim ends it and leaves */
+      container_kill (c, SIGKILL, &err);
+      dk_error_release (&err);
+    }
   if (x->req)
     {
       x->req->on_abort = NULL;
@@ -304,6 +330,7 @@ shim_ready (struct job *j, jv result, int status, void *ud)
       return;
     }
   int64_t pid = 0;
+  x->shim_up = true;
   dk_json_int (result, "pid", &pid);
   container_set_state_field (x->c, "Pid", dk_json_int64 (pid));
   attach_connect_pending (x->c, attaches_ready, x);

@@ -138,10 +138,3 @@ dir_count (const char *path)
       n++;
   return n;
 }
-
-/* until lib/jsonlog lands on main */
-__attribute__ ((weak)) void
-h_container_logs (struct http_req *req)
-{
-  http_error (req, 501, "logs are not available in this build yet");
-}

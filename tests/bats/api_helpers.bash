@@ -24,7 +24,12 @@ start_dockerd() {
     BRIDGE=dkb$sfx
     ip netns add "$NS"
     ip netns exec "$NS" ip link set lo up
-    prefix=(ip netns exec "$NS")
+    # -b names an existing bridge (Docker's meaning): made here, in the netns
+    ip -n "$NS" link add "$BRIDGE" type bridge
+    ip -n "$NS" addr add 10.231.0.1/24 dev "$BRIDGE"
+    ip -n "$NS" link set "$BRIDGE" up
+    # nsenter, not `ip netns exec`: that one remounts /sys and hides the cgroup mounts
+    prefix=(nsenter "--net=/var/run/netns/$NS")
     netargs=(--bridge "$BRIDGE")
   fi
   [ -f "$T/daemon.json" ] || echo '{}' >"$T/daemon.json"

@@ -51,6 +51,22 @@ print(m["mediaType"], ",".join(l["mediaType"] for l in m.get("layers", [])))'
   assert_output 200
 }
 
+@test "stop_registry also stops pids a test added by hand" {
+  sleep 300 3>&- &
+  bare=$!
+  DK_REGISTRY_PIDS="${DK_REGISTRY_PIDS:-} $bare"
+  sleep 300 3>&- &
+  adopted=$!
+  registry_adopt "$adopted"
+  stop_registry
+  run kill -0 "$bare"
+  assert_failure
+  run kill -0 "$adopted"
+  assert_failure
+  run kill -0 "$FILE_REGISTRY_PID"
+  assert_success
+}
+
 @test "two registries run side by side" {
   start_registry plain
   first=$REGISTRY

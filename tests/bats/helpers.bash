@@ -8,6 +8,7 @@
 #       htpasswd: REGISTRY_USER, REGISTRY_PASS
 #   stop_registry [PID]                   stops one; without PID, those this test
 #                                         started (in teardown_file: those of setup_file)
+#   registry_adopt PID                    a registry started by hand, for stop_registry
 #   fixtures_build                        builds/caches the fixture layouts, exports FIXTURES
 #   fixture_layout NAME                   prints the OCI layout dir of a fixture
 #   push_fixture NAME REPO:TAG [--format v2s2|oci] [--compress gzip|zstd]
@@ -141,8 +142,11 @@ stop_registry() {
   local scope entry keep=
   scope=$(_dk_scope)
   for entry in ${DK_REGISTRY_PIDS:-}; do
-    local p=${entry#*=}
-    if { [ -n "${1:-}" ] && [ "$p" = "$1" ]; } || { [ -z "${1:-}" ] && [ "${entry%%=*}" = "$scope" ]; }; then
+    local p=${entry#*=} owner=$scope
+    # a bare pid (appended by a test that restarted a registry itself)
+    # belongs to whoever stops registries next
+    if [[ $entry == *=* ]]; then owner=${entry%%=*}; fi
+    if { [ -n "${1:-}" ] && [ "$p" = "$1" ]; } || { [ -z "${1:-}" ] && [ "$owner" = "$scope" ]; }; then
       kill "$p" 2>/dev/null || true
       wait "$p" 2>/dev/null || true
     else
@@ -151,6 +155,12 @@ stop_registry() {
   done
   DK_REGISTRY_PIDS=$keep
   return 0
+}
+
+# Hands a process (a registry the test started itself) to stop_registry.
+registry_adopt() {
+  DK_REGISTRY_PIDS="${DK_REGISTRY_PIDS:-} $(_dk_scope)=$1"
+  export DK_REGISTRY_PIDS
 }
 
 # Builds the fixture layouts once per builder version; concurrent bats runs

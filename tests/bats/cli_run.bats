@@ -1,0 +1,186 @@
+#!/usr/bin/env bats
+# docker run and the container lifecycle through the docker CLI: the daemon
+# in a network namespace of its own, images seeded from a local registry.
+
+bats_require_minimum_version 1.5.0
+
+load api_helpers
+load helpers
+
+TOOLS=${DK_LIBEXEC:-$DK_BIN}
+
+tools_missing() {
+  "$TOOLS/dk-shim" --help 2>&1 | grep -q -- --bundle || { echo "dk-shim not on main yet"; return 0; }
+  "$TOOLS/dk-run" --help 2>&1 | grep -qw create || { echo "dk-run not on main yet"; return 0; }
+  return 1
+}
+
+setup_file() {
+  tools_missing >/dev/null && return 0
+  start_registry
+  push_fixture busybox library/busybox:latest
+  export REGISTRY
+}
+
+teardown_file() {
+  tools_missing >/dev/null || stop_registry
+}
+
+# The suite runs on our runtime (dk-run, the daemon's "runc"); while dk-run
+# cannot run the smoke container, the rest runs on the host's runc so the
+# daemon is still tested, and the smoke test says why (DK_RUNTIME_NOTE).
+setup() {
+  if why=$(tools_missing); then skip "$why"; fi
+  seed_images "$REGISTRY/library/busybox:latest"
+  if [ -z "${DK_RUNTIME_ARGS+x}" ] && [ -x /usr/sbin/runc ]; then
+    start_dockerd
+    docker tag "$REGISTRY/library/busybox:latest" busybox
+    if ! DK_RUNTIME_NOTE=$(docker run --rm --network none busybox true 2>&1); then
+      export DK_RUNTIME_NOTE
+      export DK_RUNTIME_ARGS="--add-runtime hostrunc=/usr/sbin/runc --default-runtime hostrunc"
+    else
+      export DK_RUNTIME_ARGS=""
+    fi
+    kill "$DPID"
+    for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done
+    ip netns del "$NS"
+  fi
+  # shellcheck disable=SC2086
+  start_dockerd ${DK_RUNTIME_ARGS:-}
+  docker tag "$REGISTRY/library/busybox:latest" busybox
+}
+
+@test "our runtime (dk-run) runs the smoke container" {
+  [ -n "${DK_RUNTIME_NOTE:-}" ] && skip "dk-run failed, suite ran on the host's runc: $DK_RUNTIME_NOTE"
+  run docker run --rm --network none busybox true
+  assert_success
+}
+
+teardown() {
+  [ -n "${T:-}" ] || return 0
+  docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true
+  stop_dockerd
+}
+
+netsetup_ready() {
+  "$TOOLS/dk-netsetup" --help 2>&1 | grep -qw connect
+}
+
+@test "docker run --rm busybox echo hi" {
+  run docker run --rm --network none busybox echo hi
+  assert_success
+  assert_output "hi"
+  run docker ps -aq
+  assert_output ""
+}
+
+@test "the container's exit status is the CLI's, a missing command is 127" {
+  run docker run --rm --network none busybox sh -c 'exit 3'
+  assert_equal "$status" 3
+  run -127 docker run --rm --network none busybox no-such-command
+  assert_equal "$status" 127
+}
+
+@test "stdout and stderr stay apart without a tty" {
+  run bash -c 'docker run --rm --network none busybox sh -c "echo out; echo err >&2" 2>/dev/null'
+  assert_output "out"
+  run bash -c 'docker run --rm --network none busybox sh -c "echo out; echo err >&2" 2>&1 >/dev/null'
+  assert_output "err"
+}
+
+@test "run -i passes stdin and its end" {
+  run bash -c 'printf "one\ntwo\n" | docker run -i --rm --network none busybox wc -l'
+  assert_success
+  assert_output "2"
+}
+
+@test "run -d, ps, inspect, stop, rm" {
+  id=$(docker run -d --name sleeper --network none busybox sleep 300)
+  run docker ps --format '{{.Names}} {{.Status}} {{.Command}}'
+  assert_output --regexp '^sleeper Up .* "sleep 300"$'
+  run docker inspect --format '{{.State.Status}} {{.State.Running}} {{.Path}} {{index .Args 0}} {{.Name}} {{.HostConfig.NetworkMode}}' sleeper
+  assert_output "running true sleep 300 /sleeper none"
+  [ "$(docker inspect --format '{{.State.Pid}}' sleeper)" -gt 0 ]
+  run docker stop -t 1 sleeper
+  assert_success
+  run docker inspect --format '{{.State.Status}} {{.State.ExitCode}}' "$id"
+  assert_output "exited 137"
+  run docker ps -a --filter status=exited --format '{{.Names}}'
+  assert_output "sleeper"
+  run docker rm sleeper
+  assert_success
+  run docker inspect sleeper
+  assert_failure
+  assert_output --partial "No such object: sleeper"
+}
+
+@test "kill, rm of a running container needs -f" {
+  docker run -d --name victim --network none busybox sleep 300
+  run docker rm victim
+  assert_failure
+  assert_output --partial "container is running: stop the container before removing or force remove"
+  run docker kill victim
+  assert_success
+  run docker wait victim
+  assert_output "137"
+  docker start victim
+  run docker rm -f victim
+  assert_success
+  run docker ps -aq
+  assert_output ""
+}
+
+@test "container events: create, start, die, destroy" {
+  since=$(date +%s)
+  docker run --rm --network none busybox true
+  run docker events --since "$since" --until "$(($(date +%s) + 1))" --filter type=container --format '{{.Action}}'
+  assert_success
+  assert_line create
+  assert_line start
+  assert_line die
+  assert_line destroy
+}
+
+@test "logs of a finished container, and logs -f until it exits" {
+  docker run -d --name talker --network none busybox sh -c 'echo a; echo b >&2; sleep 1; echo c'
+  run docker logs -f talker
+  [[ $output == *"logs are not available"* ]] && skip "lib/jsonlog not on main yet"
+  assert_success
+  assert_output "a
+b
+c"
+  run docker logs --tail 1 talker
+  assert_output "c"
+}
+
+@test "the default bridge: an address, and -p publishes a port" {
+  netsetup_ready || skip "dk-netsetup not on main yet"
+  docker run -d --name web -p 18080:80 busybox httpd -f -p 80 -h /etc
+  run docker inspect --format '{{.NetworkSettings.IPAddress}}' web
+  assert_output --regexp '^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$'
+  run docker port web
+  assert_output --partial "80/tcp -> 0.0.0.0:18080"
+  for _ in $(seq 50); do ip netns exec "$NS" curl -sf -m 2 http://10.231.0.1:18080/hostname && break; sleep 0.1; done
+  run ip netns exec "$NS" curl -sf -m 2 http://10.231.0.1:18080/hostname
+  assert_success
+}
+
+@test "live-restore: a running container survives a daemon restart" {
+  stop_keep() { kill "$DPID"; for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done; }
+  echo '{"live-restore": true}' >"$T/daemon.json"
+  stop_keep
+  ip netns del "$NS"
+  start_dockerd ${DK_RUNTIME_ARGS:-}
+  docker run -d --name survivor --network none busybox sleep 300
+  pid=$(docker inspect --format '{{.State.Pid}}' survivor)
+  stop_keep
+  ip netns del "$NS"
+  kill -0 "$pid"
+  start_dockerd ${DK_RUNTIME_ARGS:-}
+  run docker inspect --format '{{.State.Status}} {{.State.Pid}}' survivor
+  assert_output "running $pid"
+  run docker stop -t 1 survivor
+  assert_success
+  run docker inspect --format '{{.State.Status}}' survivor
+  assert_output "exited"
+}
