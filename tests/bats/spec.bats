@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # lib/ocispec end to end: a create body -> config.json (tests/fixtures/spec/
 # mkspec) -> run by Debian's runc on a busybox rootfs, observed from inside.
+# SPEC_RUNTIME=/abs/path/to/bin/dk-run runs the same bundles with another
+# runc-compatible runtime.
 
 load /usr/lib/bats/bats-support/load
 load /usr/lib/bats/bats-assert/load
@@ -42,7 +44,7 @@ teardown() {
   if [ -n "${SHARED_MNT:-}" ] && mountpoint -q "$SHARED_MNT"; then
     umount -l "$SHARED_MNT" || true
   fi
-  runc --root "$BATS_FILE_TMPDIR/runc" delete -f "$NAME" >/dev/null 2>&1 || true
+  "${SPEC_RUNTIME:-runc}" --root "$BATS_FILE_TMPDIR/runc" delete -f "$NAME" >/dev/null 2>&1 || true
   local d
   for d in /sys/fs/cgroup/*/"dk-spec-$SUFFIX" /sys/fs/cgroup/"dk-spec-$SUFFIX"; do
     [ -d "$d" ] || continue
@@ -60,7 +62,7 @@ spec_doc() {
 # run_ctr CREATE_JSON [EXTRA]: builds config.json and runs it with runc.
 run_ctr() {
   spec_doc "$@" | "$BATS_FILE_TMPDIR/mkspec" >"$BUNDLE/config.json"
-  run timeout 60 runc --root "$BATS_FILE_TMPDIR/runc" run --bundle "$BUNDLE" "$NAME"
+  run timeout 60 "${SPEC_RUNTIME:-runc}" --root "$BATS_FILE_TMPDIR/runc" run --bundle "$BUNDLE" "$NAME"
 }
 
 sh_cmd() {
