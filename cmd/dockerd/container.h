@@ -43,6 +43,9 @@ struct container
   struct attach *attaches; /* attach clients (pending until the shim exists) */
   struct shimc *waitconn;  /* {"op":"wait"} held open on the shim socket */
   bool starting, stopping, removing;
+  bool cleaning;                /* unmount/disconnect after an exit under way */
+  struct http_req *start_after; /* a start that waits for that cleanup */
+  struct http_req *rm_after;    /* a remove that waits for it */
   int start_gen;
   struct container *next;
 };

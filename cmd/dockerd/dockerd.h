@@ -129,6 +129,8 @@ struct job_opts
   job_raw_cb on_raw; /* stdout is raw bytes, not JSON lines */
   void *ud;
   bool want_stdin;        /* a pipe to the child's stdin (job_write / job_close_stdin) */
+  bool early_final;       /* the first final object ends the job for the caller (a daemonizing
+                             tool may keep its stdout open) */
   const char *stdin_data; /* written then closed (copied) */
   size_t stdin_len;
 };

@@ -16,7 +16,7 @@ struct job
   uv_pipe_t in, out, err;
   bool has_in, in_closed;
   int open_handles;
-  bool exited, out_eof, done_called, detached;
+  bool exited, out_eof, done_called, detached, closed;
   int64_t status;
   int term_signal;
   struct dk_jsonl_reader *rd;
@@ -24,7 +24,8 @@ struct job
   jv last; /* the last object read: the final one at the end */
   struct job_opts o;
   size_t in_queued;
-  char *name;
+  char *name, *sub;
+  uint64_t t0;
 };
 
 struct jwrite
@@ -74,6 +75,7 @@ job_free (struct job *j)
   dk_buf_free (&j->errbuf);
   jv_free (j->last);
   free (j->name);
+  free (j->sub);
   free (j);
 }
 
@@ -88,9 +90,21 @@ on_handle_close (uv_handle_t *h)
 static void
 maybe_done (struct job *j)
 {
-  if (!j->exited || !j->out_eof || j->done_called)
+  if (!j->exited || !j->out_eof || j->closed)
     return;
+  j->closed = true;
+  if (j->done_called)
+    {
+      uv_close ((uv_handle_t *)&j->proc, on_handle_close);
+      if (j->has_in && !j->in_closed)
+        {
+          j->in_closed = true;
+          uv_close ((uv_handle_t *)&j->in, on_handle_close);
+        }
+      return;
+    }
   j->done_called = true;
+  dk_debug ("job %s %s: %.1f ms", j->name, j->sub ? j->sub : "", (uv_hrtime () - j->t0) / 1e6);
   int status = j->term_signal ? 128 + j->term_signal : (int)j->status;
   jv result = jv_copy (j->last);
   const char *type = dk_json_str (result, "type");
@@ -188,6 +202,17 @@ on_out (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
                 }
               j->last = v;
               const char *type = dk_json_str (v, "type");
+              if (j->o.early_final && type && strcmp (type, "progress") && strcmp (type, "event")
+                  && !j->done_called)
+                {
+                  j->done_called = true;
+                  dk_debug ("job %s %s: %.1f ms (final line)", j->name, j->sub ? j->sub : "",
+                            (uv_hrtime () - j->t0) / 1e6);
+                  if (!j->detached && j->o.on_done)
+                    j->o.on_done (j, v, 0, j->o.ud);
+                  j->detached = true;
+                  continue;
+                }
               if (type && (!strcmp (type, "progress") || !strcmp (type, "event")))
                 {
                   if (!j->detached && j->o.on_line)
@@ -327,6 +352,13 @@ job_start (const char *const *argv, const struct job_opts *o, dk_err_t *err)
   j->last = jv_invalid ();
   j->rd = dk_jsonl_reader_new ();
   j->name = xstrdup (argv[0]);
+  j->t0 = uv_hrtime ();
+  for (int i = 1; argv[i]; i++)
+    if (argv[i][0] != '-' && argv[i - 1][0] != '-')
+      {
+        j->sub = xstrdup (argv[i]);
+        break;
+      }
   cleanup_free char *path = tool_path (argv[0]);
   int n = 0;
   while (argv[n])
@@ -378,7 +410,7 @@ job_start (const char *const *argv, const struct job_opts *o, dk_err_t *err)
     {
       dk_make_error_code (err, DK_ECODE_INTERNAL, -r, "cannot run %s", argv[0]);
       j->detached = true;
-      j->exited = j->out_eof = j->done_called = true;
+      j->exited = j->out_eof = j->done_called = j->closed = true;
       j->in_closed = true;
       uv_close ((uv_handle_t *)&j->proc, on_handle_close);
       uv_close ((uv_handle_t *)&j->out, on_handle_close);

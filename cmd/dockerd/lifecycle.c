@@ -179,7 +179,7 @@ stopper_closed (uv_handle_t *h)
   free (h->data);
 }
 
-static void remove_now (struct http_req *req, struct container *c, bool volumes);
+void remove_now (struct http_req *req, struct container *c, bool volumes);
 
 static void
 stop_check (uv_timer_t *t)
@@ -359,9 +359,16 @@ rm_abort (struct http_req *req, void *data)
   http_respond_empty (req, 500);
 }
 
-static void
+void
 remove_now (struct http_req *req, struct container *c, bool volumes)
 {
+  if (c->cleaning && !c->rm_after)
+    {
+      /* the exit's unmount runs: remove once it is done */
+      c->rm_after = req;
+      req->on_abort = NULL;
+      return;
+    }
   if (c->removing)
     {
       http_error (req, 409, "removal of container %s is already in progress", c->id);
@@ -413,6 +420,16 @@ h_container_start (struct http_req *req)
   if (c->removing)
     {
       http_error (req, 409, "container is marked for removal and cannot be started");
+      return;
+    }
+  if (c->cleaning)
+    {
+      if (c->start_after)
+        {
+          http_respond_empty (req, 304);
+          return;
+        }
+      c->start_after = req; /* started once the last run's cleanup is done */
       return;
     }
   container_start (c, req);

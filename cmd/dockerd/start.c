@@ -115,16 +115,35 @@ removed_done (struct container *c, void *ud)
 {
 }
 
+void remove_now (struct http_req *req, struct container *c, bool volumes);
+
 static void
 after_cleanup (void *ud)
 {
   struct container *c = ud;
+  c->cleaning = false;
   jv hc = container_hostconfig (c);
   bool autorm = false;
   dk_json_bool (hc, "AutoRemove", &autorm);
   jv_free (hc);
-  if (autorm && !c->removing)
-    container_remove (c, true, removed_done, NULL);
+  struct http_req *start = c->start_after, *rm = c->rm_after;
+  c->start_after = c->rm_after = NULL;
+  if (rm)
+    {
+      if (start)
+        http_error (start, 409, "container is marked for removal and cannot be started");
+      remove_now (rm, c, true);
+      return;
+    }
+  if (autorm && !c->removing && c->state != C_RUNNING)
+    {
+      if (start)
+        http_error (start, 409, "container is marked for removal and cannot be started");
+      container_remove (c, true, removed_done, NULL);
+      return;
+    }
+  if (start)
+    container_start (c, start);
 }
 
 static void
@@ -132,14 +151,14 @@ cleanup_chain (struct container *c, bool autoremove_after)
 {
   struct chain *ch = xzalloc (sizeof *ch);
   jv hc = container_hostconfig (c);
-  if (!strcmp (net_mode (c, hc), "bridge") || strncmp (net_mode (c, hc), "container:", 10))
-    if (strcmp (net_mode (c, hc), "none") && strcmp (net_mode (c, hc), "host")
-        && strncmp (net_mode (c, hc), "container:", 10))
-      add_netsetup (ch, c);
+  const char *mode = net_mode (c, hc);
+  if (strcmp (mode, "none") && strcmp (mode, "host") && strncmp (mode, "container:", 10))
+    add_netsetup (ch, c);
   jv_free (hc);
   const char *tail[] = { "container-unmount", c->id, NULL };
   chain_add (ch, graph_argv (tail));
-  ch->done = autoremove_after ? after_cleanup : NULL;
+  c->cleaning = true;
+  ch->done = after_cleanup;
   ch->ud = c;
   chain_next (ch);
 }
