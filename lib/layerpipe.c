@@ -2,6 +2,8 @@
 #include "cleanup.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -21,7 +23,8 @@ struct dk_layerpipe
   int head, count;
   bool in_use; /* the consumer still holds buf[head] */
   bool done;   /* producer finished: EOF or error */
-  bool finished_thread;
+  bool stop;
+  int cancel[2];
   dk_err_t err;
 };
 
@@ -43,8 +46,14 @@ produce (void *data)
           pthread_mutex_unlock (&p->m);
           return NULL;
         }
-      while (p->count == SLOTS)
+      while (p->count == SLOTS && !p->stop)
         pthread_cond_wait (&p->c, &p->m);
+      if (p->stop)
+        {
+          p->done = true;
+          pthread_mutex_unlock (&p->m);
+          return NULL;
+        }
       int slot = (p->head + p->count) % SLOTS;
       pthread_mutex_unlock (&p->m);
       /* the slot is ours: the consumer never touches slots beyond count */
@@ -66,7 +75,17 @@ dk_layerpipe_start (struct dk_layerstream *s, dk_err_t *err)
     p->buf[i] = xmalloc (SLOT_SIZE);
   pthread_mutex_init (&p->m, NULL);
   pthread_cond_init (&p->c, NULL);
-  int r = pthread_create (&p->thread, NULL, produce, p);
+  int r = pipe2 (p->cancel, O_CLOEXEC) < 0 ? errno : 0;
+  if (r == 0)
+    {
+      dk_layerstream_set_cancel_fd (s, p->cancel[0]);
+      r = pthread_create (&p->thread, NULL, produce, p);
+      if (r != 0)
+        {
+          close (p->cancel[0]);
+          close (p->cancel[1]);
+        }
+    }
   if (r != 0)
     {
       for (int i = 0; i < SLOTS; i++)
@@ -115,15 +134,20 @@ dk_layerpipe_stop (struct dk_layerpipe *p)
 {
   if (p == NULL)
     return;
+  /* a producer still running waits for a slot or blocks in read(2): the
+     flag ends the first, a byte on the cancel pipe the second */
   pthread_mutex_lock (&p->m);
-  bool done = p->done;
+  p->stop = true;
+  pthread_cond_broadcast (&p->c);
   pthread_mutex_unlock (&p->m);
-  /* a producer still running is blocked in read(2) or waiting for a slot,
-     both cancellation points; it holds nothing the caller frees later
-     except the stream, which the caller frees after this returns */
-  if (!done)
-    pthread_cancel (p->thread);
+  if (write (p->cancel[1], "x", 1) < 0)
+    abort ();
   pthread_join (p->thread, NULL);
+  dk_layerstream_set_cancel_fd (p->s, -1);
+  close (p->cancel[0]);
+  close (p->cancel[1]);
+  pthread_mutex_destroy (&p->m);
+  pthread_cond_destroy (&p->c);
   dk_error_release (&p->err);
   for (int i = 0; i < SLOTS; i++)
     free (p->buf[i]);

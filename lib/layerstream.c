@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <isa-l/igzip_lib.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ enum fmt
 struct dk_layerstream
 {
   int fd;
+  int cancel_fd;
   enum fmt fmt;
   bool in_eof;
   bool done;
@@ -45,6 +47,7 @@ dk_layerstream_new (int fd)
 {
   struct dk_layerstream *s = xzalloc (sizeof *s);
   s->fd = fd;
+  s->cancel_fd = -1;
   s->in = xmalloc (IN_SIZE);
   s->out = xmalloc (OUT_SIZE);
   s->c_hash = dk_sha256_new ();
@@ -73,6 +76,37 @@ dk_layerstream_free (struct dk_layerstream *s)
 }
 
 void
+dk_layerstream_set_cancel_fd (struct dk_layerstream *s, int fd)
+{
+  s->cancel_fd = fd;
+}
+
+static ssize_t
+read_in (struct dk_layerstream *s, void *buf, size_t len)
+{
+  if (s->cancel_fd >= 0)
+    {
+      struct pollfd p[2] = { { s->fd, POLLIN, 0 }, { s->cancel_fd, POLLIN, 0 } };
+      int r;
+      do
+        r = poll (p, 2, -1);
+      while (r < 0 && errno == EINTR);
+      if (r < 0)
+        return -1;
+      if (p[1].revents)
+        {
+          errno = ECANCELED;
+          return -1;
+        }
+    }
+  ssize_t n;
+  do
+    n = read (s->fd, buf, len);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
+void
 dk_layerstream_freep (struct dk_layerstream **s)
 {
   dk_layerstream_free (*s);
@@ -87,10 +121,7 @@ fill (struct dk_layerstream *s, dk_err_t *err)
     return s->in_len - s->in_pos;
   if (s->in_eof)
     return 0;
-  ssize_t n;
-  do
-    n = read (s->fd, s->in, IN_SIZE);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = read_in (s, s->in, IN_SIZE);
   if (n < 0)
     return dk_make_error (err, errno, "read layer");
   if (n == 0)
@@ -113,10 +144,7 @@ detect (struct dk_layerstream *s, dk_err_t *err)
       memmove (s->in, s->in + s->in_pos, have);
       s->in_pos = 0;
       s->in_len = have;
-      ssize_t n;
-      do
-        n = read (s->fd, s->in + have, IN_SIZE - have);
-      while (n < 0 && errno == EINTR);
+      ssize_t n = read_in (s, s->in + have, IN_SIZE - have);
       if (n < 0)
         return dk_make_error (err, errno, "read layer");
       if (n == 0)

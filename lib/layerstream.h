@@ -16,6 +16,9 @@ struct dk_layerstream;
    DK_INFLATE=zlib is set in the environment (kept for the benchmark). */
 struct dk_layerstream *dk_layerstream_new (int fd);
 void dk_layerstream_free (struct dk_layerstream *s);
+/* Reads give up (with an error) once fd becomes readable: how another
+   thread stops a reader blocked on a pipe. */
+void dk_layerstream_set_cancel_fd (struct dk_layerstream *s, int fd);
 /* Next block of uncompressed bytes: returns its length (> 0), 0 at the end
    of the blob, -1 with *err on a read or decompression error.  *buf stays
    valid until the next call. */

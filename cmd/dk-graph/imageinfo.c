@@ -224,7 +224,8 @@ cmd_ls (struct store *s, int argc, char **argv, dk_err_t *err)
       list = xrealloc (list, (n + 1) * sizeof *list);
       list[n++] = sum;
     }
-  qsort (list, n, sizeof *list, cmp_created);
+  if (n > 0)
+    qsort (list, n, sizeof *list, cmp_created);
   jv arr = jv_array ();
   for (size_t i = 0; i < n; i++)
     arr = jv_array_append (arr, list[i]);

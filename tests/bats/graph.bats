@@ -6,7 +6,7 @@ load /usr/lib/bats/bats-assert/load
 bats_require_minimum_version 1.5.0
 
 setup() {
-  BIN="$BATS_TEST_DIRNAME/../../bin"
+  BIN=${DK_BIN:-"$BATS_TEST_DIRNAME/../../bin"}
   T=$(mktemp -d)
   R="$T/root"
   G=("$BIN/dk-graph" --root "$R")

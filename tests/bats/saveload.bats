@@ -9,7 +9,7 @@ load helpers
 bats_require_minimum_version 1.5.0
 
 setup() {
-  BIN="$BATS_TEST_DIRNAME/../../bin"
+  BIN=${DK_BIN:-"$BATS_TEST_DIRNAME/../../bin"}
   T=$(mktemp -d)
   fixtures_build
 }
