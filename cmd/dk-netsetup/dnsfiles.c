@@ -82,7 +82,7 @@ files_write_resolv (const char *dir, jv dns, jv search, jv opts, dk_err_t *err)
     dk_buf_printf (&out, "options%s\n", opt);
   dk_buf_free (&ns);
   cleanup_free char *p = xasprintf ("%s/resolv.conf", dir);
-  int r = dk_atomic_write (p, out.data, out.len, 0644, err);
+  int r = write_runtime_file (p, out.data, out.len, err);
   dk_buf_free (&out);
   return r;
 }
@@ -92,7 +92,7 @@ files_write_hostname (const char *dir, const char *hostname, dk_err_t *err)
 {
   cleanup_free char *p = xasprintf ("%s/hostname", dir);
   cleanup_free char *s = xasprintf ("%s\n", hostname);
-  return dk_atomic_write (p, s, strlen (s), 0644, err);
+  return write_runtime_file (p, s, strlen (s), err);
 }
 
 /* "IP name alias..." of a member of a user-defined network. */
@@ -177,7 +177,7 @@ files_write_hosts (struct ctx *c, jv ep, dk_err_t *err)
       jv_free (nv);
     }
   cleanup_free char *p = xasprintf ("%s/hosts", dir);
-  int r = dk_atomic_write (p, b.data, b.len, 0644, err);
+  int r = write_runtime_file (p, b.data, b.len, err);
   dk_buf_free (&b);
   return r;
 }

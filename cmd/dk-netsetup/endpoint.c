@@ -357,7 +357,7 @@ cmd_connect (struct ctx *c, int argc, char **argv, dk_err_t *err)
   if (r == 0)
     r = daemon_load (c, &d, err);
   if (r == 0)
-    r = net_load (c, o.network, &n, err);
+    r = net_find (c, o.network, &n, err);
   if (r == 0 && n.is_default && d.default_bridge == NULL)
     r = dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "network bridge not found");
   if (r == 0)
@@ -446,6 +446,16 @@ cmd_disconnect (struct ctx *c, int argc, char **argv, dk_err_t *err)
   cleanup_jv jv ep = ep_load (c, id);
   cleanup_jv jv nets = dk_json_get_kind (ep, "networks", JV_KIND_OBJECT);
   int r = 0;
+  struct net nn;
+  cleanup_error dk_err_t e = NULL;
+  if (net && net_find (c, net, &nn, &e) == 0)
+    {
+      /* the record knows networks by name; accept an ID too */
+      if (!jv_object_has (jv_copy (nets), jv_string (net)) && jv_is_valid (nets))
+        net = nn.name;
+    }
+  else
+    nn = (struct net){ .labels = jv_null (), .options = jv_null () };
   if (net)
     {
       if (!jv_is_valid (nets) || !jv_object_has (jv_copy (nets), jv_string (net)))
@@ -471,6 +481,7 @@ cmd_disconnect (struct ctx *c, int argc, char **argv, dk_err_t *err)
         r = ep_remove (c, id, err);
     }
   ctx_unlock (c);
+  net_free (&nn);
   if (r == 0)
     dk_jsonl_write (stdout, JV_OBJECT (jv_string ("type"), jv_string ("result")));
   return r;

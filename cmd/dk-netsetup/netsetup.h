@@ -49,6 +49,7 @@ int parse_bool (const char *s, bool *out);
 /* store.c */
 bool name_ok (const char *name);
 int state_init (struct ctx *c, dk_err_t *err);
+int write_runtime_file (const char *path, const void *data, size_t len, dk_err_t *err);
 int ctx_lock (struct ctx *c, dk_err_t *err);
 void ctx_unlock (struct ctx *c);
 char *state_path (struct ctx *c, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
@@ -58,6 +59,8 @@ void daemon_free (struct daemon_cfg *d);
 /* 0 and *n set, or -1 with not_found "network NAME not found". */
 int net_load (struct ctx *c, const char *name, struct net *n, dk_err_t *err);
 int net_save (struct ctx *c, const struct net *n, dk_err_t *err);
+/* By name, full ID or unique ID prefix. */
+int net_find (struct ctx *c, const char *ref, struct net *n, dk_err_t *err);
 void net_free (struct net *n);
 jv net_to_json (const struct net *n);
 /* Names of every saved network (malloc'd strv). */

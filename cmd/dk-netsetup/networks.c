@@ -240,40 +240,13 @@ cmd_network_create (struct ctx *c, int argc, char **argv, dk_err_t *err)
   return r;
 }
 
-/* By name, full ID or unique ID prefix. */
-static int
-find (struct ctx *c, const char *ref, struct net *n, dk_err_t *err)
-{
-  cleanup_error dk_err_t e = NULL;
-  if (net_load (c, ref, n, &e) == 0)
-    return 0;
-  cleanup_strv char **names = net_names (c);
-  int hits = 0;
-  for (char **p = names; *p; p++)
-    {
-      struct net o;
-      if (net_load (c, *p, &o, &e) == 0 && !strncmp (o.id, ref, strlen (ref)))
-        {
-          hits++;
-          net_free (n);
-          *n = o;
-          continue;
-        }
-      net_free (&o);
-    }
-  if (hits == 1)
-    return 0;
-  net_free (n);
-  return dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "network %s not found", ref);
-}
-
 int
 cmd_network_rm (struct ctx *c, int argc, char **argv, dk_err_t *err)
 {
   if (argc < 2)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "network-rm: NAME is required");
   struct net n;
-  if (ctx_lock (c, err) < 0 || find (c, argv[1], &n, err) < 0)
+  if (ctx_lock (c, err) < 0 || net_find (c, argv[1], &n, err) < 0)
     return -1;
   int r = 0;
   cleanup_jv jv info = inspect (c, &n);
@@ -334,7 +307,7 @@ cmd_network_inspect (struct ctx *c, int argc, char **argv, dk_err_t *err)
   if (argc < 2)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "network-inspect: NAME is required");
   struct net n;
-  if (find (c, argv[1], &n, err) < 0)
+  if (net_find (c, argv[1], &n, err) < 0)
     return -1;
   dk_jsonl_write (stdout, JV_OBJECT (jv_string ("type"), jv_string ("result"),
                                      jv_string ("network"), inspect (c, &n)));

@@ -517,7 +517,7 @@ cmd_proxy (struct ctx *c, int argc, char **argv, dk_err_t *err)
   signal (SIGPIPE, SIG_IGN);
   cleanup_free char *pidf = xasprintf ("%s/proxy.pid", c->state_dir);
   cleanup_free char *pid = xasprintf ("%d\n", (int)getpid ());
-  if (dk_atomic_write (pidf, pid, strlen (pid), 0644, err) < 0)
+  if (write_runtime_file (pidf, pid, strlen (pid), err) < 0)
     return -1;
   ep_fd = epoll_create1 (EPOLL_CLOEXEC);
   obj_new (K_CTL, lfd, NULL);

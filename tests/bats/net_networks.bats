@@ -113,3 +113,29 @@ teardown() { net_teardown; }
   run ns ip -br link
   refute_output --partial docker0
 }
+
+@test "an internal network has no way out, and networks are found by ID" {
+  ns_tool init >/dev/null
+  id=$(ns_tool network-create --internal --subnet 10.124.0.0/24 secret | jq -r .id)
+  run ns_tool connect --id c1 --network "${id:0:10}" --files-dir "$T/c1"
+  assert_success
+  assert_output --partial '"ip":"10.124.0.2"'
+  run in_ctr c1 ip route
+  refute_output --partial default
+  run ns iptables -S DOCKER-ISOLATION-STAGE-1
+  assert_output --partial -- '! -s 10.124.0.0/24 -o br-'
+  run ns iptables -t nat -S POSTROUTING
+  refute_output --partial 10.124.0.0/24
+  run ns_tool disconnect --id c1 --network "$id"
+  assert_success
+  [ ! -e "$T/state/ipam/secret.json" ]
+}
+
+@test "--iptables=false touches no rules" {
+  run ns_tool init --iptables false
+  assert_success
+  ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 >/dev/null
+  run ns iptables-save
+  refute_output --partial DOCKER
+  refute_output --partial MASQUERADE
+}

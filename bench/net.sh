@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# dk-netsetup benchmark, inside a network namespace of its own:
+#  1. setup + teardown of one endpoint on the default bridge with one
+#     published port (connect + disconnect), N rounds, median and p90;
+#  2. 100 endpoints connected concurrently: 100 distinct addresses, and after
+#     teardown no veth, rule, allocation or namespace is left.
+# Usage: bench/net.sh [rounds]   (needs root; bin/dk-netsetup built)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-50}
+bin=$PWD/bin/dk-netsetup
+T=$(mktemp -d)
+NS=dkb-$$-$RANDOM
+ip netns add "$NS"
+cleanup() {
+  for p in "$T"/exec/netns/*; do [ -e "$p" ] && umount -l "$p" 2>/dev/null; done
+  [ -f "$T/state/proxy.pid" ] && kill "$(cat "$T/state/proxy.pid")" 2>/dev/null
+  ip netns del "$NS" 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT
+ns() { nsenter --net="/run/netns/$NS" "$@"; }
+tool() { ns "$bin" --state-dir "$T/state" --exec-root "$T/exec" "$@"; }
+ns ip link set lo up
+tool init >/dev/null
+
+snapshot() {
+  { ns ip -br link | awk '{print $1}' | sort
+    ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//'
+    cat "$T"/state/ipam/*.json 2>/dev/null || true
+    ls "$T/exec/netns" 2>/dev/null || true; }
+}
+before=$(snapshot)
+
+# 1. one endpoint with one published port, set up and torn down
+ns python3 - "$bin" "$T" "$rounds" <<'PY'
+import subprocess, sys, time, statistics
+b, t, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+base = [b, "--state-dir", t + "/state", "--exec-root", t + "/exec"]
+def run(*a):
+    subprocess.run(base + list(a), check=True, stdout=subprocess.DEVNULL)
+for label, extra in (("setup+teardown, 1 port, userland proxy", []),):
+    times = []
+    for i in range(n):
+        s = time.perf_counter()
+        run("connect", "--id", "bench%d" % i, "--files-dir", t + "/f", "-p", "8080:80")
+        run("disconnect", "--id", "bench%d" % i)
+        times.append((time.perf_counter() - s) * 1000)
+    times.sort()
+    print("%s: median %.1f ms, p90 %.1f ms, min %.1f ms (%d rounds; target < 10 ms)"
+          % (label, statistics.median(times), times[int(len(times) * 0.9) - 1], times[0], n))
+PY
+
+# 2. 100 concurrent endpoints
+start=$(date +%s.%N)
+for i in $(seq 1 100); do
+  tool connect --id c$i --files-dir "$T/c$i" >"$T/out$i" &
+done
+wait
+mid=$(date +%s.%N)
+distinct=$(cat "$T"/out* | jq -r .ip | sort -u | grep -c .)
+veths=$(ns ip -br link | grep -c '^veth')
+for i in $(seq 1 100); do tool disconnect --id c$i >/dev/null & done
+wait
+end=$(date +%s.%N)
+after=$(snapshot)
+printf '100 concurrent connects: %d distinct addresses, %d veths, %.2f s; 100 concurrent disconnects: %.2f s\n' \
+  "$distinct" "$veths" "$(echo "$mid - $start" | bc)" "$(echo "$end - $mid" | bc)"
+if [ "$before" = "$after" ]; then
+  echo "teardown leaves nothing: links, iptables rules, IPAM and netns identical to before"
+else
+  echo "teardown LEFT SOMETHING:"; diff <(echo "$before") <(echo "$after") || true
+  exit 1
+fi
+[ "$distinct" -eq 100 ]
