@@ -194,10 +194,11 @@ static void __attribute__ ((noreturn)) child_main (struct child_ctx *c)
                  err));
   if (dk_proc_find_exec (c->plan, &err) < 0)
     child_fail (c->sync, err);
+  /* the runtime exits once it has our 'r': stop dying with it before that */
+  prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
   b = MSG_READY;
   if (send (c->sync, &b, 1, MSG_NOSIGNAL) != 1)
     _exit (1);
-  prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
   close (c->sync);
   /* wait for `start`: opening a fifo for writing blocks until a reader comes */
   char path[64];

@@ -354,9 +354,14 @@ make_devices (int rootfd, jv config, bool userns, dk_err_t *err)
     if (symlinkat (links[i][0], rootfd, links[i][1]) < 0 && errno != EEXIST)
       return dk_make_error (err, errno, "symlink `/%s`", links[i][1]);
   /* a file to bind the pty on, for terminal: true */
-  int fd = openat (rootfd, "dev/console", O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd >= 0)
-    close (fd);
+  cleanup_jv jv process = dk_json_get_kind (config, "process", JV_KIND_OBJECT);
+  bool terminal = false;
+  if (dk_json_bool (process, "terminal", &terminal) && terminal)
+    {
+      int fd = openat (rootfd, "dev/console", O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd >= 0)
+        close (fd);
+    }
   return 0;
 }
 
@@ -449,7 +454,7 @@ readonly_path (const char *p, dk_err_t *err)
 {
   if (mount (p, p, NULL, MS_BIND | MS_REC, NULL) < 0)
     return errno == ENOENT ? 0 : dk_make_error (err, errno, "bind `%s`", p);
-  unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY;
   if (mount (NULL, p, NULL, f | locked_flags (p), NULL) < 0)
     return dk_make_error (err, errno, "remount `%s` read-only", p);
   return 0;

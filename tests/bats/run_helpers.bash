@@ -10,6 +10,8 @@ FIX=$REPO/tests/fixtures/runtime
 run_setup_file() {
   [ "$(id -u)" -eq 0 ] || return 0
   gcc -static -O2 -o "$BATS_FILE_TMPDIR/dkinit" "$FIX/dkinit.c"
+  # one template bundle per file; each test copies it
+  DKINIT=$BATS_FILE_TMPDIR/dkinit "$FIX/mkbundle" "$BATS_FILE_TMPDIR/tpl" . -- true
 }
 
 run_setup() {
@@ -36,7 +38,11 @@ run_teardown() {
 bundle() {
   local dir=$1 filter=${2:-.}
   shift 2
-  "$FIX/mkbundle" "$dir" "$filter | .linux.cgroupsPath = \"${CGX:-$CG}\"" "$@"
+  [ "${1:-}" = -- ] && shift
+  cp -a "$BATS_FILE_TMPDIR/tpl" "$dir"
+  jq --argjson args "$(for a in "$@"; do jq -n --arg a "$a" '$a'; done | jq -s .)" \
+    ".process.args = \$args | $filter | .linux.cgroupsPath = \"${CGX:-$CG}\"" \
+    "$BATS_FILE_TMPDIR/tpl/config.json" >"$dir/config.json"
 }
 
 dkrun() {

@@ -88,3 +88,34 @@ teardown() {
   assert_output '{"type":"result","images":[]}'
   assert_equal "$(ls "$T/r/tmp" | wc -l)" 0
 }
+
+@test "saveload: the fixture with whiteouts, opaque dirs, links and xattrs looks the same on overlay2 and vfs" {
+  fixture_docker_archive layers layers:1 "$T/in.tar"
+  for drv in overlay2 vfs; do
+    g=("$BIN/dk-graph" --root "$T/$drv" --driver $drv)
+    "${g[@]}" load --quiet -i "$T/in.tar" >/dev/null
+    run "${g[@]}" container-create c1 --image layers:1
+    assert_success
+    p=$("${g[@]}" container-mount c1 | jq -r .path)
+    (cd "$p" && find . -mindepth 1 -printf '%p %y %m %U:%G %s %l\n' | sort) >"$T/$drv.tree"
+    python3 -c 'import os, sys
+root = sys.argv[1]
+for d, dirs, files in os.walk(root):
+    for n in dirs + files:
+        p = os.path.join(d, n)
+        for k in sorted(os.listxattr(p, follow_symlinks=False)):
+            print(os.path.relpath(p, root), k, os.getxattr(p, k, follow_symlinks=False).hex())' "$p" | sort >"$T/$drv.xattrs"
+    run "${g[@]}" container-changes c1
+    assert_output '{"type":"result","changes":[]}'
+  done
+  assert [ "$(wc -l <"$T/vfs.tree")" -gt 10 ]
+  run grep -c security.capability "$T/vfs.xattrs"
+  assert_output 1
+  run diff "$T/overlay2.tree" "$T/vfs.tree"
+  assert_success
+  run diff "$T/overlay2.xattrs" "$T/vfs.xattrs"
+  assert_success
+  for drv in overlay2 vfs; do
+    "$BIN/dk-graph" --root "$T/$drv" --driver $drv container-rm c1 >/dev/null
+  done
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# create + start + wait + delete of /bin/true in a busybox bundle with pid,
+# mount, uts, ipc and network namespaces and a memory limit: dk-run against
+# Debian's runc on the same bundle.  Prints the medians and their ratio.
+# Usage: bench/runtime.sh [RUNS]   (needs root; hyperfine when installed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-30}
+dkrun=$PWD/bin/dk-run
+runc=$(command -v runc || echo /usr/sbin/runc)
+[ -x "$dkrun" ] || { echo "bench: build bin/dk-run first (make)" >&2; exit 1; }
+[ -x "$runc" ] || { echo "bench: runc is not installed" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cg=/dk-run-bench-$$
+tests/fixtures/runtime/mkbundle "$tmp/b" \
+  ".linux.namespaces = [{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":\"uts\"},{\"type\":\"ipc\"},{\"type\":\"network\"}]
+   | .linux.resources.memory = {\"limit\": 67108864} | .linux.cgroupsPath = \"$cg\"" -- /bin/true
+
+# one container life: create, start, wait for the exit, delete
+cat >"$tmp/cycle" <<'EOS'
+#!/bin/sh
+rt=$1 root=$2 bundle=$3 id=c$$
+"$rt" --root "$root" create --bundle "$bundle" --pid-file "$root.pid" "$id" </dev/null >/dev/null || exit 1
+pid=$(cat "$root.pid")
+"$rt" --root "$root" start "$id" || exit 1
+# wait: until the process is gone or a zombie
+while [ -e /proc/$pid ] && [ "$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)" != Z ]; do :; done
+"$rt" --root "$root" delete "$id"
+EOS
+chmod +x "$tmp/cycle"
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+measure() { # runtime root -> median milliseconds
+  local i t0 t1
+  for i in $(seq "$runs"); do
+    t0=$(date +%s%N)
+    "$tmp/cycle" "$1" "$2" "$tmp/b" || { echo "bench: $1 failed" >&2; exit 1; }
+    t1=$(date +%s%N)
+    echo $(((t1 - t0) / 1000))
+  done | median | awk '{printf "%.2f", $1 / 1000}'
+}
+
+# warm up both (page cache, cgroup parents)
+"$tmp/cycle" "$dkrun" "$tmp/dk" "$tmp/b"
+"$tmp/cycle" "$runc" "$tmp/rc" "$tmp/b"
+dk=$(measure "$dkrun" "$tmp/dk")
+rc=$(measure "$runc" "$tmp/rc")
+echo "runtime: create+start+wait+delete of /bin/true ($runs runs, pid/mount/uts/ipc/net namespaces, memory limit)"
+printf '  %-8s median %8s ms\n' dk-run "$dk" runc "$rc"
+awk -v a="$dk" -v b="$rc" 'BEGIN {printf "  ratio dk-run/runc: %.2f (target <= 0.50)\n", a / b}'
