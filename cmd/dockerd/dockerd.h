@@ -109,6 +109,16 @@ void http_hijack_end (struct http_req *req);
 size_t http_write_queue (struct http_req *req);
 void http_req_unref (struct http_req *req);
 
+/* ---- tls.c ---- */
+struct tls_conn;
+int tls_init (dk_err_t *err);
+struct tls_conn *tls_conn_new (void);
+void tls_conn_free (struct tls_conn *t);
+int tls_feed (struct tls_conn *t, const char *data, size_t n, struct dk_buf *plain,
+              struct dk_buf *out);
+int tls_encrypt (struct tls_conn *t, const void *data, size_t n, struct dk_buf *out);
+void tls_close_notify (struct tls_conn *t, struct dk_buf *out);
+
 /* ---- router.c ---- */
 void router_dispatch (struct http_req *req);
 

@@ -34,6 +34,7 @@ struct http_conn
   bool eof;
   size_t header_bytes;
   size_t queued;
+  struct tls_conn *tls;
 };
 
 struct wreq
@@ -95,6 +96,7 @@ on_close (uv_handle_t *h)
   struct http_conn *c = h->data;
   dk_buf_free (&c->in);
   dk_buf_free (&c->hname);
+  tls_conn_free (c->tls);
   free (c);
 }
 
@@ -160,7 +162,7 @@ on_write (uv_write_t *w, int status)
 }
 
 static void
-conn_write (struct http_conn *c, const void *data, size_t len)
+raw_write (struct http_conn *c, const void *data, size_t len)
 {
   if (c == NULL || uv_is_closing (&c->h.handle) || len == 0)
     return;
@@ -176,6 +178,23 @@ conn_write (struct http_conn *c, const void *data, size_t len)
       free (wr);
       conn_close (c);
     }
+}
+
+static void
+conn_write (struct http_conn *c, const void *data, size_t len)
+{
+  if (c == NULL || c->tls == NULL)
+    {
+      raw_write (c, data, len);
+      return;
+    }
+  cleanup_buf struct dk_buf out = DK_BUF_INIT;
+  if (tls_encrypt (c->tls, data, len, &out) < 0)
+    {
+      conn_close (c);
+      return;
+    }
+  raw_write (c, out.data, out.len);
 }
 
 size_t
@@ -402,49 +421,85 @@ alloc_cb (uv_handle_t *h, size_t hint, uv_buf_t *buf)
 }
 
 static void
+conn_eof (struct http_conn *c)
+{
+  c->eof = true;
+  uv_read_stop (&c->h.stream);
+  if (c->hijacked)
+    {
+      if (c->cur && c->cur->on_data)
+        c->cur->on_data (c->cur, NULL, -1, c->cur->data_ud);
+      return;
+    }
+  if (c->busy)
+    {
+      /* the client went away while we answer: abort the handler */
+      conn_close (c);
+      return;
+    }
+  c->closing = true;
+  if (c->queued == 0)
+    conn_close (c);
+}
+
+static void
+conn_input (struct http_conn *c, const char *data, size_t n)
+{
+  if (c->hijacked)
+    {
+      if (c->cur && c->cur->on_data)
+        c->cur->on_data (c->cur, data, n, c->cur->data_ud);
+      return;
+    }
+  dk_buf_add (&c->in, data, n);
+  if (c->busy && c->in.len > MAX_HEADER_BYTES + MAX_BODY_BYTES)
+    uv_read_stop (&c->h.stream);
+  conn_process (c);
+}
+
+static void
 on_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
   struct http_conn *c = s->data;
   if (n < 0)
     {
-      c->eof = true;
-      uv_read_stop (s);
-      if (c->hijacked)
-        {
-          if (c->cur && c->cur->on_data)
-            c->cur->on_data (c->cur, NULL, -1, c->cur->data_ud);
-          return;
-        }
-      if (c->busy)
-        {
-          /* the client went away while we answer: abort the handler */
-          conn_close (c);
-          return;
-        }
-      c->closing = true;
-      if (c->queued == 0)
-        conn_close (c);
+      conn_eof (c);
       return;
     }
   if (n == 0)
     return;
-  if (c->hijacked)
+  if (c->tls == NULL)
     {
-      if (c->cur && c->cur->on_data)
-        c->cur->on_data (c->cur, buf->base, n, c->cur->data_ud);
+      conn_input (c, buf->base, n);
       return;
     }
-  dk_buf_add (&c->in, buf->base, n);
-  if (c->busy && c->in.len > MAX_HEADER_BYTES + MAX_BODY_BYTES)
-    uv_read_stop (s);
-  conn_process (c);
+  cleanup_buf struct dk_buf plain = DK_BUF_INIT;
+  cleanup_buf struct dk_buf out = DK_BUF_INIT;
+  int r = tls_feed (c->tls, buf->base, n, &plain, &out);
+  raw_write (c, out.data, out.len);
+  if (r < 0)
+    {
+      /* a failed handshake (no or a bad client certificate): the alert
+         goes out, then the connection closes */
+      c->closing = true;
+      uv_read_stop (s);
+      req_detach (c);
+      if (c->queued == 0)
+        conn_close (c);
+      return;
+    }
+  if (plain.len)
+    conn_input (c, plain.data, plain.len);
+  if (r == 1 && !uv_is_closing (&c->h.handle))
+    conn_eof (c);
 }
 
 void
 http_conn_accept (uv_stream_t *server, bool tls)
 {
-  (void)tls;
   struct http_conn *c = xzalloc (sizeof *c);
+  if (tls)
+    c->tls = tls_conn_new ();
   if (server->type == UV_TCP)
     uv_tcp_init (server->loop, &c->h.tcp);
   else
@@ -737,6 +792,12 @@ http_hijack_end (struct http_req *req)
   req->state = 2;
   http_req_unref (req);
   http_req_unref (req);
+  if (c->tls && !uv_is_closing (&c->h.handle))
+    {
+      cleanup_buf struct dk_buf out = DK_BUF_INIT;
+      tls_close_notify (c->tls, &out);
+      raw_write (c, out.data, out.len);
+    }
   uv_shutdown_t *s = xmalloc (sizeof *s);
   s->data = c;
   if (uv_is_closing (&c->h.handle) || uv_shutdown (s, &c->h.stream, on_shutdown) < 0)

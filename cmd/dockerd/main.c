@@ -203,8 +203,8 @@ setup (int argc, char **argv, dk_err_t *err)
   if (level < 0)
     return dk_make_error (err, 0, "unable to parse logging level: %s", lvl);
   dk_log_init ("dockerd", cfg_bool ("debug") ? DK_LOG_DEBUG : (enum dk_log_level)level);
-  if (cfg_bool ("tls") || cfg_bool ("tlsverify"))
-    return dk_make_error (err, 0, "--tls/--tlsverify are not supported yet");
+  if ((cfg_bool ("tls") || cfg_bool ("tlsverify")) && tls_init (err) < 0)
+    return -1;
   const char *ld = cfg_str ("log-driver");
   if (strcmp (ld, "json-file") && strcmp (ld, "none") && strcmp (ld, "local"))
     return dk_make_error (err, 0, "logging driver not supported: %s", ld);

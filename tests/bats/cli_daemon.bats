@@ -92,7 +92,7 @@ free_port() {
 @test "tcp listener next to the unix socket" {
   port=$(free_port)
   start_dockerd -H "tcp://127.0.0.1:$port"
-  run ip netns exec "$NS" docker -H "tcp://127.0.0.1:$port" version --format '{{.Server.APIVersion}}'
+  run nsenter --net=/var/run/netns/"$NS" docker -H "tcp://127.0.0.1:$port" version --format '{{.Server.APIVersion}}'
   assert_success
   assert_output "1.44"
   run api GET /_ping
@@ -112,4 +112,45 @@ free_port() {
   run docker -H "unix://$T2/d.sock" info --format '{{json .Labels}} {{.DockerRootDir}}'
   assert_output "[\"which=two\"] $T2/data"
   [ "$(cat "$T2/d.pid")" = "$DPID2" ]
+}
+
+make_certs() {
+  # $1: dir.  A CA, a server certificate for 127.0.0.1, a client certificate.
+  local d=$1
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=dk test CA" -keyout "$d/ca-key.pem" -out "$d/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$d/server-key.pem" -out "$d/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/server.cnf"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -CAcreateserial \
+    -days 2 -extfile "$d/server.cnf" -out "$d/server-cert.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=client" \
+    -keyout "$d/key.pem" -out "$d/client.csr" 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' >"$d/client.cnf"
+  openssl x509 -req -in "$d/client.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -CAcreateserial \
+    -days 2 -extfile "$d/client.cnf" -out "$d/cert.pem" 2>/dev/null
+}
+
+@test "--tlsverify: the CLI with a client certificate connects, a client without one is refused" {
+  C=$(mktemp -d)
+  make_certs "$C"
+  port=$(free_port)
+  start_dockerd -H "tcp://127.0.0.1:$port" --tlsverify --tlscacert "$C/ca.pem" \
+    --tlscert "$C/server-cert.pem" --tlskey "$C/server-key.pem"
+  run nsenter --net=/var/run/netns/"$NS" env DOCKER_HOST="tcp://127.0.0.1:$port" DOCKER_TLS_VERIFY=1 \
+    DOCKER_CERT_PATH="$C" docker version --format '{{.Server.APIVersion}}'
+  assert_success
+  assert_output "1.44"
+  run nsenter --net=/var/run/netns/"$NS" curl -s --cacert "$C/ca.pem" "https://127.0.0.1:$port/_ping"
+  assert_failure
+  run nsenter --net=/var/run/netns/"$NS" curl -s --cacert "$C/ca.pem" --cert "$C/cert.pem" \
+    --key "$C/key.pem" "https://127.0.0.1:$port/_ping"
+  assert_success
+  assert_output "OK"
+  run nsenter --net=/var/run/netns/"$NS" curl -s "http://127.0.0.1:$port/_ping"
+  refute_output "OK"
+  # the daemon is unaffected, and its unix socket stays plain
+  run api GET /_ping
+  assert_output OK
+  rm -rf "$C"
 }
