@@ -261,9 +261,11 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
       ipam_release (c, n->name, ip, &e);
       return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid MAC address: %s", o->mac);
     }
-  jv ports = jv_array ();
+  jv ports = jv_invalid ();
   cleanup_free int *fds = NULL;
-  if (!n->internal && ports_assign (c, o->id, req_ports, d->userland_proxy, &ports, &fds, err) < 0)
+  if (n->internal)
+    ports = jv_array (); /* an internal network publishes nothing */
+  else if (ports_assign (c, o->id, req_ports, d->userland_proxy, &ports, &fds, err) < 0)
     {
       cleanup_error dk_err_t e = NULL;
       ipam_release (c, n->name, ip, &e);
