@@ -9,6 +9,7 @@
 #include "digest.h"
 #include "error.h"
 #include "json.h"
+#include "tarapply.h"
 
 struct store
 {
@@ -19,6 +20,9 @@ struct store
   char *tmp;    /* ROOT/tmp */
   int lockfd;   /* graph.lock while held */
   bool overlay;
+  /* --uidmap/--gidmap (--userns-remap): layers are unpacked shifted */
+  struct dk_idmap *uidmap, *gidmap;
+  size_t n_uidmap, n_gidmap;
 };
 
 int store_open (struct store *s, const char *root, const char *driver, dk_err_t *err);
