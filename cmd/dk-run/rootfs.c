@@ -245,14 +245,6 @@ do_mount (int rootfd, jv mnt, const char *cgroup, dk_err_t *err)
     {
       if (mount (src, target, NULL, m.flags & (MS_BIND | MS_REC), NULL) < 0)
         return dk_make_error (err, errno, "bind mount `%s` on `%s`", src, dest);
-      unsigned long extra = m.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
-      if (extra)
-        {
-          /* a remount must keep the flags the kernel locked on the source */
-          unsigned long f = MS_BIND | MS_REMOUNT | extra | locked_flags (target);
-          if (mount (NULL, target, NULL, f, NULL) < 0)
-            return dk_make_error (err, errno, "remount `%s`", dest);
-        }
     }
   else if (mount (src ? src : type, target, type, m.flags, data) < 0)
     {
@@ -262,6 +254,22 @@ do_mount (int rootfd, jv mnt, const char *cgroup, dk_err_t *err)
           && mount ("/sys", target, NULL, MS_BIND | MS_REC, NULL) == 0)
         return 0;
       return dk_make_error (err, e, "mount %s on `%s`", type ? type : "(none)", dest);
+    }
+  unsigned long extra = bind ? m.flags & ~(MS_BIND | MS_REC | MS_REMOUNT) : 0;
+  if (!extra && !m.prop)
+    return 0;
+  /* fd still names the inode under the new mount; only a new walk of the
+     path reaches the mount itself, which remount and propagation act on */
+  cleanup_close int mfd = open_in_root (rootfd, dest, O_PATH);
+  if (mfd < 0)
+    return dk_make_error (err, errno, "reopen mount %s", dest);
+  snprintf (target, sizeof target, "/proc/self/fd/%d", mfd);
+  if (extra)
+    {
+      /* a remount must keep the flags the kernel locked on the source */
+      unsigned long f = MS_BIND | MS_REMOUNT | extra | locked_flags (target);
+      if (mount (NULL, target, NULL, f, NULL) < 0)
+        return dk_make_error (err, errno, "remount `%s`", dest);
     }
   if (m.prop && mount (NULL, target, NULL, m.prop, NULL) < 0)
     return dk_make_error (err, errno, "set propagation of `%s`", dest);
