@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -137,18 +138,71 @@ shim_report (struct shim *s, int *report_fd, jv msg)
   s->o->notify_fd = -1;
 }
 
+/* A shim of an earlier run of this container may still be there, waiting
+   for someone to fetch the exit status (a restart right after the exit):
+   fetch it, which lets that shim go.  Returns true when it is leaving. */
+static bool
+previous_shim_leaving (int fd)
+{
+  static const char req[] = "{\"op\":\"status\"}\n";
+  char buf[1024];
+  size_t have = 0;
+  struct pollfd p = { fd, POLLOUT, 0 };
+  if (poll (&p, 1, 2000) <= 0 || send (fd, req, sizeof req - 1, MSG_NOSIGNAL) < 0)
+    return false;
+  while (have < sizeof buf - 1)
+    {
+      p = (struct pollfd){ fd, POLLIN, 0 };
+      if (poll (&p, 1, 2000) <= 0)
+        return false;
+      ssize_t n = recv (fd, buf + have, sizeof buf - 1 - have, 0);
+      if (n <= 0)
+        break;
+      have += (size_t)n;
+      if (memchr (buf, '\n', have))
+        break;
+    }
+  buf[have] = '\0';
+  return strstr (buf, "\"status\":\"exited\"") != NULL;
+}
+
+static int
+try_connect (const struct sockaddr_un *addr)
+{
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  if (connect (fd, (const struct sockaddr *)addr, sizeof *addr) == 0)
+    return fd;
+  int e = errno;
+  close (fd);
+  errno = e;
+  return -1;
+}
+
 int
 shim_listen (struct shim *s, dk_err_t *err)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   strcpy (addr.sun_path, "shim.sock");
-  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0)
-    return dk_make_error (err, errno, "socket");
-  if (connect (fd, (struct sockaddr *)&addr, sizeof addr) == 0 || errno == EAGAIN)
-    return dk_make_error_code (err, DK_ECODE_CONFLICT, 0, "a shim is already running in `%s`",
-                               s->o->dir);
-  close (fd);
+  cleanup_close int fd = try_connect (&addr);
+  if (fd >= 0)
+    {
+      if (!previous_shim_leaving (fd))
+        return dk_make_error_code (err, DK_ECODE_CONFLICT, 0, "a shim is already running in `%s`",
+                                   s->o->dir);
+      close (fd);
+      /* it removes shim.sock last, as it exits */
+      for (int i = 0; i < 200 && (fd = try_connect (&addr)) >= 0; i++)
+        {
+          close (fd);
+          fd = -1;
+          usleep (10000);
+        }
+      if (fd >= 0)
+        return dk_make_error_code (err, DK_ECODE_CONFLICT, 0,
+                                   "the shim of the previous run in `%s` does not exit", s->o->dir);
+    }
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     return dk_make_error (err, errno, "socket");
@@ -164,10 +218,11 @@ shim_listen (struct shim *s, dk_err_t *err)
 void
 shim_cleanup_files (struct shim *s, bool all)
 {
-  unlink ("shim.sock");
   unlink ("shim.pid");
   unlink ("console.sock");
   unlink ("container.pid");
+  /* last: a new shim for the same directory waits for it to go */
+  unlink ("shim.sock");
   if (!all)
     return;
   /* nothing of a container that never existed stays behind */

@@ -325,6 +325,24 @@ scenario_14() {
   assert [ -S "$STATE/shim.sock" ]
 }
 
+# a restart right after the exit: the new shim takes over from the old one
+scenario_15() {
+  set_args sh -c 'echo run; exit 3'
+  run shim --start
+  assert_success
+  old=$(cat "$STATE/shim.pid")
+  wait_for 5 test -f "$STATE/exit.json"
+  # nobody fetched the status: the old shim is still there
+  kill -0 "$old"
+  run shim --start
+  assert_success
+  ! kill -0 "$old" 2>/dev/null
+  run ctl '{"op":"wait"}'
+  assert_output --partial '"exit_code":3'
+  run jq -j .log "$STATE/$ID-json.log"
+  assert_output $'run\nrun'
+}
+
 @test "runc: the container's output reaches the log in json-file format, with rotation" {
   use_runtime runc
   scenario_1
@@ -463,4 +481,14 @@ scenario_14() {
 @test "dk-run: a second shim on the same state dir is refused" {
   use_runtime dk-run
   scenario_14
+}
+
+@test "runc: a new shim for a restarted container takes over from the exited one" {
+  use_runtime runc
+  scenario_15
+}
+
+@test "dk-run: a new shim for a restarted container takes over from the exited one" {
+  use_runtime dk-run
+  scenario_15
 }
