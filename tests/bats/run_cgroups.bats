@@ -93,3 +93,18 @@ cg() { cat "/sys/fs/cgroup/$1$CG/$2"; }
   assert_line --index 0 77
   assert_line "rc=1"
 }
+
+@test "cgroup v2 code path on the unified hierarchy: placed, listed, killed and removed" {
+  [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ] || skip "no cgroup2 at /sys/fs/cgroup/unified"
+  export DK_CGROUP_ROOT=/sys/fs/cgroup/unified
+  bundle "$T/b" . -- sh -c 'sleep 1000 & exec sleep 1001'
+  dkrun_bg run -d --pid-file "$T/pid" --bundle "$T/b" "$ID"
+  pid=$(cat "$T/pid")
+  grep -qx "0::$CG" /proc/$pid/cgroup
+  for i in $(seq 50); do [ "$(dkrun ps --format json "$ID" | jq length)" = 2 ] && break; sleep 0.1; done
+  [ "$(dkrun ps --format json "$ID" | jq length)" = 2 ]
+  dkrun delete --force "$ID"
+  [ ! -e "/sys/fs/cgroup/unified$CG" ]
+  run dkrun state "$ID"
+  assert_failure
+}
