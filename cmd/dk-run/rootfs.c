@@ -171,6 +171,22 @@ locked_flags (const char *path)
   return f;
 }
 
+/* A remount acts on the mount a fresh walk of the path reaches: an fd opened
+   before the mount names the directory under it (and remounting that would
+   change the rootfs' own mount). */
+static int
+remount_in_root (int rootfd, const char *path, unsigned long flags, const char *data, dk_err_t *err)
+{
+  cleanup_close int fd = open_in_root (rootfd, path, O_PATH);
+  if (fd < 0)
+    return dk_make_error (err, errno, "reopen mount %s", path);
+  char t[64];
+  snprintf (t, sizeof t, "/proc/self/fd/%d", fd);
+  if (mount (NULL, t, NULL, MS_REMOUNT | flags, data) < 0)
+    return dk_make_error (err, errno, "remount `%s`", path);
+  return 0;
+}
+
 static int
 mount_cgroup (int rootfd, const char *dest, const char *target, const struct mspec *m,
               const char *cgroup, dk_err_t *err)
@@ -202,11 +218,11 @@ mount_cgroup (int rootfd, const char *dest, const char *target, const struct msp
       cleanup_free char *t = xasprintf ("/proc/self/fd/%d", fd);
       if (mount (src, t, NULL, MS_BIND, NULL) < 0)
         continue; /* a hierarchy without our directory */
-      mount (NULL, t, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, NULL);
+      if (remount_in_root (rootfd, sub, MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, NULL, err)
+          < 0)
+        return -1;
     }
-  if (ro)
-    mount (NULL, target, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-           "mode=755");
+  /* like runc, the tmpfs itself stays writable: the hierarchies are read-only */
   return 0;
 }
 

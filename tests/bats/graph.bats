@@ -403,3 +403,19 @@ JSON
   # the saved layer is still the original tar
   assert_equal "sha256:$("${g[@]}" layer-diff "$d" | sha256sum | cut -d' ' -f1)" "$d"
 }
+
+@test "graph: prune removes layers no image holds once they are old enough" {
+  two_layer_image keep:1
+  mkdir -p "$T/orphan"
+  echo o >"$T/orphan/o"
+  d=$(layer orphan)
+  run "${G[@]}" layer-register "$T/orphan.tgz"
+  assert_success
+  run "${G[@]}" prune
+  assert_equal "$(jq -c .deleted <<<"$output")" "[]"
+  DK_GRAPH_ORPHAN_AGE=0 run "${G[@]}" prune
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[{\"Deleted\":\"$d\"}]"
+  run "${G[@]}" layer-exists "$C2"
+  assert_output --partial '"exists":true'
+}

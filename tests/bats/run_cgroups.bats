@@ -93,3 +93,44 @@ cg() { cat "/sys/fs/cgroup/$1$CG/$2"; }
   assert_line --index 0 77
   assert_line "rc=1"
 }
+
+@test "cgroup v2 code path on the unified hierarchy: placed, listed, killed and removed" {
+  [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ] || skip "no cgroup2 at /sys/fs/cgroup/unified"
+  export DK_CGROUP_ROOT=/sys/fs/cgroup/unified
+  bundle "$T/b" . -- sh -c 'sleep 1000 & exec sleep 1001'
+  dkrun_bg run -d --pid-file "$T/pid" --bundle "$T/b" "$ID"
+  pid=$(cat "$T/pid")
+  grep -qx "0::$CG" /proc/$pid/cgroup
+  for i in $(seq 50); do [ "$(dkrun ps --format json "$ID" | jq length)" = 2 ] && break; sleep 0.1; done
+  [ "$(dkrun ps --format json "$ID" | jq length)" = 2 ]
+  dkrun delete --force "$ID"
+  [ ! -e "/sys/fs/cgroup/unified$CG" ]
+  run dkrun state "$ID"
+  assert_failure
+}
+
+@test "pause and resume freeze the container; update changes its limits" {
+  bundle "$T/b" '.linux.resources = {"memory": {"limit": 67108864}, "pids": {"limit": 50}}' -- sh -c 'while :; do echo tick >>/tmp/ticks; sleep 0.1; done'
+  dkrun_bg run -d --bundle "$T/b" "$ID"
+  dkrun pause "$ID"
+  [ "$(status_of "$ID")" = paused ]
+  [ "$(cat "/sys/fs/cgroup/freezer$CG/freezer.state")" = FROZEN ]
+  n=$(wc -l <"$T/b/rootfs/tmp/ticks")
+  sleep 0.5
+  [ "$(wc -l <"$T/b/rootfs/tmp/ticks")" = "$n" ]
+  run dkrun delete "$ID"
+  assert_failure
+  assert_output --partial "that is not stopped: paused"
+  dkrun resume "$ID"
+  [ "$(status_of "$ID")" = running ]
+  for i in $(seq 30); do [ "$(wc -l <"$T/b/rootfs/tmp/ticks")" -gt "$n" ] && break; sleep 0.1; done
+  [ "$(wc -l <"$T/b/rootfs/tmp/ticks")" -gt "$n" ]
+  dkrun update --memory 134217728 --pids-limit 60 "$ID"
+  [ "$(cat "/sys/fs/cgroup/memory$CG/memory.limit_in_bytes")" = 134217728 ]
+  [ "$(cat "/sys/fs/cgroup/pids$CG/pids.max")" = 60 ]
+  echo '{"pids": {"limit": 70}}' | dkrun update -r - "$ID"
+  [ "$(cat "/sys/fs/cgroup/pids$CG/pids.max")" = 70 ]
+  dkrun pause "$ID"
+  dkrun delete --force "$ID"
+  [ ! -e "/sys/fs/cgroup/freezer$CG" ]
+}
