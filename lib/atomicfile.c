@@ -21,7 +21,7 @@ write_all (int fd, const void *data, size_t len)
       if (n < 0)
         return -1;
       p += n;
-      len -= (size_t) n;
+      len -= (size_t)n;
     }
   return 0;
 }
@@ -30,13 +30,13 @@ int
 dk_atomic_write_at (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                     dk_err_t *err)
 {
-  cleanup_free char *tmp = xasprintf (".%s.tmp.%d", name, (int) getpid ());
+  cleanup_free char *tmp = xasprintf (".%s.tmp.%d", name, (int)getpid ());
   if (strchr (name, '/'))
     {
       /* keep the temp file in the target's own directory */
       const char *slash = strrchr (name, '/');
       free (tmp);
-      tmp = xasprintf ("%.*s/.%s.tmp.%d", (int) (slash - name), name, slash + 1, (int) getpid ());
+      tmp = xasprintf ("%.*s/.%s.tmp.%d", (int)(slash - name), name, slash + 1, (int)getpid ());
     }
   cleanup_close int fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0)
@@ -109,7 +109,7 @@ dk_read_file (const char *path, char **out, size_t *len, dk_err_t *err)
         }
       if (n == 0)
         break;
-      dk_buf_add (&b, chunk, (size_t) n);
+      dk_buf_add (&b, chunk, (size_t)n);
     }
   if (len)
     *len = b.len;
@@ -138,8 +138,8 @@ dk_mkdir_p (const char *path, mode_t mode, dk_err_t *err)
 static int
 rm_cb (const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-  (void) st;
-  (void) ftw;
+  (void)st;
+  (void)ftw;
   int r = (flag == FTW_DP) ? rmdir (path) : unlink (path);
   if (r < 0 && errno != ENOENT)
     return -1;

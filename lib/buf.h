@@ -11,7 +11,10 @@ struct dk_buf
   size_t cap;
 };
 
-#define DK_BUF_INIT { NULL, 0, 0 }
+#define DK_BUF_INIT                                                                                \
+  {                                                                                                \
+    NULL, 0, 0                                                                                     \
+  }
 
 void dk_buf_add (struct dk_buf *b, const void *data, size_t len);
 void dk_buf_adds (struct dk_buf *b, const char *s);

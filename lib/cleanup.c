@@ -76,7 +76,7 @@ xasprintf (const char *fmt, ...)
 void
 dk_cleanup_freep (void *p)
 {
-  void **pp = (void **) p;
+  void **pp = (void **)p;
   free (*pp);
 }
 

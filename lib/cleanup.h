@@ -36,7 +36,7 @@ steal_fd (int *fdp)
 static inline void *
 steal_ptr (void *pp)
 {
-  void **p = (void **) pp;
+  void **p = (void **)pp;
   void *r = *p;
   *p = NULL;
   return r;

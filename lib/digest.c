@@ -109,7 +109,7 @@ dk_sha256_file (const char *path, char out[DK_DIGEST_STR_LEN], dk_err_t *err)
         }
       if (n == 0)
         break;
-      dk_sha256_update (h, buf, (size_t) n);
+      dk_sha256_update (h, buf, (size_t)n);
     }
   dk_sha256_final (h, out);
   dk_sha256_free (h);
@@ -140,7 +140,7 @@ dk_digest_validate (const char *digest, dk_err_t *err)
   if (colon == NULL)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid digest `%s`: no algorithm",
                                digest);
-  size_t alen = (size_t) (colon - digest);
+  size_t alen = (size_t)(colon - digest);
   size_t want;
   if (alen == 6 && strncmp (digest, "sha256", 6) == 0)
     want = 64;

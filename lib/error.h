@@ -17,10 +17,10 @@
 
 typedef struct dk_error_s
 {
-  int status;   /* errno value, or 0 */
-  char *code;   /* one of DK_ECODE_*, never NULL once made */
+  int status; /* errno value, or 0 */
+  char *code; /* one of DK_ECODE_*, never NULL once made */
   char *msg;
-} *dk_err_t;
+} * dk_err_t;
 
 /* Sets *err (freeing any previous one) and returns -1.  With errno_ != 0
    the message ends with ": strerror(errno_)". */

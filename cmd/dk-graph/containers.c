@@ -126,6 +126,24 @@ cmd_container_create (struct store *s, int argc, char **argv, dk_err_t *err)
           ret = dk_tree_copy (src, rootfs, err);
         }
     }
+  if (ret == 0 && (s->n_uidmap || s->n_gidmap))
+    {
+      /* the container's root owns its writable layer */
+      uint32_t uid = 0, gid = 0;
+      for (size_t i = 0; i < s->n_uidmap; i++)
+        if (s->uidmap[i].container == 0)
+          uid = s->uidmap[i].host;
+      for (size_t i = 0; i < s->n_gidmap; i++)
+        if (s->gidmap[i].container == 0)
+          gid = s->gidmap[i].host;
+      const char *sub[] = { s->overlay ? "diff" : "rootfs", "merged" };
+      for (int i = 0; i < (s->overlay ? 2 : 1) && ret == 0; i++)
+        {
+          cleanup_free char *p = xasprintf ("%s/%s", t.path, sub[i]);
+          if (chown (p, uid, gid) < 0)
+            ret = dk_make_error (err, errno, "chown `%s`", p);
+        }
+    }
   if (ret == 0)
     {
       cleanup_free char *now = now_rfc3339 ();

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -155,6 +157,58 @@ delete_image_layers (struct store *s, const char *id, jv chain, jv *records, int
         return -1;
       *records = jv_array_append (
           *records, jv_object_set (jv_object (), jv_string ("Deleted"), jv_string (cid)));
+    }
+  return 0;
+}
+
+/* Layers nothing holds (left by a pull that failed before image-add), with
+   their meta.json older than min_age seconds so that a pull in progress
+   keeps what it registered; removed children first. */
+int
+prune_orphan_layers (struct store *s, long min_age, jv *records, int64_t *reclaimed, dk_err_t *err)
+{
+  cleanup_free char *ldir = xasprintf ("%s/layers", s->ddir);
+  for (bool again = true; again;)
+    {
+      again = false;
+      cleanup_jv jv held = held_layers (s);
+      cleanup_jv jv hexes = names_in (ldir, "");
+      jv parents = jv_object ();
+      jv_array_foreach (hexes, i, hex)
+      {
+        cleanup_free char *mp = xasprintf ("%s/%s/meta.json", ldir, jv_string_value (hex));
+        cleanup_jv jv m = jv_invalid ();
+        const char *p;
+        if (dk_json_read_file (mp, &m, NULL) == 0 && (p = dk_json_str (m, "parent")) && *p)
+          parents = jv_object_set (parents, jv_string (p), jv_true ());
+        jv_free (hex);
+      }
+      time_t now = time (NULL);
+      jv_array_foreach (hexes, i, hex)
+      {
+        cleanup_free char *chain = xasprintf ("sha256:%s", jv_string_value (hex));
+        cleanup_free char *mp = xasprintf ("%s/%s/meta.json", ldir, jv_string_value (hex));
+        struct stat st;
+        bool keep = stat (mp, &st) < 0 || now - st.st_mtime < min_age
+                    || jv_get_kind (dk_json_get (held, chain)) == JV_KIND_TRUE
+                    || jv_get_kind (dk_json_get (parents, chain)) == JV_KIND_TRUE;
+        jv_free (hex);
+        if (keep)
+          continue;
+        cleanup_jv jv lm = jv_invalid ();
+        int64_t sz = 0;
+        if (layer_meta (s, chain, &lm, NULL) == 0 && dk_json_int (lm, "size", &sz))
+          *reclaimed += sz;
+        if (layer_delete (s, chain, err) < 0)
+          {
+            jv_free (parents);
+            return -1;
+          }
+        *records = jv_array_append (
+            *records, jv_object_set (jv_object (), jv_string ("Deleted"), jv_string (chain)));
+        again = true;
+      }
+      jv_free (parents);
     }
   return 0;
 }

@@ -93,6 +93,10 @@ layer_register_fd (struct store *s, int fd, const char *parent, const struct dk_
 {
   struct dk_unpack_opts o = *opts;
   o.whiteouts = s->overlay ? DK_WHITEOUT_OVERLAY : DK_WHITEOUT_DELETE;
+  o.uidmap = s->uidmap;
+  o.n_uidmap = s->n_uidmap;
+  o.gidmap = s->gidmap;
+  o.n_gidmap = s->n_gidmap;
   cleanup_free char *parent_diff = NULL;
   if (parent && !s->overlay)
     {

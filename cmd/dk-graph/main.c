@@ -8,7 +8,8 @@
 #include "store.h"
 
 static const char usage[]
-    = "Usage: dk-graph --root DIR [--driver overlay2|vfs] SUBCOMMAND ...\n"
+    = "Usage: dk-graph --root DIR [--driver overlay2|vfs] [--uidmap C:H:N]... [--gidmap C:H:N]...\n"
+      "                SUBCOMMAND ...\n"
       "  layer-register [--parent CHAINID [--parent-wait SECS]] [--diff-id D] [--digest D] "
       "[FILE|-]\n"
       "  layer-exists CHAINID\n"
@@ -58,10 +59,15 @@ main (int argc, char **argv)
 {
   static const struct option longopts[] = { { "root", required_argument, 0, 'r' },
                                             { "driver", required_argument, 0, 'd' },
+                                            { "uidmap", required_argument, 0, 'u' },
+                                            { "gidmap", required_argument, 0, 'g' },
                                             { "help", no_argument, 0, 'h' },
                                             { "version", no_argument, 0, 'V' },
                                             { 0, 0, 0, 0 } };
   const char *root = NULL, *driver = "overlay2";
+  cleanup_free struct dk_idmap *uidmap = NULL;
+  cleanup_free struct dk_idmap *gidmap = NULL;
+  size_t n_uid = 0, n_gid = 0;
   int c;
   /* "+": stop at the subcommand, whose options are its own */
   while ((c = getopt_long (argc, argv, "+h", longopts, NULL)) != -1)
@@ -73,6 +79,18 @@ main (int argc, char **argv)
       case 'd':
         driver = optarg;
         break;
+      case 'u':
+      case 'g':
+        {
+          cleanup_error dk_err_t e = NULL;
+          if (dk_idmap_parse (optarg, c == 'u' ? &uidmap : &gidmap, c == 'u' ? &n_uid : &n_gid, &e)
+              < 0)
+            {
+              dk_error_print ("dk-graph", e);
+              return 2;
+            }
+          break;
+        }
       case 'h':
         fputs (usage, stdout);
         return 0;
@@ -95,6 +113,10 @@ main (int argc, char **argv)
         cleanup_error dk_err_t err = NULL;
         struct store s;
         int r = store_open (&s, root, driver, &err);
+        s.uidmap = steal_ptr (&uidmap);
+        s.gidmap = steal_ptr (&gidmap);
+        s.n_uidmap = n_uid;
+        s.n_gidmap = n_gid;
         if (r == 0)
           r = cmds[i].fn (&s, argc - optind, argv + optind, &err);
         store_close (&s);

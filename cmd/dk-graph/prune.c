@@ -145,6 +145,11 @@ cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err)
   }
   if (ret < 0)
     return -1;
+  /* DK_GRAPH_ORPHAN_AGE: seconds a layer without image must have existed
+     (default 600), so that a pull in progress keeps its layers */
+  const char *age = getenv ("DK_GRAPH_ORPHAN_AGE");
+  if (prune_orphan_layers (s, age ? strtol (age, NULL, 10) : 600, &records, &reclaimed, err) < 0)
+    return -1;
   jv r = jv_object_set (result_obj (), jv_string ("deleted"), jv_copy (records));
   dk_jsonl_write (stdout,
                   jv_object_set (r, jv_string ("space_reclaimed"), dk_json_int64 (reclaimed)));

@@ -110,6 +110,8 @@ store_close (struct store *s)
   free (s->ddir);
   free (s->idir);
   free (s->tmp);
+  free (s->uidmap);
+  free (s->gidmap);
 }
 
 int

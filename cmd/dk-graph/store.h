@@ -9,6 +9,7 @@
 #include "digest.h"
 #include "error.h"
 #include "json.h"
+#include "tarapply.h"
 
 struct store
 {
@@ -19,6 +20,9 @@ struct store
   char *tmp;    /* ROOT/tmp */
   int lockfd;   /* graph.lock while held */
   bool overlay;
+  /* --uidmap/--gidmap (--userns-remap): layers are unpacked shifted */
+  struct dk_idmap *uidmap, *gidmap;
+  size_t n_uidmap, n_gidmap;
 };
 
 int store_open (struct store *s, const char *root, const char *driver, dk_err_t *err);
@@ -89,6 +93,8 @@ jv untag_key (jv refs, const char *key, jv *records);    /* appends {"Untagged"}
 int delete_image_layers (struct store *s, const char *id, jv chain, jv *records, int64_t *reclaimed,
                          dk_err_t *err);
 int layer_delete (struct store *s, const char *chain, dk_err_t *err);
+int prune_orphan_layers (struct store *s, long min_age, jv *records, int64_t *reclaimed,
+                         dk_err_t *err);
 /* Stores config (raw bytes; its sha256 is the image ID), an optional
    manifest, and points the reference keys (borrowed jv array) at it. */
 int image_add_raw (struct store *s, const char *raw, size_t len, const char *mraw, size_t mlen,

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <time.h>
 #include <signal.h>
@@ -69,8 +70,8 @@ graph_layer_exists (const struct graph *g, const char *chain_id, bool *exists, d
 }
 
 static char **
-register_argv (const struct graph *g, const char *parent, const char *diff_id, const char *digest,
-               const char *args[10])
+register_argv (const struct graph *g, const char *parent, const char *wait, const char *diff_id,
+               const char *digest, const char *args[12])
 {
   size_t i = 0;
   args[i++] = "layer-register";
@@ -78,6 +79,11 @@ register_argv (const struct graph *g, const char *parent, const char *diff_id, c
     {
       args[i++] = "--parent";
       args[i++] = parent;
+      if (wait)
+        {
+          args[i++] = "--parent-wait";
+          args[i++] = wait;
+        }
     }
   args[i++] = "--diff-id";
   args[i++] = diff_id;
@@ -89,11 +95,14 @@ register_argv (const struct graph *g, const char *parent, const char *diff_id, c
 }
 
 int
-graph_register_start (const struct graph *g, const char *parent, const char *diff_id,
-                      const char *digest, struct dk_child *child, dk_err_t *err)
+graph_register_start (const struct graph *g, const char *parent, bool parent_wait,
+                      const char *diff_id, const char *digest, struct dk_child *child,
+                      dk_err_t *err)
 {
-  const char *args[10];
-  cleanup_free char **argv = register_argv (g, parent, diff_id, digest, args);
+  const char *args[12];
+  /* a day: in practice the pull cancels a waiting register when a layer fails */
+  cleanup_free char **argv
+      = register_argv (g, parent, parent_wait ? "86400" : NULL, diff_id, digest, args);
   if (dk_spawn (argv, DK_SPAWN_STDIN | DK_SPAWN_STDOUT, NULL, child, err) < 0)
     return -1;
   /* fewer wake-ups of both sides for a stream of hundreds of MB */
@@ -135,8 +144,8 @@ graph_register_file (const struct graph *g, const char *parent, const char *diff
                      const char *digest, int fd, const char *chain_id, graph_progress_fn progress,
                      void *ud, dk_err_t *err)
 {
-  const char *args[10];
-  cleanup_free char **argv = register_argv (g, parent, diff_id, digest, args);
+  const char *args[12];
+  cleanup_free char **argv = register_argv (g, parent, NULL, diff_id, digest, args);
   struct reg_thread t = { .argv = argv, .fd = fd, .result = jv_invalid () };
   pthread_t th;
   if (pthread_create (&th, NULL, run_register, &t) != 0)
@@ -169,8 +178,10 @@ graph_register_file (const struct graph *g, const char *parent, const char *diff
   return ret;
 }
 
+/* Reads the child's JSON Lines to EOF; the last non-progress object is the
+   result.  Returns 1 without waiting further when *cancel becomes true. */
 static int
-read_result (int fd, jv *final, dk_err_t *err)
+read_result (int fd, jv *final, const int *cancel)
 {
   struct dk_jsonl_reader *r = dk_jsonl_reader_new ();
   char buf[8192];
@@ -178,6 +189,20 @@ read_result (int fd, jv *final, dk_err_t *err)
   *final = jv_invalid ();
   while (!eof)
     {
+      if (cancel)
+        {
+          struct pollfd p = { .fd = fd, .events = POLLIN };
+          int pr = poll (&p, 1, 100);
+          if (pr == 0 || (pr < 0 && errno == EINTR))
+            {
+              if (__atomic_load_n (cancel, __ATOMIC_ACQUIRE))
+                {
+                  dk_jsonl_reader_free (r);
+                  return 1;
+                }
+              continue;
+            }
+        }
       ssize_t n = read (fd, buf, sizeof buf);
       if (n < 0 && errno == EINTR)
         continue;
@@ -210,7 +235,8 @@ read_result (int fd, jv *final, dk_err_t *err)
 }
 
 int
-graph_register_finish (struct dk_child *child, const char *chain_id, dk_err_t *err)
+graph_register_finish (struct dk_child *child, const char *chain_id, const int *cancel,
+                       dk_err_t *err)
 {
   if (child->stdin_fd >= 0)
     {
@@ -218,7 +244,11 @@ graph_register_finish (struct dk_child *child, const char *chain_id, dk_err_t *e
       child->stdin_fd = -1;
     }
   cleanup_jv jv res = jv_invalid ();
-  read_result (child->stdout_fd, &res, err);
+  if (read_result (child->stdout_fd, &res, cancel) == 1)
+    {
+      graph_register_abort (child);
+      return dk_make_error_code (err, DK_ECODE_INTERNAL, 0, "register layer: cancelled");
+    }
   dk_child_close (child);
   int status = dk_child_wait (child, err);
   if (status < 0)
@@ -267,7 +297,7 @@ graph_resolve (const struct graph *g, const char *ref)
   close (child.stderr_fd);
   child.stderr_fd = -1;
   cleanup_jv jv r = jv_invalid ();
-  read_result (child.stdout_fd, &r, &e);
+  read_result (child.stdout_fd, &r, NULL);
   dk_child_close (&child);
   int st = dk_child_wait (&child, &e);
   dk_error_release (&e);

@@ -21,11 +21,16 @@ struct graph
 int graph_run (const struct graph *g, const char *const *args, int in_fd, jv *result,
                dk_err_t *err);
 int graph_layer_exists (const struct graph *g, const char *chain_id, bool *exists, dk_err_t *err);
-/* Starts `layer-register` with a pipe on its stdin. */
-int graph_register_start (const struct graph *g, const char *parent, const char *diff_id,
-                          const char *digest, struct dk_child *child, dk_err_t *err);
-/* Closes stdin, reads the result, waits; checks the chain ID. */
-int graph_register_finish (struct dk_child *child, const char *chain_id, dk_err_t *err);
+/* Starts `layer-register` with a pipe on its stdin;
+   parent_wait (overlay2): dk-graph unpacks at once and waits for the parent
+   only to commit, so all layers can register in parallel. */
+int graph_register_start (const struct graph *g, const char *parent, bool parent_wait,
+                          const char *diff_id, const char *digest, struct dk_child *child,
+                          dk_err_t *err);
+/* Closes stdin, reads the result, waits; checks the chain ID.  When *cancel
+   (may be NULL) becomes true meanwhile, kills the child and fails. */
+int graph_register_finish (struct dk_child *child, const char *chain_id, const int *cancel,
+                           dk_err_t *err);
 /* Registers a layer from fd (at offset 0; the child reads it directly),
    calling progress with the bytes read so far about every 100 ms. */
 typedef void (*graph_progress_fn) (int64_t done, void *ud);

@@ -29,8 +29,11 @@ struct shared
   pthread_mutex_t mu;
   pthread_cond_t cv;
   enum lstate *state;
-  int next;
+  int next;   /* the next layer allowed to start downloading */
+  int active; /* downloads running */
+  int conc;
   bool failed;
+  int cancel;   /* set with failed, read without the lock by waiting registers */
   dk_err_t err; /* the first failure */
 };
 
@@ -39,8 +42,8 @@ struct one
   struct shared *s;
   int idx;
   char id[13];
-  int fd;      /* the spool file (or, for --output-dir, the blob's file) */
-  int pipe_fd; /* the register child's stdin while streaming, or -1 */
+  int fd;                /* the spool file (or, for --output-dir, the blob's file) */
+  struct feeder *feeder; /* streaming into a register child, or NULL */
   int64_t last_ms;
   int64_t total;
 };
@@ -71,13 +74,17 @@ strv_free (char **v)
   free (v);
 }
 
+static void feeder_update (struct feeder *f, int64_t add, bool complete, bool abort);
+
 static int
 to_fd (const char *data, size_t len, void *ud)
 {
   struct one *o = ud;
-  if (o->pipe_fd >= 0 && write_all (o->pipe_fd, data, len) < 0)
+  if (write_all (o->fd, data, len) < 0)
     return -1;
-  return write_all (o->fd, data, len);
+  if (o->feeder)
+    feeder_update (o->feeder, len, false, false);
+  return 0;
 }
 
 static void
@@ -89,6 +96,36 @@ on_progress (int64_t received, void *ud)
     return;
   o->last_ms = now;
   progress ("Downloading", o->id, received, o->total);
+}
+
+/* Download slots: at most conc at once, started in layer order (Docker's
+   --max-concurrent-downloads; unpacking and commits are not counted). */
+static bool
+slot_acquire (struct shared *s, int idx)
+{
+  pthread_mutex_lock (&s->mu);
+  while (!s->failed && !(s->next == idx && s->active < s->conc))
+    pthread_cond_wait (&s->cv, &s->mu);
+  bool ok = !s->failed;
+  if (ok)
+    {
+      s->active++;
+      s->next = idx + 1;
+      while (s->next < s->job->m->n_layers && s->state[s->next] != L_TODO)
+        s->next++;
+    }
+  pthread_cond_broadcast (&s->cv);
+  pthread_mutex_unlock (&s->mu);
+  return ok;
+}
+
+static void
+slot_release (struct shared *s)
+{
+  pthread_mutex_lock (&s->mu);
+  s->active--;
+  pthread_cond_broadcast (&s->cv);
+  pthread_mutex_unlock (&s->mu);
 }
 
 /* Waits until layer idx's parent is in the store; false when a layer failed. */
@@ -115,11 +152,18 @@ pull_one_to_dir (struct one *o, const struct blob_desc *d, dk_err_t *err)
   cleanup_free char *dir = xasprintf ("%s/blobs/sha256", job->output_dir);
   cleanup_free char *tmp = xasprintf ("%s/.tmp-%s", dir, dk_digest_hex (d->digest));
   cleanup_free char *final = xasprintf ("%s/%s", dir, dk_digest_hex (d->digest));
+  if (!slot_acquire (o->s, o->idx))
+    return dk_make_error_code (err, DK_ECODE_INTERNAL, 0, "cancelled");
   cleanup_close int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
-    return dk_make_error (err, errno, "open `%s`", tmp);
+    {
+      slot_release (o->s);
+      return dk_make_error (err, errno, "open `%s`", tmp);
+    }
   o->fd = fd;
-  if (blob_download (job->c, job->repo, d, to_fd, on_progress, o, err) < 0)
+  int ret = blob_download (job->c, job->repo, d, to_fd, on_progress, o, err);
+  slot_release (o->s);
+  if (ret < 0)
     {
       unlink (tmp);
       return -1;
@@ -182,25 +226,76 @@ open_partial (struct one *o, const struct blob_desc *d, char **path, int64_t *ha
   return 0;
 }
 
-/* Copies [0, len) of the spool file into the register child. */
-static int
-feed_prefix (struct one *o, int64_t len, dk_err_t *err)
+/* The register child reads the spool file as it grows: the download goes
+   at the network's pace whatever the unpacking's, and every byte stays in
+   the partial file for a later resume.  The feeder never gets ahead of
+   what was written, and the download writes the last chunk only once the
+   digest matched. */
+struct feeder
 {
+  struct one *o;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int64_t written; /* bytes in the spool file */
+  bool complete;   /* the whole verified blob is written */
+  bool abort;
+  bool downloaded; /* "Download complete" sent: report Extracting */
+  int in_fd;
+  int pipe_fd;
+  int err_no;
+};
+
+static void
+feeder_update (struct feeder *f, int64_t add, bool complete, bool abort)
+{
+  pthread_mutex_lock (&f->mu);
+  f->written += add;
+  f->complete |= complete;
+  f->abort |= abort;
+  pthread_cond_broadcast (&f->cv);
+  pthread_mutex_unlock (&f->mu);
+}
+
+static void *
+feeder_run (void *arg)
+{
+  struct feeder *f = arg;
   static const size_t bufsz = 1 << 20;
-  cleanup_free char *buf = xmalloc (bufsz);
-  for (int64_t off = 0; off < len;)
+  char *buf = xmalloc (bufsz);
+  int64_t fed = 0, last = 0;
+  for (;;)
     {
-      size_t want = len - off < (int64_t)bufsz ? (size_t)(len - off) : bufsz;
-      ssize_t n = pread (o->fd, buf, want, off);
+      pthread_mutex_lock (&f->mu);
+      while (!f->abort && fed == f->written && !f->complete)
+        pthread_cond_wait (&f->cv, &f->mu);
+      bool stop = f->abort || (fed == f->written && f->complete);
+      int64_t avail = f->written - fed;
+      bool report = f->downloaded;
+      pthread_mutex_unlock (&f->mu);
+      if (stop)
+        break;
+      size_t want = avail < (int64_t)bufsz ? (size_t)avail : bufsz;
+      ssize_t n = pread (f->in_fd, buf, want, fed);
       if (n < 0 && errno == EINTR)
         continue;
-      if (n <= 0)
-        return dk_make_error (err, n < 0 ? errno : EIO, "read spool file");
-      if (write_all (o->pipe_fd, buf, n) < 0)
-        return dk_make_error (err, errno, "write layer to dk-graph");
-      off += n;
+      if (n <= 0 || write_all (f->pipe_fd, buf, n) < 0)
+        {
+          f->err_no = n < 0 ? errno : n == 0 ? EIO : errno;
+          break;
+        }
+      fed += n;
+      int64_t now = progress_now_ms ();
+      if (report && now - last >= 100)
+        {
+          last = now;
+          progress ("Extracting", f->o->id, fed, f->o->total);
+        }
     }
-  return 0;
+  free (buf);
+  /* EOF for the child only after a complete blob; else it is killed */
+  close (f->pipe_fd);
+  f->pipe_fd = -1;
+  return NULL;
 }
 
 static void
@@ -234,18 +329,32 @@ pull_one_to_store (struct one *o, const struct blob_desc *d, dk_err_t *err)
   cleanup_free char *partial = NULL;
   int64_t have = 0;
   struct dk_sha256 *h = NULL;
+  if (!slot_acquire (o->s, i))
+    return dk_make_error_code (err, DK_ECODE_INTERNAL, 0, "cancelled");
   int ret = open_partial (o, d, &partial, &have, &h, err);
   cleanup_close int spool = o->fd;
   struct dk_child child = { .pid = -1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
   /* the parent is there: stream into the store while downloading (and keep
-     the bytes in the partial file); else only spool, register after it */
-  bool stream = ret == 0 && have < d->size && parent_ready (o->s, i, false);
+     the bytes in the partial file); else only spool, register after it.
+     overlay2 layers unpack without their parent: every layer streams, and
+     dk-graph waits for the parent only to commit */
+  bool late = job->g->driver == NULL || strcmp (job->g->driver, "overlay2") == 0;
+  bool stream = ret == 0 && have < d->size && (late || parent_ready (o->s, i, false));
   if (stream)
-    ret = graph_register_start (job->g, parent, job->diff_ids[i], d->digest, &child, err);
+    ret = graph_register_start (job->g, parent, late, job->diff_ids[i], d->digest, &child, err);
+  struct feeder f = { .o = o, .written = have, .in_fd = spool, .pipe_fd = child.stdin_fd };
+  pthread_t fth;
+  bool feeding = false;
   if (stream && ret == 0)
     {
-      o->pipe_fd = child.stdin_fd;
-      ret = feed_prefix (o, have, err);
+      pthread_mutex_init (&f.mu, NULL);
+      pthread_cond_init (&f.cv, NULL);
+      child.stdin_fd = -1; /* the feeder closes it */
+      feeding = pthread_create (&fth, NULL, feeder_run, &f) == 0;
+      if (!feeding)
+        ret = dk_make_error (err, EAGAIN, "start a feeder thread");
+      else
+        o->feeder = &f;
     }
   if (ret == 0)
     {
@@ -255,8 +364,29 @@ pull_one_to_store (struct one *o, const struct blob_desc *d, dk_err_t *err)
         ret = blob_download_resume (job->c, job->repo, d, have, steal_ptr (&h), to_fd, on_progress,
                                     o, err);
     }
+  slot_release (o->s);
+  o->feeder = NULL;
   if (h)
     dk_sha256_free (h);
+  if (ret == 0)
+    {
+      progress ("Verifying Checksum", o->id, -1, 0);
+      progress ("Download complete", o->id, -1, 0);
+    }
+  if (feeding)
+    {
+      pthread_mutex_lock (&f.mu);
+      f.downloaded = true;
+      pthread_mutex_unlock (&f.mu);
+      feeder_update (&f, 0, ret == 0, ret < 0);
+      pthread_join (fth, NULL);
+      pthread_cond_destroy (&f.cv);
+      pthread_mutex_destroy (&f.mu);
+      if (ret == 0 && f.err_no)
+        ret = dk_make_error (err, f.err_no, "feed layer to dk-graph");
+    }
+  else if (child.stdin_fd >= 0)
+    close (child.stdin_fd), child.stdin_fd = -1;
   if (ret < 0)
     {
       if (child.pid > 0)
@@ -266,17 +396,13 @@ pull_one_to_store (struct one *o, const struct blob_desc *d, dk_err_t *err)
         unlink (partial);
       return -1;
     }
-  progress ("Verifying Checksum", o->id, -1, 0);
-  progress ("Download complete", o->id, -1, 0);
   if (stream)
     {
       progress ("Extracting", o->id, o->total, o->total);
-      o->pipe_fd = -1;
-      ret = graph_register_finish (&child, job->chain_ids[i], err);
+      ret = graph_register_finish (&child, job->chain_ids[i], &o->s->cancel, err);
     }
   else
     {
-      o->pipe_fd = -1;
       if (!parent_ready (o->s, i, true))
         return 0; /* another layer failed; its error is the one reported */
       ret = register_from_spool (o, d, parent, err);
@@ -289,37 +415,37 @@ pull_one_to_store (struct one *o, const struct blob_desc *d, dk_err_t *err)
   return 0;
 }
 
+struct worker_arg
+{
+  struct shared *s;
+  int idx;
+};
+
 static void *
 worker (void *arg)
 {
-  struct shared *s = arg;
+  struct worker_arg *w = arg;
+  struct shared *s = w->s;
+  int idx = w->idx;
   const struct layers_job *job = s->job;
-  for (;;)
+  const struct blob_desc *d = &job->m->layers[idx];
+  struct one o = { .s = s, .idx = idx, .fd = -1, .total = d->size };
+  progress_short_id (d->digest, o.id);
+  dk_err_t err = NULL;
+  int ret = job->g ? pull_one_to_store (&o, d, &err) : pull_one_to_dir (&o, d, &err);
+  pthread_mutex_lock (&s->mu);
+  s->state[idx] = ret < 0 ? L_FAILED : L_DONE;
+  if (ret < 0)
     {
-      pthread_mutex_lock (&s->mu);
-      while (s->next < job->m->n_layers && s->state[s->next] != L_TODO)
-        s->next++;
-      int idx = s->failed ? job->m->n_layers : s->next++;
-      pthread_mutex_unlock (&s->mu);
-      if (idx >= job->m->n_layers)
-        return NULL;
-      const struct blob_desc *d = &job->m->layers[idx];
-      struct one o = { .s = s, .idx = idx, .fd = -1, .pipe_fd = -1, .total = d->size };
-      progress_short_id (d->digest, o.id);
-      dk_err_t err = NULL;
-      int ret = job->g ? pull_one_to_store (&o, d, &err) : pull_one_to_dir (&o, d, &err);
-      pthread_mutex_lock (&s->mu);
-      s->state[idx] = ret < 0 ? L_FAILED : L_DONE;
-      if (ret < 0)
-        {
-          if (!s->failed)
-            s->err = steal_ptr (&err);
-          s->failed = true;
-        }
-      pthread_cond_broadcast (&s->cv);
-      pthread_mutex_unlock (&s->mu);
-      dk_error_release (&err);
+      if (!s->failed)
+        s->err = steal_ptr (&err);
+      s->failed = true;
+      __atomic_store_n (&s->cancel, 1, __ATOMIC_RELEASE);
     }
+  pthread_cond_broadcast (&s->cv);
+  pthread_mutex_unlock (&s->mu);
+  dk_error_release (&err);
+  return NULL;
 }
 
 int
@@ -330,7 +456,6 @@ layers_pull (const struct layers_job *job, dk_err_t *err)
   pthread_mutex_init (&s.mu, NULL);
   pthread_cond_init (&s.cv, NULL);
   s.state = xzalloc ((n + 1) * sizeof *s.state);
-  int todo = 0;
   for (int i = 0; i < n; i++)
     {
       char id[13];
@@ -347,7 +472,6 @@ layers_pull (const struct layers_job *job, dk_err_t *err)
       else
         {
           progress ("Pulling fs layer", id, -1, 0);
-          todo++;
         }
     }
   int conc = job->max_concurrent > 0 ? job->max_concurrent : 3;
@@ -359,19 +483,29 @@ layers_pull (const struct layers_job *job, dk_err_t *err)
         progress_short_id (job->m->layers[i].digest, id);
         progress ("Waiting", id, -1, 0);
       }
-  int nthreads = todo < conc ? todo : conc;
-  pthread_t *th = xzalloc ((nthreads + 1) * sizeof *th);
-  int started = 0;
-  for (int t = 0; t < nthreads; t++)
+  s.conc = conc;
+  s.next = 0;
+  while (s.next < n && s.state[s.next] != L_TODO)
+    s.next++;
+  /* a thread per layer: each downloads in its slot, then waits for its
+     register to commit (which may wait for the parent) */
+  pthread_t *th = xzalloc ((n + 1) * sizeof *th);
+  struct worker_arg *args = xzalloc ((n + 1) * sizeof *args);
+  bool *started = xzalloc ((n + 1) * sizeof *started);
+  for (int i = 0; i < n; i++)
     {
-      if (pthread_create (&th[t], NULL, worker, &s) != 0)
-        break;
-      started++;
+      if (s.state[i] != L_TODO)
+        continue;
+      args[i] = (struct worker_arg){ &s, i };
+      started[i] = pthread_create (&th[i], NULL, worker, &args[i]) == 0;
+      if (!started[i])
+        worker (&args[i]);
     }
-  if (started == 0 && nthreads > 0)
-    worker (&s);
-  for (int t = 0; t < started; t++)
-    pthread_join (th[t], NULL);
+  for (int i = 0; i < n; i++)
+    if (started[i])
+      pthread_join (th[i], NULL);
+  free (started);
+  free (args);
   free (th);
   free (s.state);
   pthread_cond_destroy (&s.cv);

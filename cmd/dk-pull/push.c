@@ -281,6 +281,13 @@ push_resolved (const struct push_opts *o, const struct dk_ref *ref, const char *
           progress_short_id (diff_ids[i], sid);
           progress ("Preparing", sid, -1, 0);
         }
+      int conc = o->max_concurrent > 0 ? o->max_concurrent : 5;
+      for (int i = n - 1; i >= conc; i--)
+        {
+          char sid[13];
+          progress_short_id (diff_ids[i], sid);
+          progress ("Waiting", sid, -1, 0);
+        }
       ret = push_layers (&j, err);
     }
   if (ret == 0)

@@ -205,6 +205,15 @@ reg_transport_error (struct reg_client *c, const char *method, const char *url, 
 }
 
 static int
+on_xfer (void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+  const struct reg_req *req = ud;
+  if (ultotal > 0)
+    req->on_upload (ulnow, ultotal, req->upload_ud);
+  return 0;
+}
+
+static int
 perform_once (struct reg_client *c, const struct reg_req *req, const char *url, const char *auth,
               struct reg_resp *resp, struct xfer *x, CURLcode *rcp, char *errbuf)
 {
@@ -252,6 +261,12 @@ perform_once (struct reg_client *c, const struct reg_req *req, const char *url, 
       hl = curl_slist_append (hl, range);
     }
   curl_easy_setopt (h, CURLOPT_HTTPHEADER, hl);
+  if (req->on_upload)
+    {
+      curl_easy_setopt (h, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt (h, CURLOPT_XFERINFOFUNCTION, on_xfer);
+      curl_easy_setopt (h, CURLOPT_XFERINFODATA, (void *)req);
+    }
   dk_buf_reset (&resp->body);
   resp->content_length = -1;
   *rcp = curl_easy_perform (h);

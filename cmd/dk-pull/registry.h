@@ -97,6 +97,9 @@ struct reg_req
   int64_t range_from; /* > 0: "Range: bytes=N-" */
   size_t max_body;    /* for buffered bodies; 0 = REG_MAX_MANIFEST */
   bool no_retry;
+  /* bytes of the body sent so far (uploads) */
+  void (*on_upload) (int64_t sent, int64_t total, void *ud);
+  void *upload_ud;
 };
 
 /* One request, authenticated (a 401 fetches a token and retries once),

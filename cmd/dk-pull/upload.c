@@ -180,15 +180,46 @@ start_upload (struct reg_client *c, const char *repo, const char *scope, const c
   return 0;
 }
 
+struct up_progress
+{
+  const char *id;
+  int64_t last_ms;
+};
+
+static void
+on_upload (int64_t sent, int64_t total, void *ud)
+{
+  struct up_progress *p = ud;
+  int64_t now = progress_now_ms ();
+  if (now - p->last_ms < 100 && sent < total)
+    return;
+  p->last_ms = now;
+  progress ("Pushing", p->id, sent, total);
+}
+
+static int upload_blob (struct reg_client *c, const char *repo, const char *scope,
+                        const char *digest, const void *data, size_t len, const char *id,
+                        dk_err_t *err);
+
 int
 upload_blob_mem (struct reg_client *c, const char *repo, const char *scope, const char *digest,
                  const void *data, size_t len, dk_err_t *err)
 {
+  return upload_blob (c, repo, scope, digest, data, len, NULL, err);
+}
+
+static int
+upload_blob (struct reg_client *c, const char *repo, const char *scope, const char *digest,
+             const void *data, size_t len, const char *id, dk_err_t *err)
+{
+  struct up_progress up = { id, 0 };
   cleanup_free char *url = NULL;
   if (start_upload (c, repo, scope, digest, &url, err) < 0)
     return -1;
   const char *hdrs[] = { "Content-Type: application/octet-stream", NULL };
   struct reg_req req = { .method = "PUT",
+                         .on_upload = id ? on_upload : NULL,
+                         .upload_ud = &up,
                          .path = url,
                          .scope = scope,
                          .headers = hdrs,
@@ -220,10 +251,7 @@ upload_blob_fd (struct reg_client *c, const char *repo, const char *scope, const
       if (map == MAP_FAILED)
         return dk_make_error (err, errno, "mmap spool file");
     }
-  progress ("Pushing", id, 0, size);
-  int ret = upload_blob_mem (c, repo, scope, digest, map ? map : "", size, err);
-  if (ret == 0)
-    progress ("Pushing", id, size, size);
+  int ret = upload_blob (c, repo, scope, digest, map ? map : "", size, id, err);
   if (map)
     munmap (map, size);
   return ret;

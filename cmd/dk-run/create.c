@@ -136,8 +136,11 @@ static void __attribute__ ((noreturn)) child_main (struct child_ctx *c)
      in the container may open it (CVE-2019-5736); execve resets this */
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   /* the parent puts us in the cgroup and writes the id maps first */
-  if (read (c->sync, &b, 1) != 1 || b != MSG_GO)
+  char go[32] = "";
+  if (read (c->sync, go, sizeof go - 1) < 1 || go[0] != MSG_GO)
     _exit (1);
+  /* our pid as the host sees it, for the hooks' state */
+  pid_t host_pid = (pid_t)atoi (go + 1);
   if (c->clone_flags & CLONE_NEWUSER)
     {
       /* root of the new user namespace, as mapped by the parent */
@@ -175,7 +178,7 @@ static void __attribute__ ((noreturn)) child_main (struct child_ctx *c)
     }
   if (has_hooks (c->config, "createContainer"))
     {
-      cleanup_jv jv st = hook_state (c->id, getpid (), c->bundle, "created", c->config);
+      cleanup_jv jv st = hook_state (c->id, host_pid, c->bundle, "created", c->config);
       if (dk_hooks_run (c->config, "createContainer", st, &err) < 0)
         child_fail (c->sync, err);
     }
@@ -213,7 +216,7 @@ static void __attribute__ ((noreturn)) child_main (struct child_ctx *c)
   close (c->fifo_fd);
   if (has_hooks (c->config, "startContainer"))
     {
-      cleanup_jv jv st = hook_state (c->id, getpid (), c->bundle, "running", c->config);
+      cleanup_jv jv st = hook_state (c->id, host_pid, c->bundle, "running", c->config);
       if (dk_hooks_run (c->config, "startContainer", st, &err) < 0)
         {
           dprintf (2, "dk-run: error: %s\n", err->msg);
@@ -522,9 +525,10 @@ dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *e
     {
       u.pid = pid;
       u.cgroup = cgroup;
-      char go = MSG_GO;
+      char go[32];
+      int golen = snprintf (go, sizeof go, "%c%d", MSG_GO, (int)pid);
       ret = parent_setup (&c, pid, lx, err);
-      if (ret == 0 && send (sp[0], &go, 1, MSG_NOSIGNAL) != 1)
+      if (ret == 0 && send (sp[0], go, golen, MSG_NOSIGNAL) != golen)
         ret = dk_make_error (err, errno, "sync with init");
       if (ret == 0)
         ret = parent_wait_ready (&c, sp[0], pid, err);

@@ -171,6 +171,22 @@ locked_flags (const char *path)
   return f;
 }
 
+/* A remount acts on the mount a fresh walk of the path reaches: an fd opened
+   before the mount names the directory under it (and remounting that would
+   change the rootfs' own mount). */
+static int
+remount_in_root (int rootfd, const char *path, unsigned long flags, const char *data, dk_err_t *err)
+{
+  cleanup_close int fd = open_in_root (rootfd, path, O_PATH);
+  if (fd < 0)
+    return dk_make_error (err, errno, "reopen mount %s", path);
+  char t[64];
+  snprintf (t, sizeof t, "/proc/self/fd/%d", fd);
+  if (mount (NULL, t, NULL, MS_REMOUNT | flags, data) < 0)
+    return dk_make_error (err, errno, "remount `%s`", path);
+  return 0;
+}
+
 static int
 mount_cgroup (int rootfd, const char *dest, const char *target, const struct mspec *m,
               const char *cgroup, dk_err_t *err)
@@ -202,11 +218,11 @@ mount_cgroup (int rootfd, const char *dest, const char *target, const struct msp
       cleanup_free char *t = xasprintf ("/proc/self/fd/%d", fd);
       if (mount (src, t, NULL, MS_BIND, NULL) < 0)
         continue; /* a hierarchy without our directory */
-      mount (NULL, t, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, NULL);
+      if (remount_in_root (rootfd, sub, MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, NULL, err)
+          < 0)
+        return -1;
     }
-  if (ro)
-    mount (NULL, target, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-           "mode=755");
+  /* like runc, the tmpfs itself stays writable: the hierarchies are read-only */
   return 0;
 }
 
@@ -245,14 +261,6 @@ do_mount (int rootfd, jv mnt, const char *cgroup, dk_err_t *err)
     {
       if (mount (src, target, NULL, m.flags & (MS_BIND | MS_REC), NULL) < 0)
         return dk_make_error (err, errno, "bind mount `%s` on `%s`", src, dest);
-      unsigned long extra = m.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
-      if (extra)
-        {
-          /* a remount must keep the flags the kernel locked on the source */
-          unsigned long f = MS_BIND | MS_REMOUNT | extra | locked_flags (target);
-          if (mount (NULL, target, NULL, f, NULL) < 0)
-            return dk_make_error (err, errno, "remount `%s`", dest);
-        }
     }
   else if (mount (src ? src : type, target, type, m.flags, data) < 0)
     {
@@ -262,6 +270,22 @@ do_mount (int rootfd, jv mnt, const char *cgroup, dk_err_t *err)
           && mount ("/sys", target, NULL, MS_BIND | MS_REC, NULL) == 0)
         return 0;
       return dk_make_error (err, e, "mount %s on `%s`", type ? type : "(none)", dest);
+    }
+  unsigned long extra = bind ? m.flags & ~(MS_BIND | MS_REC | MS_REMOUNT) : 0;
+  if (!extra && !m.prop)
+    return 0;
+  /* fd still names the inode under the new mount; only a new walk of the
+     path reaches the mount itself, which remount and propagation act on */
+  cleanup_close int mfd = open_in_root (rootfd, dest, O_PATH);
+  if (mfd < 0)
+    return dk_make_error (err, errno, "reopen mount %s", dest);
+  snprintf (target, sizeof target, "/proc/self/fd/%d", mfd);
+  if (extra)
+    {
+      /* a remount must keep the flags the kernel locked on the source */
+      unsigned long f = MS_BIND | MS_REMOUNT | extra | locked_flags (target);
+      if (mount (NULL, target, NULL, f, NULL) < 0)
+        return dk_make_error (err, errno, "remount `%s`", dest);
     }
   if (m.prop && mount (NULL, target, NULL, m.prop, NULL) < 0)
     return dk_make_error (err, errno, "set propagation of `%s`", dest);

@@ -1,4 +1,5 @@
 #include "run.h"
+#include "cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -177,6 +178,8 @@ dk_state_status (const struct dk_state *st)
   cleanup_free char *fifo = xasprintf ("%s/exec.fifo", st->dir);
   if (access (fifo, F_OK) == 0)
     return "created";
+  if (st->cgroup && dk_cgroup_frozen (st->cgroup))
+    return "paused";
   return "running";
 }
 

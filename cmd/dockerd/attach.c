@@ -4,7 +4,9 @@
    connects it before the container runs, so no output is lost. */
 #include "container.h"
 #include "cleanup.h"
+#include "jsonlog.h"
 #include "log.h"
+#include "stdcopy.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -199,6 +201,34 @@ attach_close_all (struct container *c)
     attach_end (c->attaches);
 }
 
+/* logs=1: what the container wrote so far, before the live stream */
+static void
+replay_logs (struct attach *a)
+{
+  cleanup_free char *name = xasprintf ("%s-json.log", a->c->id);
+  cleanup_free char *path = container_path (a->c, name);
+  struct dk_jsonlog_read_opts o = { .tail = -1 };
+  struct dk_jsonlog_reader *r = NULL;
+  cleanup_error dk_err_t err = NULL;
+  if (dk_jsonlog_reader_open (path, &o, &r, &err) < 0)
+    return;
+  struct dk_jsonlog_entry e;
+  while (dk_jsonlog_next (r, &e, &err) == DK_JSONLOG_ENTRY)
+    {
+      if ((e.stream == 1 && !a->want_out) || (e.stream == 2 && !a->want_err))
+        continue;
+      if (a->tty)
+        http_raw_write (a->req, e.log, e.len);
+      else
+        {
+          cleanup_buf struct dk_buf f = DK_BUF_INIT;
+          dk_stdcopy_frame (&f, e.stream, e.log, e.len);
+          http_raw_write (a->req, f.data, f.len);
+        }
+    }
+  dk_jsonlog_reader_free (r);
+}
+
 void
 h_container_attach (struct http_req *req)
 {
@@ -228,6 +258,8 @@ h_container_attach (struct http_req *req)
   a->next = c->attaches;
   c->attaches = a;
   http_hijack (req, ctype, from_client, a);
+  if (http_query_bool (req, "logs", false))
+    replay_logs (a);
   if (!stream)
     {
       attach_end (a);

@@ -76,6 +76,11 @@ struct http_req
   void *abort_data;
   hijack_data_cb on_data; /* hijacked stream input */
   void *data_ud;
+  /* routes that stream their request body (router_streams_body): the handler
+     runs at the end of the headers and sets on_body; n < 0 is the end */
+  bool body_streamed, body_done;
+  hijack_data_cb on_body;
+  void *body_ud;
 };
 
 void http_conn_accept (uv_stream_t *server, bool tls);
@@ -108,6 +113,8 @@ void http_hijack_end (struct http_req *req);
 /* Bytes queued on the connection and not yet written (backpressure). */
 size_t http_write_queue (struct http_req *req);
 void http_req_unref (struct http_req *req);
+/* Backpressure on a streamed request body. */
+void http_body_pause (struct http_req *req, bool pause);
 
 /* ---- tls.c ---- */
 struct tls_conn;
@@ -121,6 +128,7 @@ void tls_close_notify (struct tls_conn *t, struct dk_buf *out);
 
 /* ---- router.c ---- */
 void router_dispatch (struct http_req *req);
+bool router_streams_body (struct http_req *req);
 
 /* ---- server.c ---- */
 int server_listen (uv_loop_t *loop, jv hosts, dk_err_t *err);
@@ -138,10 +146,11 @@ struct job_opts
   job_done_cb on_done;
   job_raw_cb on_raw; /* stdout is raw bytes, not JSON lines */
   void *ud;
-  bool want_stdin;        /* a pipe to the child's stdin (job_write / job_close_stdin) */
-  bool early_final;       /* the first final object ends the job for the caller (a daemonizing
-                             tool may keep its stdout open) */
-  const char *stdin_data; /* written then closed (copied) */
+  bool want_stdin;  /* a pipe to the child's stdin (job_write / job_close_stdin) */
+  bool early_final; /* the first final object ends the job for the caller (a daemonizing
+                       tool may keep its stdout open) */
+  void (*on_drain) (struct job *j, void *ud); /* stdin queue fell under 1 MiB */
+  const char *stdin_data;                     /* written then closed (copied) */
   size_t stdin_len;
 };
 /* argv[0] is a tool name (dk-graph) looked up next to dockerd. */

@@ -35,6 +35,8 @@ struct http_conn
   size_t header_bytes;
   size_t queued;
   struct tls_conn *tls;
+  bool dispatch_pending; /* a request is ready for its handler */
+  bool streaming;        /* its body is being handed to the handler as it comes */
 };
 
 struct wreq
@@ -46,6 +48,8 @@ struct wreq
 };
 
 static void conn_process (struct http_conn *c);
+static void alloc_cb (uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 static void conn_close (struct http_conn *c);
 
 static const char *
@@ -294,6 +298,13 @@ on_headers_complete (http_parser *p)
   r->path = url_decode (r->url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
   if (u.field_set & (1 << UF_QUERY))
     r->query = r->url + u.field_data[UF_QUERY].off;
+  if (router_streams_body (r))
+    {
+      /* the handler runs now and takes the body as it arrives */
+      r->body_streamed = true;
+      c->dispatch_pending = true;
+      http_parser_pause (p, 1);
+    }
   return 0;
 }
 
@@ -302,6 +313,11 @@ on_body (http_parser *p, const char *at, size_t n)
 {
   struct http_conn *c = p->data;
   struct http_req *r = c->cur;
+  if (r->body_streamed && r->on_body)
+    {
+      r->on_body (r, at, n, r->body_ud);
+      return 0;
+    }
   if (r->body.len + n > MAX_BODY_BYTES)
     return -1;
   dk_buf_add (&r->body, at, n);
@@ -312,7 +328,16 @@ static int
 on_message_complete (http_parser *p)
 {
   struct http_conn *c = p->data;
-  c->busy = true;
+  struct http_req *r = c->cur;
+  if (r->body_streamed)
+    {
+      r->body_done = true;
+      c->streaming = false;
+      if (r->on_body)
+        r->on_body (r, NULL, -1, r->body_ud);
+    }
+  else
+    c->dispatch_pending = true;
   http_parser_pause (p, 1);
   return 0;
 }
@@ -349,7 +374,8 @@ bad_request (struct http_conn *c, int status, const char *msg)
 static void
 conn_process (struct http_conn *c)
 {
-  while (!c->busy && !c->closing && !c->hijacked && c->in.len > 0 && !uv_is_closing (&c->h.handle))
+  while ((!c->busy || c->streaming) && !c->closing && !c->hijacked && c->in.len > 0
+         && !uv_is_closing (&c->h.handle))
     {
       size_t n = http_parser_execute (&c->parser, &settings, c->in.data, c->in.len);
       enum http_errno e = HTTP_PARSER_ERRNO (&c->parser);
@@ -360,17 +386,32 @@ conn_process (struct http_conn *c)
           cleanup_free char *m = xasprintf ("%s", big       ? "request header too large"
                                                   : bigbody ? "request body too large"
                                                             : http_errno_description (e));
+          c->streaming = false;
           bad_request (c, big ? 431 : bigbody ? 413 : 400, m);
           return;
         }
       dk_buf_consume (&c->in, n);
-      if (c->busy)
+      if (c->dispatch_pending)
         {
           struct http_req *r = c->cur;
+          c->dispatch_pending = false;
+          c->busy = true;
+          c->streaming = r->body_streamed && !r->body_done;
           r->refs++; /* the handler's reference, dropped when it finishes */
           router_dispatch (r);
+          if (c->streaming && c->cur == r)
+            {
+              /* what came with the headers, then the rest as it arrives */
+              if (r->body.len && r->on_body)
+                {
+                  r->on_body (r, r->body.data, r->body.len, r->body_ud);
+                  dk_buf_reset (&r->body);
+                }
+              http_parser_pause (&c->parser, 0);
+            }
+          continue;
         }
-      else
+      if (!c->busy)
         break;
     }
   if (c->eof && !c->busy && !c->hijacked)
@@ -379,6 +420,18 @@ conn_process (struct http_conn *c)
       if (c->queued == 0)
         conn_close (c);
     }
+}
+
+void
+http_body_pause (struct http_req *req, bool pause)
+{
+  struct http_conn *c = req->conn;
+  if (c == NULL || uv_is_closing (&c->h.handle) || c->eof)
+    return;
+  if (pause)
+    uv_read_stop (&c->h.stream);
+  else
+    uv_read_start (&c->h.stream, alloc_cb, on_read);
 }
 
 /* The handler finished its response: drop its reference; the connection
@@ -393,7 +446,9 @@ req_finish (struct http_req *r)
       http_req_unref (r);
       return;
     }
-  bool keep = r->keep_alive && !c->hijacked;
+  /* a body still arriving cannot be skipped in step: close instead */
+  bool keep = r->keep_alive && !c->hijacked && !c->streaming;
+  c->streaming = false;
   c->cur = NULL;
   r->conn = NULL;
   http_req_unref (r); /* connection's */

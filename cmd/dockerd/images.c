@@ -588,6 +588,29 @@ load_result (struct http_req *req, jv result, void *ud)
   http_stream_end (req);
 }
 
+static void
+load_body (struct http_req *req, const char *data, ssize_t n, void *ud)
+{
+  struct simple *s = ud;
+  if (s->job == NULL)
+    return;
+  if (n < 0)
+    {
+      job_close_stdin (s->job);
+      return;
+    }
+  job_write (s->job, data, n);
+  if (job_stdin_queue (s->job) > ((size_t)8 << 20))
+    http_body_pause (req, true);
+}
+
+static void
+load_drain (struct job *j, void *ud)
+{
+  struct simple *s = ud;
+  http_body_pause (s->req, false);
+}
+
 void
 h_images_load (struct http_req *req)
 {
@@ -595,17 +618,20 @@ h_images_load (struct http_req *req)
   const char *argv[8] = { "load", "-i", "-", NULL, NULL };
   if (quiet)
     argv[3] = "--quiet";
-  struct job_opts o = { .on_line = quiet ? NULL : stream_line,
-                        .stdin_data = req->body.data,
-                        .stdin_len = req->body.len };
-  if (req->body.len == 0)
-    {
-      http_error (req, 400, "no image archive in the request body");
-      return;
-    }
+  struct job_opts o
+      = { .on_line = quiet ? NULL : stream_line, .want_stdin = true, .on_drain = load_drain };
   struct simple *s = run_job (req, graph_argv (argv), load_result, NULL, &o);
-  if (s)
-    s->ud = s;
+  if (s == NULL)
+    return;
+  s->ud = s;
+  /* the archive streams from the request body into dk-graph's stdin */
+  req->on_body = load_body;
+  req->body_ud = s;
+  if (req->body_done)
+    {
+      job_write (s->job, req->body.data, req->body.len);
+      job_close_stdin (s->job);
+    }
 }
 
 void

@@ -270,9 +270,13 @@ static void
 on_in_write (uv_write_t *w, int status)
 {
   struct jwrite *jw = (struct jwrite *)w;
-  jw->j->in_queued -= jw->len;
+  struct job *j = jw->j;
+  size_t before = j->in_queued;
+  j->in_queued -= jw->len;
   free (jw);
   (void)status;
+  if (before >= (1 << 20) && j->in_queued < (1 << 20) && !j->detached && j->o.on_drain)
+    j->o.on_drain (j, j->o.ud);
 }
 
 void

@@ -201,3 +201,21 @@ router_dispatch (struct http_req *req)
     }
   http_error (req, path_known ? 405 : 404, "page not found");
 }
+
+/* Request bodies handed over as they arrive (an image archive can be
+   gigabytes): POST /images/load. */
+bool
+router_streams_body (struct http_req *req)
+{
+  const char *p = req->path;
+  if (req->method != HTTP_POST || p == NULL)
+    return false;
+  if (p[0] == '/' && p[1] == 'v' && p[2] >= '0' && p[2] <= '9')
+    {
+      const char *slash = strchr (p + 1, '/');
+      if (slash == NULL)
+        return false;
+      p = slash;
+    }
+  return strcmp (p, "/images/load") == 0;
+}

@@ -31,7 +31,7 @@ struct swrite
 char *
 shim_sock (struct container *c)
 {
-  return xasprintf ("%s/containers/%s/shim.sock", D.exec_root, c->id);
+  return xasprintf ("%s/c/%s/shim.sock", D.exec_root, c->id);
 }
 
 static void

@@ -37,7 +37,8 @@ container_path (struct container *c, const char *name)
 char *
 container_exec_dir (struct container *c)
 {
-  return xasprintf ("%s/containers/%s", D.exec_root, c->id);
+  /* short: the runtime puts its console socket here (108-byte sun_path) */
+  return xasprintf ("%s/c/%s", D.exec_root, c->id);
 }
 
 const char *

@@ -100,3 +100,22 @@ graph_has() {
   run docker pull "$tag"
   assert_success
 }
+
+@test "load takes its archive as a chunked stream, and a body sent slowly" {
+  docker pull -q "$REGISTRY/library/busybox:latest"
+  docker tag "$REGISTRY/library/busybox:latest" streamed:1
+  docker save -o "$T/s.tar" streamed:1
+  docker rmi streamed:1 "$REGISTRY/library/busybox:latest" >/dev/null
+  # chunked request body (curl sends chunks when reading a pipe)
+  run bash -c "cat '$T/s.tar' | curl -s -H 'Transfer-Encoding: chunked' -H 'Content-Type: application/x-tar' \
+    --data-binary @- --unix-socket '$SOCK' 'http://d/v1.44/images/load'"
+  assert_success
+  assert_output --partial "Loaded image: streamed:1"
+  docker rmi streamed:1 >/dev/null
+  # the same archive in small pieces with pauses, by Content-Length
+  run bash -c "(split -n 4 --filter='cat; sleep 0.2' '$T/s.tar') | curl -s -H 'Content-Type: application/x-tar' \
+    -H 'Content-Length: $(stat -c %s "$T/s.tar")' --data-binary @- --unix-socket '$SOCK' 'http://d/v1.44/images/load'"
+  assert_output --partial "Loaded image: streamed:1"
+  run docker images --format '{{.Repository}}:{{.Tag}}'
+  assert_output "streamed:1"
+}

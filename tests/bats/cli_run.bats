@@ -184,3 +184,16 @@ c"
   run docker inspect --format '{{.State.Status}}' survivor
   assert_output "exited"
 }
+
+@test "run -t gives the container a terminal" {
+  run timeout 20 script -qec "docker run --rm -t --network none busybox tty" /dev/null
+  assert_success
+  assert_output --regexp '^/dev/pts/[0-9]+'
+}
+
+@test "attach with logs=1 replays what the container wrote, framed" {
+  docker run -d --name said --network none busybox sh -c 'echo one; echo two'
+  docker wait said
+  run bash -c "curl -s -X POST --unix-socket '$SOCK' 'http://d/v1.44/containers/said/attach?logs=1&stdout=1&stream=0' | od -An -c | tr -s ' ' | tr -d '\n'"
+  assert_output " 001 \0 \0 \0 \0 \0 \0 004 o n e \n 001 \0 \0 \0 \0 \0 \0 004 t w o \n"
+}

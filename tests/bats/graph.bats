@@ -382,3 +382,40 @@ JSON
     assert_equal "sha256:$(sha256sum "$T/$fmt.out" | cut -d' ' -f1)" "$want"
   done
 }
+
+@test "graph: --uidmap/--gidmap (userns-remap) shift the layers' owners and the container root" {
+  mkdir -p "$T/base/etc"
+  echo x >"$T/base/etc/x"
+  chown 5:6 "$T/base/etc/x"
+  d=$(layer base)
+  g=("$BIN/dk-graph" --root "$R" --uidmap 0:200000:65536 --gidmap 0:300000:65536)
+  run "${g[@]}" layer-register "$T/base.tgz"
+  assert_success
+  assert_equal "$(stat -c %u:%g "$R/overlay2/layers/${d#sha256:}/diff/etc/x")" "200005:300006"
+  printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["%s"]}}' "$d" >"$T/config.json"
+  run "${g[@]}" image-add --config "$T/config.json" --tag remap:1
+  assert_success
+  run "${g[@]}" container-create c1 --image remap:1
+  assert_success
+  p=$("${g[@]}" container-mount c1 | jq -r .path)
+  assert_equal "$(stat -c %u:%g "$p")" "200000:300000"
+  assert_equal "$(stat -c %u:%g "$p/etc/x")" "200005:300006"
+  # the saved layer is still the original tar
+  assert_equal "sha256:$("${g[@]}" layer-diff "$d" | sha256sum | cut -d' ' -f1)" "$d"
+}
+
+@test "graph: prune removes layers no image holds once they are old enough" {
+  two_layer_image keep:1
+  mkdir -p "$T/orphan"
+  echo o >"$T/orphan/o"
+  d=$(layer orphan)
+  run "${G[@]}" layer-register "$T/orphan.tgz"
+  assert_success
+  run "${G[@]}" prune
+  assert_equal "$(jq -c .deleted <<<"$output")" "[]"
+  DK_GRAPH_ORPHAN_AGE=0 run "${G[@]}" prune
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[{\"Deleted\":\"$d\"}]"
+  run "${G[@]}" layer-exists "$C2"
+  assert_output --partial '"exists":true'
+}

@@ -346,3 +346,14 @@ teardown() {
   run "$DK_PULL" --output-dir "$WORK/o2" --certs-dir "$WORK/empty" --retries 1 --insecure-registry 10.0.0.0/8 "$REGISTRY/dk/cidr:latest"
   assert_failure 1
 }
+
+@test "pull: into a vfs store (each layer registered after its parent)" {
+  graph_ready || skip "dk-graph does not implement layer-exists/layer-register yet"
+  start_registry plain
+  push_fixture layers "$REGISTRY/dk/vfs:latest"
+  run "$DK_PULL" --root "$WORK/root" --driver vfs "$REGISTRY/dk/vfs:latest"
+  assert_success
+  assert_equal "$(printf '%s\n' "$output" | grep -c '"Pull complete"')" 4
+  run "$DK_REPO_ROOT/bin/dk-graph" --root "$WORK/root" --driver vfs resolve "$REGISTRY/dk/vfs:latest"
+  assert_success
+}

@@ -6,6 +6,8 @@
 
 load /usr/lib/bats/bats-support/load
 load /usr/lib/bats/bats-assert/load
+load api_helpers
+load helpers
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 
@@ -25,6 +27,38 @@ setup_file() {
   done
   printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n' >"$r/etc/passwd"
   printf 'root:x:0:\napp:x:1000:\nextra:x:2000:app\nvideo:x:44:\n' >"$r/etc/group"
+  cli_daemon_up >"$BATS_FILE_TMPDIR/cli.why" 2>&1 || true
+}
+
+# The "through the docker CLI" tests: our dockerd (lib/ocispec inside) with
+# Debian's runc as its runtime, busybox from a local registry.  The state
+# goes to cli.env for the tests; cli.why says why they skip otherwise.
+cli_daemon_up() {
+  command -v docker >/dev/null || { echo "no docker CLI"; return 1; }
+  [ -x "$ROOT/bin/dockerd" ] && [ -x "$ROOT/bin/dk-shim" ] || { echo "dockerd/dk-shim not built"; return 1; }
+  "$ROOT/bin/dk-shim" --help 2>&1 | grep -q -- --bundle || { echo "dk-shim not ready"; return 1; }
+  start_registry || { echo "registry did not start"; return 1; }
+  push_fixture busybox library/busybox:latest || { echo "push of busybox failed"; return 1; }
+  seed_images "$REGISTRY/library/busybox:latest" || { echo "seeding busybox failed"; return 1; }
+  start_dockerd --add-runtime hostrunc=/usr/sbin/runc --default-runtime hostrunc ||
+    { echo "dockerd did not start"; return 1; }
+  docker tag "$REGISTRY/library/busybox:latest" busybox || return 1
+  declare -p T SOCK DOCKER_HOST DPID NS >"$BATS_FILE_TMPDIR/cli.env"
+}
+
+teardown_file() {
+  if [ -f "$BATS_FILE_TMPDIR/cli.env" ]; then
+    source "$BATS_FILE_TMPDIR/cli.env"
+    docker rm -f $(docker ps -aq) >/dev/null 2>&1 || true
+    stop_dockerd
+  fi
+  stop_registry
+}
+
+cli_ready() {
+  [ -f "$BATS_FILE_TMPDIR/cli.env" ] || skip "no daemon for the CLI tests: $(tail -1 "$BATS_FILE_TMPDIR/cli.why")"
+  source "$BATS_FILE_TMPDIR/cli.env"
+  export DOCKER_HOST
 }
 
 setup() {
@@ -316,4 +350,65 @@ sh_cmd() {
   assert_output --regexp ' /data .* shared:[0-9]+'
   run jq -r .linux.rootfsPropagation "$BUNDLE/config.json"
   assert_output "shared"
+}
+
+@test "docker run: default capabilities, --cap-drop ALL --cap-add, seccomp default and unconfined" {
+  cli_ready
+  run docker run --rm --network none busybox grep -E '^(CapEff|Seccomp):' /proc/self/status
+  assert_success
+  assert_line --regexp '^CapEff:[[:space:]]+00000000a80425fb$'
+  assert_line --regexp '^Seccomp:[[:space:]]+2$'
+  run docker run --rm --network none --cap-drop ALL --cap-add net_admin busybox grep ^CapEff: /proc/self/status
+  assert_output --regexp 'CapEff:[[:space:]]+0000000000001000'
+  run docker run --rm --network none busybox sh -c 'e=$(unshare -U true 2>&1); echo "rc=$? $e"'
+  assert_output --partial "rc=1 "
+  assert_output --partial "Operation not permitted"
+  run docker run --rm --network none --security-opt seccomp=unconfined busybox sh -c 'unshare -U true; echo rc=$?'
+  assert_output "rc=0"
+}
+
+@test "docker run: user, group-add, workdir, env, hostname, read-only root with tmpfs, bind, memory" {
+  cli_ready
+  local host="$BATS_TEST_TMPDIR/bind"
+  mkdir -p "$host"
+  echo hello >"$host/f"
+  run docker run --rm --network none -u 1000:1000 --group-add 44 -w /made/here -e X=1 -h box-$$ \
+    --read-only --tmpfs /run -v "$host:/data:ro" -m 64m busybox \
+    sh -c 'id; pwd; echo "X=$X $HOSTNAME"; hostname; cat /data/f; e=$(touch /x 2>&1); echo "root=$? $e"; touch /run/y && echo run=ok; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max'
+  assert_success
+  assert_line "uid=1000 gid=1000 groups=44,1000"
+  assert_line "/made/here"
+  assert_line "X=1 box-$$"
+  assert_line "box-$$"
+  assert_line "hello"
+  assert_line "root=1 touch: /x: Read-only file system"
+  assert_line "run=ok"
+  assert_line "67108864"
+}
+
+@test "docker run --privileged: the daemon's capabilities, no seccomp, host devices" {
+  cli_ready
+  local eff
+  eff=$(awk '/^CapEff:/ {print $2}' /proc/self/status)
+  run docker run --rm --network none --privileged busybox sh -c 'grep -E "^(CapEff|Seccomp):" /proc/self/status; ls /dev | wc -l'
+  assert_success
+  assert_line --regexp "^CapEff:[[:space:]]+$eff\$"
+  assert_line --regexp '^Seccomp:[[:space:]]+0$'
+  [ "$(echo "$output" | tail -1)" -gt 10 ]
+}
+
+@test "docker create: Docker's errors for bad capabilities, --init, ulimits above the hard limit" {
+  cli_ready
+  run docker create --network none --cap-add NOPE busybox true
+  assert_failure
+  assert_output --partial 'invalid CapAdd: unknown capability: "CAP_NOPE"'
+  run docker create --network none --init busybox true
+  assert_failure
+  assert_output --partial "Init (--init) is not supported yet"
+  local hard
+  hard=$(ulimit -Hn)
+  [ "$hard" = unlimited ] && skip "no hard nofile limit here"
+  run docker create --network none --ulimit "nofile=1024:$((hard + 1))" busybox true
+  assert_failure
+  assert_output --partial "exceeds hard limit $hard"
 }

@@ -1,0 +1,136 @@
+#!/usr/bin/env bats
+# dk-run: cgroups (this machine: v1 controllers, hybrid), limits enforced,
+# OOM reported, removed on delete.
+
+load run_helpers
+bats_require_minimum_version 1.5.0
+
+setup_file() { run_setup_file; }
+setup() {
+  run_setup
+  [ -d /sys/fs/cgroup/memory ] || skip "cgroup v1 memory controller not mounted"
+}
+teardown() { run_teardown; }
+
+cg() { cat "/sys/fs/cgroup/$1$CG/$2"; }
+
+@test "resources are written to the container's cgroups and removed on delete" {
+  bundle "$T/b" '.linux.resources = {
+      "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728, "swappiness": 10},
+      "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"},
+      "pids": {"limit": 42},
+      "blockIO": {"weight": 300},
+      "devices": [{"allow": false, "access": "rwm"}]}' -- sleep 1000
+  dkrun_bg create --bundle "$T/b" --pid-file "$T/pid" "$ID"
+  pid=$(cat "$T/pid")
+  [ "$(cg memory memory.limit_in_bytes)" = 67108864 ]
+  [ "$(cg memory memory.soft_limit_in_bytes)" = 33554432 ]
+  [ "$(cg memory memory.memsw.limit_in_bytes)" = 134217728 ]
+  [ "$(cg memory memory.swappiness)" = 10 ]
+  [ "$(cg cpu cpu.shares)" = 512 ]
+  [ "$(cg cpu cpu.cfs_quota_us)" = 50000 ]
+  [ "$(cg cpu cpu.cfs_period_us)" = 100000 ]
+  [ "$(cg cpuset cpuset.cpus)" = 0 ]
+  [ "$(cg pids pids.max)" = 42 ]
+  if [ -e "/sys/fs/cgroup/blkio$CG/blkio.weight" ]; then
+    [ "$(cg blkio blkio.weight)" = 300 ]
+  elif [ -e "/sys/fs/cgroup/blkio$CG/blkio.bfq.weight" ]; then
+    [ "$(cg blkio blkio.bfq.weight | awk '{print $NF}')" = 300 ]
+  fi
+  # deny all, then the devices every container needs
+  run cg devices devices.list
+  refute_line "a *:* rwm"
+  assert_line "c 1:3 rwm"
+  assert_line "c 136:* rwm"
+  # the process is in every hierarchy
+  for ctl in memory cpu cpuset pids blkio devices freezer; do
+    grep -qx "$pid" "/sys/fs/cgroup/$ctl$CG/cgroup.procs"
+  done
+  dkrun delete --force "$ID"
+  for ctl in memory cpu cpuset pids blkio devices freezer; do
+    [ ! -e "/sys/fs/cgroup/$ctl$CG" ]
+  done
+}
+
+@test "memory limit: the container is OOM-killed and the kill is reported" {
+  bundle "$T/b" '.linux.resources.memory = {"limit": 33554432, "swap": 33554432}' -- dkinit alloc 128
+  dkrun_bg create --bundle "$T/b" "$ID"
+  dkrun start "$ID"
+  for i in $(seq 100); do [ "$(status_of "$ID")" = stopped ] && break; sleep 0.1; done
+  run dkrun state "$ID"
+  assert_output --partial '"status":"stopped"'
+  assert_output --partial '"oomKilled":true'
+  [ "$(awk '/^oom_kill / {print $2}' "/sys/fs/cgroup/memory$CG/memory.oom_control")" -ge 1 ]
+  run cat "$T/ctr.out"
+  refute_output --partial allocated
+}
+
+@test "memory limit: run returns 137 when the init is OOM-killed" {
+  bundle "$T/b" '.linux.resources.memory = {"limit": 33554432, "swap": 33554432}' -- dkinit alloc 128
+  run -137 dkrun run --bundle "$T/b" "$ID"
+  refute_output --partial allocated
+}
+
+@test "pids limit refuses forks" {
+  bundle "$T/b" '.linux.resources.pids = {"limit": 10}' -- dkinit forks 30
+  run dkrun run --bundle "$T/b" "$ID"
+  # dkinit itself counts: at most 9 children
+  [ "$output" -le 9 ]
+  [ "$output" -ge 1 ]
+}
+
+@test "a cgroup namespace shows the container's cgroup as its root" {
+  bundle "$T/b" '.linux.namespaces += [{"type": "cgroup"}]' -- cat /proc/self/cgroup
+  run dkrun run --bundle "$T/b" "$ID"
+  assert_success
+  assert_line --regexp '^[0-9]+:memory:/$'
+  assert_line --regexp '^[0-9]+:pids:/$'
+}
+
+@test "the cgroup mount shows the container's own cgroup, read-only" {
+  bundle "$T/b" '.linux.resources.pids = {"limit": 77}' -- sh -c 'cat /sys/fs/cgroup/pids/pids.max; touch /sys/fs/cgroup/pids/x; echo rc=$?'
+  run dkrun run --bundle "$T/b" "$ID"
+  assert_line --index 0 77
+  assert_line "rc=1"
+}
+
+@test "cgroup v2 code path on the unified hierarchy: placed, listed, killed and removed" {
+  [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ] || skip "no cgroup2 at /sys/fs/cgroup/unified"
+  export DK_CGROUP_ROOT=/sys/fs/cgroup/unified
+  bundle "$T/b" . -- sh -c 'sleep 1000 & exec sleep 1001'
+  dkrun_bg run -d --pid-file "$T/pid" --bundle "$T/b" "$ID"
+  pid=$(cat "$T/pid")
+  grep -qx "0::$CG" /proc/$pid/cgroup
+  for i in $(seq 50); do [ "$(dkrun ps --format json "$ID" | jq length)" = 2 ] && break; sleep 0.1; done
+  [ "$(dkrun ps --format json "$ID" | jq length)" = 2 ]
+  dkrun delete --force "$ID"
+  [ ! -e "/sys/fs/cgroup/unified$CG" ]
+  run dkrun state "$ID"
+  assert_failure
+}
+
+@test "pause and resume freeze the container; update changes its limits" {
+  bundle "$T/b" '.linux.resources = {"memory": {"limit": 67108864}, "pids": {"limit": 50}}' -- sh -c 'while :; do echo tick >>/tmp/ticks; sleep 0.1; done'
+  dkrun_bg run -d --bundle "$T/b" "$ID"
+  dkrun pause "$ID"
+  [ "$(status_of "$ID")" = paused ]
+  [ "$(cat "/sys/fs/cgroup/freezer$CG/freezer.state")" = FROZEN ]
+  n=$(wc -l <"$T/b/rootfs/tmp/ticks")
+  sleep 0.5
+  [ "$(wc -l <"$T/b/rootfs/tmp/ticks")" = "$n" ]
+  run dkrun delete "$ID"
+  assert_failure
+  assert_output --partial "that is not stopped: paused"
+  dkrun resume "$ID"
+  [ "$(status_of "$ID")" = running ]
+  for i in $(seq 30); do [ "$(wc -l <"$T/b/rootfs/tmp/ticks")" -gt "$n" ] && break; sleep 0.1; done
+  [ "$(wc -l <"$T/b/rootfs/tmp/ticks")" -gt "$n" ]
+  dkrun update --memory 134217728 --pids-limit 60 "$ID"
+  [ "$(cat "/sys/fs/cgroup/memory$CG/memory.limit_in_bytes")" = 134217728 ]
+  [ "$(cat "/sys/fs/cgroup/pids$CG/pids.max")" = 60 ]
+  echo '{"pids": {"limit": 70}}' | dkrun update -r - "$ID"
+  [ "$(cat "/sys/fs/cgroup/pids$CG/pids.max")" = 70 ]
+  dkrun pause "$ID"
+  dkrun delete --force "$ID"
+  [ ! -e "/sys/fs/cgroup/freezer$CG" ]
+}
