@@ -415,7 +415,7 @@ rmdir_retry (const char *dir)
         return 0;
       if (errno != EBUSY)
         return -1;
-      nanosleep (&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
+      nanosleep (&(struct timespec){ 0, 1000 * 1000 }, NULL);
     }
   return -1;
 }
@@ -529,4 +529,49 @@ dk_cgroup_oom_kills (const char *path)
       = read_file (d, dk_cgroup_mode () == DK_CGROUP_V2 ? "memory.events" : "memory.oom_control");
   const char *p = s ? strstr (s, "oom_kill ") : NULL;
   return p ? strtol (p + 9, NULL, 10) : 0;
+}
+
+int
+dk_cgroup_update (const char *path, jv resources, dk_err_t *err)
+{
+  if (jv_get_kind (resources) != JV_KIND_OBJECT)
+    return 0;
+  return dk_cgroup_mode () == DK_CGROUP_V2 ? apply_v2 (path, resources, err)
+                                           : apply_v1 (path, resources, err);
+}
+
+int
+dk_cgroup_freeze (const char *path, bool freeze, dk_err_t *err)
+{
+  if (dk_cgroup_mode () == DK_CGROUP_V2)
+    {
+      cleanup_free char *d = dk_cgroup_dir (path, NULL);
+      return write_file (d, "cgroup.freeze", freeze ? "1" : "0", err);
+    }
+  cleanup_free char *d = dk_cgroup_dir (path, "freezer");
+  if (write_file (d, "freezer.state", freeze ? "FROZEN" : "THAWED", err) < 0)
+    return -1;
+  /* FREEZING becomes FROZEN once every task has stopped */
+  for (int i = 0; freeze && i < 1000; i++)
+    {
+      cleanup_free char *st = read_file (d, "freezer.state");
+      if (st == NULL || strncmp (st, "FROZEN", 6) == 0)
+        break;
+      nanosleep (&(struct timespec){ 0, 1000 * 1000 }, NULL);
+    }
+  return 0;
+}
+
+bool
+dk_cgroup_frozen (const char *path)
+{
+  if (dk_cgroup_mode () == DK_CGROUP_V2)
+    {
+      cleanup_free char *d = dk_cgroup_dir (path, NULL);
+      cleanup_free char *s = read_file (d, "cgroup.freeze");
+      return s && s[0] == '1';
+    }
+  cleanup_free char *d = dk_cgroup_dir (path, "freezer");
+  cleanup_free char *s = read_file (d, "freezer.state");
+  return s && strncmp (s, "FROZEN", 6) == 0;
 }

@@ -34,6 +34,11 @@ int dk_cgroup_enter (const char *path, pid_t pid, dk_err_t *err);
 /* Kills what is left when kill is set, then removes the cgroup everywhere.
    A cgroup that does not exist is not an error. */
 int dk_cgroup_destroy (const char *path, bool kill, dk_err_t *err);
+/* Applies resources (borrowed) to an existing cgroup (`update`). */
+int dk_cgroup_update (const char *path, jv resources, dk_err_t *err);
+/* Freezes or thaws every process of the cgroup (pause/resume). */
+int dk_cgroup_freeze (const char *path, bool freeze, dk_err_t *err);
+bool dk_cgroup_frozen (const char *path);
 /* The pids in the cgroup (from the memory or pids hierarchy on v1). */
 int dk_cgroup_pids (const char *path, pid_t **pids, size_t *n, dk_err_t *err);
 /* Number of OOM kills recorded for the cgroup (0 when unknown). */

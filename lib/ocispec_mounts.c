@@ -252,6 +252,13 @@ binds (struct dk_spec_ctx *c, jv *list, jv *spec, dk_err_t *err)
         return -1;
       cleanup_free char *src = NULL;
       int r = 0;
+      if (b.is_volume && !b.source && !dk_json_str (c->in->volume_paths, b.target))
+        {
+          /* an anonymous volume dockerd did not prepare: skipped, as for
+             Config.Volumes */
+          dk_ocispec_bind_free (&b);
+          continue;
+        }
       if (b.is_volume)
         r = volume_path (c, b.source ? b.source : b.target, NULL, &src, err);
       else

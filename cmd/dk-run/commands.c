@@ -325,3 +325,104 @@ dk_cmd_features (int argc, char **argv, dk_err_t *err)
   dk_jsonl_write (stdout, jv_copy (v));
   return 0;
 }
+
+int
+dk_cmd_pause (int argc, char **argv, dk_err_t *err)
+{
+  const char *id;
+  optind = 1;
+  if (one_id (argc, argv, "pause", &id, err) < 0)
+    return -1;
+  return dk_container_pause (id, true, err);
+}
+
+int
+dk_cmd_resume (int argc, char **argv, dk_err_t *err)
+{
+  const char *id;
+  optind = 1;
+  if (one_id (argc, argv, "resume", &id, err) < 0)
+    return -1;
+  return dk_container_pause (id, false, err);
+}
+
+/* update -r FILE|- ID, or runc's per-value flags */
+int
+dk_cmd_update (int argc, char **argv, dk_err_t *err)
+{
+  static const struct option opts[] = { { "resources", required_argument, 0, 'r' },
+                                        { "memory", required_argument, 0, 'm' },
+                                        { "memory-reservation", required_argument, 0, 'R' },
+                                        { "memory-swap", required_argument, 0, 's' },
+                                        { "cpu-shares", required_argument, 0, 'c' },
+                                        { "cpu-quota", required_argument, 0, 'q' },
+                                        { "cpu-period", required_argument, 0, 'p' },
+                                        { "cpuset-cpus", required_argument, 0, 'C' },
+                                        { "cpuset-mems", required_argument, 0, 'M' },
+                                        { "pids-limit", required_argument, 0, 'P' },
+                                        { "blkio-weight", required_argument, 0, 'b' },
+                                        { 0, 0, 0, 0 } };
+  cleanup_jv jv res = jv_object ();
+  const char *file = NULL;
+  int c;
+  optind = 0;
+  while ((c = getopt_long_only (argc, argv, "+r:", opts, NULL)) != -1)
+    {
+      const char *group = NULL, *key = NULL;
+      switch (c)
+        {
+        case 'r':
+          file = optarg;
+          continue;
+        case 'm':
+          group = "memory", key = "limit";
+          break;
+        case 'R':
+          group = "memory", key = "reservation";
+          break;
+        case 's':
+          group = "memory", key = "swap";
+          break;
+        case 'c':
+          group = "cpu", key = "shares";
+          break;
+        case 'q':
+          group = "cpu", key = "quota";
+          break;
+        case 'p':
+          group = "cpu", key = "period";
+          break;
+        case 'C':
+          group = "cpu", key = "cpus";
+          break;
+        case 'M':
+          group = "cpu", key = "mems";
+          break;
+        case 'P':
+          group = "pids", key = "limit";
+          break;
+        case 'b':
+          group = "blockIO", key = "weight";
+          break;
+        default:
+          return usage_error (err, "%s: bad option", argv[0]);
+        }
+      jv g = dk_json_get_kind (res, group, JV_KIND_OBJECT);
+      if (!jv_is_valid (g))
+        g = jv_object ();
+      jv v = c == 'C' || c == 'M' ? jv_string (optarg) : dk_json_int64 (strtoll (optarg, NULL, 10));
+      g = jv_object_set (g, jv_string (key), v);
+      res = jv_object_set (res, jv_string (group), g);
+    }
+  const char *id;
+  if (one_id (argc, argv, "update", &id, err) < 0)
+    return -1;
+  if (file)
+    {
+      jv_free (res);
+      res = jv_invalid ();
+      if (dk_json_read_file (strcmp (file, "-") == 0 ? "/dev/stdin" : file, &res, err) < 0)
+        return -1;
+    }
+  return dk_container_update (id, res, err);
+}

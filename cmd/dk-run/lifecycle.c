@@ -90,15 +90,19 @@ dk_container_delete (const char *id, bool force, dk_err_t *err)
   if (dk_state_load (id, &st, err) < 0)
     return -1;
   const char *status = dk_state_status (&st);
-  if (strcmp (status, "running") == 0 && !force)
+  bool paused = strcmp (status, "paused") == 0;
+  if ((strcmp (status, "running") == 0 || paused) && !force)
     {
       dk_state_free (&st);
       return dk_make_error_code (err, DK_ECODE_CONFLICT, 0,
-                                 "cannot delete container %s that is not stopped: running", id);
+                                 "cannot delete container %s that is not stopped: %s", id, status);
     }
   if (strcmp (status, "stopped") != 0)
     {
       kill (st.pid, SIGKILL);
+      /* a frozen task only dies once thawed */
+      if (paused)
+        dk_cgroup_freeze (st.cgroup, false, NULL);
       wait_dead (&st);
     }
   int ret = dk_cgroup_destroy (st.cgroup, true, err);
@@ -197,4 +201,37 @@ dk_container_run (const struct dk_create_opts *o, bool detach, dk_err_t *err)
   if (dk_container_delete (o->id, true, err) < 0)
     return -1;
   return status;
+}
+
+int
+dk_container_pause (const char *id, bool pause, dk_err_t *err)
+{
+  struct dk_state st;
+  if (dk_state_load (id, &st, err) < 0)
+    return -1;
+  const char *status = dk_state_status (&st);
+  int ret = 0;
+  if (pause && strcmp (status, "running") != 0)
+    ret = dk_make_error_code (err, DK_ECODE_CONFLICT, 0, "container not running");
+  else if (!pause && strcmp (status, "paused") != 0)
+    ret = dk_make_error_code (err, DK_ECODE_CONFLICT, 0, "container not paused");
+  else
+    ret = dk_cgroup_freeze (st.cgroup, pause, err);
+  dk_state_free (&st);
+  return ret;
+}
+
+int
+dk_container_update (const char *id, jv resources, dk_err_t *err)
+{
+  struct dk_state st;
+  if (dk_state_load (id, &st, err) < 0)
+    return -1;
+  int ret = 0;
+  if (strcmp (dk_state_status (&st), "stopped") == 0)
+    ret = dk_make_error_code (err, DK_ECODE_CONFLICT, 0, "container not running");
+  else
+    ret = dk_cgroup_update (st.cgroup, resources, err);
+  dk_state_free (&st);
+  return ret;
 }

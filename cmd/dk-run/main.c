@@ -22,6 +22,8 @@ static const char usage[]
       "       [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--cap CAP]... ID [ARGS...]\n"
       "  ps [--format table|json] ID [PS OPTIONS]\n"
       "  list [--format table|json] [--quiet]\n"
+      "  pause ID | resume ID\n"
+      "  update [-r RESOURCES.json|-] [--memory N] [--cpu-shares N] [--pids-limit N] ... ID\n"
       "  features\n";
 
 static const struct
@@ -32,7 +34,8 @@ static const struct
   { "create", dk_cmd_create },     { "start", dk_cmd_start }, { "run", dk_cmd_run },
   { "state", dk_cmd_state },       { "kill", dk_cmd_kill },   { "delete", dk_cmd_delete },
   { "exec", dk_cmd_exec },         { "ps", dk_cmd_ps },       { "list", dk_cmd_list },
-  { "features", dk_cmd_features },
+  { "features", dk_cmd_features }, { "pause", dk_cmd_pause }, { "resume", dk_cmd_resume },
+  { "update", dk_cmd_update },
 };
 
 /* runc prints errors as logrus does: to the --log file (json or text) when

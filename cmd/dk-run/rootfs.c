@@ -175,8 +175,7 @@ locked_flags (const char *path)
    before the mount names the directory under it (and remounting that would
    change the rootfs' own mount). */
 static int
-remount_in_root (int rootfd, const char *path, unsigned long flags, const char *data,
-                 dk_err_t *err)
+remount_in_root (int rootfd, const char *path, unsigned long flags, const char *data, dk_err_t *err)
 {
   cleanup_close int fd = open_in_root (rootfd, path, O_PATH);
   if (fd < 0)
@@ -219,8 +218,7 @@ mount_cgroup (int rootfd, const char *dest, const char *target, const struct msp
       cleanup_free char *t = xasprintf ("/proc/self/fd/%d", fd);
       if (mount (src, t, NULL, MS_BIND, NULL) < 0)
         continue; /* a hierarchy without our directory */
-      if (remount_in_root (rootfd, sub, MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, NULL,
-                           err)
+      if (remount_in_root (rootfd, sub, MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, NULL, err)
           < 0)
         return -1;
     }

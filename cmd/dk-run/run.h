@@ -128,6 +128,9 @@ int dk_container_delete (const char *id, bool force, dk_err_t *err);
 int dk_container_kill (const char *id, const char *signame, bool all, dk_err_t *err);
 /* create + start + wait + delete; returns the container's exit status. */
 int dk_container_run (const struct dk_create_opts *o, bool detach, dk_err_t *err);
+int dk_container_pause (const char *id, bool pause, dk_err_t *err);
+/* Applies an OCI linux.resources object (borrowed) to a live container. */
+int dk_container_update (const char *id, jv resources, dk_err_t *err);
 /* ---- exec.c ---- */
 struct dk_exec_opts
 {
@@ -156,5 +159,8 @@ int dk_cmd_list (int argc, char **argv, dk_err_t *err);
 int dk_cmd_ps (int argc, char **argv, dk_err_t *err);
 int dk_cmd_features (int argc, char **argv, dk_err_t *err);
 int dk_cmd_exec (int argc, char **argv, dk_err_t *err);
+int dk_cmd_pause (int argc, char **argv, dk_err_t *err);
+int dk_cmd_resume (int argc, char **argv, dk_err_t *err);
+int dk_cmd_update (int argc, char **argv, dk_err_t *err);
 
 #endif

@@ -1,4 +1,5 @@
 #include "run.h"
+#include "cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,7 +59,9 @@ dk_now_rfc3339 (void)
   char buf[64];
   clock_gettime (CLOCK_REALTIME, &ts);
   gmtime_r (&ts.tv_sec, &tm);
-  strftime (buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  /* by hand: strftime would load the time zone files */
+  snprintf (buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return xasprintf ("%s.%09ldZ", buf, ts.tv_nsec);
 }
 
@@ -177,6 +180,8 @@ dk_state_status (const struct dk_state *st)
   cleanup_free char *fifo = xasprintf ("%s/exec.fifo", st->dir);
   if (access (fifo, F_OK) == 0)
     return "created";
+  if (st->cgroup && dk_cgroup_frozen (st->cgroup))
+    return "paused";
   return "running";
 }
 

@@ -108,3 +108,29 @@ cg() { cat "/sys/fs/cgroup/$1$CG/$2"; }
   run dkrun state "$ID"
   assert_failure
 }
+
+@test "pause and resume freeze the container; update changes its limits" {
+  bundle "$T/b" '.linux.resources = {"memory": {"limit": 67108864}, "pids": {"limit": 50}}' -- sh -c 'while :; do echo tick >>/tmp/ticks; sleep 0.1; done'
+  dkrun_bg run -d --bundle "$T/b" "$ID"
+  dkrun pause "$ID"
+  [ "$(status_of "$ID")" = paused ]
+  [ "$(cat "/sys/fs/cgroup/freezer$CG/freezer.state")" = FROZEN ]
+  n=$(wc -l <"$T/b/rootfs/tmp/ticks")
+  sleep 0.5
+  [ "$(wc -l <"$T/b/rootfs/tmp/ticks")" = "$n" ]
+  run dkrun delete "$ID"
+  assert_failure
+  assert_output --partial "that is not stopped: paused"
+  dkrun resume "$ID"
+  [ "$(status_of "$ID")" = running ]
+  for i in $(seq 30); do [ "$(wc -l <"$T/b/rootfs/tmp/ticks")" -gt "$n" ] && break; sleep 0.1; done
+  [ "$(wc -l <"$T/b/rootfs/tmp/ticks")" -gt "$n" ]
+  dkrun update --memory 134217728 --pids-limit 60 "$ID"
+  [ "$(cat "/sys/fs/cgroup/memory$CG/memory.limit_in_bytes")" = 134217728 ]
+  [ "$(cat "/sys/fs/cgroup/pids$CG/pids.max")" = 60 ]
+  echo '{"pids": {"limit": 70}}' | dkrun update -r - "$ID"
+  [ "$(cat "/sys/fs/cgroup/pids$CG/pids.max")" = 70 ]
+  dkrun pause "$ID"
+  dkrun delete --force "$ID"
+  [ ! -e "/sys/fs/cgroup/freezer$CG" ]
+}

@@ -410,6 +410,9 @@ test_mounts (void)
   ok (strstr (sys, "ip_unprivileged_port_start") != NULL,
       "sysctl: network none is a private namespace and gets Docker's net defaults");
   jv_free (s);
+  s = build ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"Binds\":[\"/anon\"]}}", NULL, &err);
+  ok (jv_is_valid (s), "volumes: an anonymous volume without a prepared path is skipped");
+  jv_free (s);
   s = build ("{\"Cmd\":[\"x\"],\"HostConfig\":{\"Binds\":[\"myvol:/v\"]}}", NULL, &err);
   ok (!jv_is_valid (s) && err && strcmp (err->code, DK_ECODE_NOT_FOUND) == 0
           && strstr (err->msg, "no such volume: myvol"),
