@@ -55,9 +55,8 @@ s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   [ "$(pgrep -c -f "exec-root $T/exec proxy")" -eq 1 ]
   ns_tool disconnect --id c1 >/dev/null
   ns_tool disconnect --id c2 >/dev/null
-  # the last port gone, the proxy is gone
-  sleep 0.2
-  gone "$pid"
+  # the last port gone, the proxy leaves (after a short linger)
+  wait_gone "$pid"
 }
 
 @test "port ranges, -P and a taken host port" {
@@ -134,6 +133,5 @@ s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   assert_equal "$after_links" "$before_links"
   assert_equal "$after_rules" "$before_rules"
   [ ! -e "$T/state/ipam/bridge.json" ]
-  sleep 0.2
-  gone "$proxy"
+  wait_gone "$proxy"
 }
