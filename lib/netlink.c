@@ -277,15 +277,27 @@ dk_nl_link_del (struct dk_nl *nl, const char *name, dk_err_t *err)
   return 1;
 }
 
-int
-dk_nl_brport_isolated (struct dk_nl *nl, int index, bool on, dk_err_t *err)
+static int
+brport_flag (struct dk_nl *nl, int index, int attr, bool on, dk_err_t *err)
 {
   char buf[MNL_SOCKET_BUFFER_SIZE];
   struct nlmsghdr *nlh = put_link_header (buf, RTM_SETLINK, 0, AF_BRIDGE, index, NULL);
   struct nlattr *pi = mnl_attr_nest_start (nlh, IFLA_PROTINFO);
-  mnl_attr_put_u8 (nlh, IFLA_BRPORT_ISOLATED, on ? 1 : 0);
+  mnl_attr_put_u8 (nlh, attr, on ? 1 : 0);
   mnl_attr_nest_end (nlh, pi);
-  return talk (nl, nlh, NULL, NULL, "isolate bridge port", err);
+  return talk (nl, nlh, NULL, NULL, "set bridge port flag", err);
+}
+
+int
+dk_nl_brport_isolated (struct dk_nl *nl, int index, bool on, dk_err_t *err)
+{
+  return brport_flag (nl, index, IFLA_BRPORT_ISOLATED, on, err);
+}
+
+int
+dk_nl_brport_hairpin (struct dk_nl *nl, int index, bool on, dk_err_t *err)
+{
+  return brport_flag (nl, index, IFLA_BRPORT_MODE, on, err);
 }
 
 static int
@@ -317,6 +329,30 @@ dk_nl_addr_add (struct dk_nl *nl, int index, int family, const void *addr, int p
       mnl_attr_put (nlh, IFA_BROADCAST, 4, &bcast);
     }
   return talk (nl, nlh, NULL, NULL, "add address", err);
+}
+
+int
+dk_nl_addr_del (struct dk_nl *nl, int index, int family, const void *addr, int prefix_len,
+                dk_err_t *err)
+{
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
+  nlh->nlmsg_type = RTM_DELADDR;
+  nlh->nlmsg_flags = NLM_F_REQUEST;
+  struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header (nlh, sizeof *ifa);
+  ifa->ifa_family = family;
+  ifa->ifa_prefixlen = prefix_len;
+  ifa->ifa_index = index;
+  mnl_attr_put (nlh, IFA_LOCAL, alen (family), addr);
+  cleanup_error dk_err_t e = NULL;
+  if (talk (nl, nlh, NULL, NULL, "delete address", &e) < 0)
+    {
+      if (e->status == EADDRNOTAVAIL || e->status == ENODEV)
+        return 0;
+      *err = steal_ptr (&e);
+      return -1;
+    }
+  return 1;
 }
 
 struct list_data

@@ -70,6 +70,7 @@ struct child_ctx
   int njoins;
   int clone_flags;
   bool new_cgroupns;
+  bool no_pivot;
 };
 
 static void __attribute__ ((noreturn)) child_fail (int sync, dk_err_t err)
@@ -182,7 +183,7 @@ static void __attribute__ ((noreturn)) child_main (struct child_ctx *c)
       if (dk_hooks_run (c->config, "createContainer", st, &err) < 0)
         child_fail (c->sync, err);
     }
-  if (dk_rootfs_pivot (c->rootfs, &err) < 0 || dk_rootfs_finish (c->config, &err) < 0)
+  if (dk_rootfs_pivot (c->rootfs, c->no_pivot, &err) < 0 || dk_rootfs_finish (c->config, &err) < 0)
     child_fail (c->sync, err);
   if (c->console_fd >= 0)
     {
@@ -461,7 +462,8 @@ dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *e
                          .bundle = bundle,
                          .rootfs = rootfs,
                          .fifo_fd = -1,
-                         .console_fd = -1 };
+                         .console_fd = -1,
+                         .no_pivot = o->no_pivot };
   cleanup_jv jv lx = dk_json_get_kind (config, "linux", JV_KIND_OBJECT);
   cleanup_jv jv process = dk_json_get_kind (config, "process", JV_KIND_OBJECT);
   cleanup_jv jv seccomp = dk_json_get_kind (lx, "seccomp", JV_KIND_OBJECT);
@@ -471,11 +473,12 @@ dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *e
   c.plan = &plan;
   if (ret == 0)
     ret = parse_namespaces (config, &c, err);
-  if (ret == 0 && plan.terminal && o->console_socket == NULL)
+  bool has_console = o->console_socket || o->console_fd > 0;
+  if (ret == 0 && plan.terminal && !has_console)
     ret = dk_make_error_code (
         err, DK_ECODE_INVALID, 0,
         "cannot allocate tty if runc will detach without setting console socket");
-  if (ret == 0 && !plan.terminal && o->console_socket)
+  if (ret == 0 && !plan.terminal && has_console)
     ret = dk_make_error_code (err, DK_ECODE_INVALID, 0,
                               "cannot use console socket if runc will not detach or allocate tty");
   cleanup_free char *cgroup = dk_cgroup_path (dk_json_str (lx, "cgroupsPath"), o->id);
@@ -495,8 +498,11 @@ dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *e
       && (mkfifo (fifo, 0622) < 0 || chmod (fifo, 0622) < 0
           || (c.fifo_fd = open (fifo, O_PATH | O_CLOEXEC)) < 0))
     ret = dk_make_error (err, errno, "create exec fifo");
-  if (ret == 0 && o->console_socket
-      && (c.console_fd = dk_console_connect (o->console_socket, err)) < 0)
+  if (ret == 0 && o->console_fd > 0
+      && (c.console_fd = fcntl (o->console_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+    ret = dk_make_error (err, errno, "dup console fd");
+  else if (ret == 0 && o->console_socket
+           && (c.console_fd = dk_console_connect (o->console_socket, err)) < 0)
     ret = -1;
   int sp[2] = { -1, -1 };
   if (ret == 0 && socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
