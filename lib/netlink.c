@@ -92,6 +92,8 @@ talk (struct dk_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, const cha
              || nlh->nlmsg_type == RTM_GETROUTE;
   if (!get)
     nlh->nlmsg_flags |= NLM_F_ACK;
+  /* a get of one object is answered by one message, no ack */
+  bool single = get && (nlh->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP;
   if (mnl_socket_sendto (nl->sock, nlh, nlh->nlmsg_len) < 0)
     return dk_make_error (err, errno, "%s", what);
   cleanup_free char *buf = xmalloc (NL_BUFSZ);
@@ -106,7 +108,7 @@ talk (struct dk_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data, const cha
           return dk_make_error (err, errno, "%s", what);
         }
       ret = mnl_cb_run (buf, n, nlh->nlmsg_seq, nl->portid, cb, data);
-      if (ret <= MNL_CB_STOP)
+      if (ret <= MNL_CB_STOP || single)
         break;
     }
   if (ret < 0)
