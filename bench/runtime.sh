@@ -11,8 +11,8 @@ runc=$(command -v runc || echo /usr/sbin/runc)
 [ -x "$dkrun" ] || { echo "bench: build bin/dk-run first (make)" >&2; exit 1; }
 [ -x "$runc" ] || { echo "bench: runc is not installed" >&2; exit 1; }
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 cg=/dk-run-bench-$$
+trap 'rm -rf "$tmp"; for d in /sys/fs/cgroup/*"$cg"; do rmdir "$d" 2>/dev/null; done' EXIT
 tests/fixtures/runtime/mkbundle "$tmp/b" \
   ".linux.namespaces = [{\"type\":\"pid\"},{\"type\":\"mount\"},{\"type\":\"uts\"},{\"type\":\"ipc\"},{\"type\":\"network\"}]
    | .linux.resources.memory = {\"limit\": 67108864} | .linux.cgroupsPath = \"$cg\"" -- /bin/true
@@ -32,21 +32,24 @@ chmod +x "$tmp/cycle"
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-measure() { # runtime root -> median milliseconds
-  local i t0 t1
-  for i in $(seq "$runs"); do
-    t0=$(date +%s%N)
-    "$tmp/cycle" "$1" "$2" "$tmp/b" || { echo "bench: $1 failed" >&2; exit 1; }
-    t1=$(date +%s%N)
-    echo $(((t1 - t0) / 1000))
-  done | median | awk '{printf "%.2f", $1 / 1000}'
+one() { # runtime root -> microseconds of one cycle
+  local t0 t1
+  t0=$(date +%s%N)
+  "$tmp/cycle" "$1" "$2" "$tmp/b" || { echo "bench: $1 failed" >&2; exit 1; }
+  t1=$(date +%s%N)
+  echo $(((t1 - t0) / 1000))
 }
 
 # warm up both (page cache, cgroup parents)
 "$tmp/cycle" "$dkrun" "$tmp/dk" "$tmp/b"
 "$tmp/cycle" "$runc" "$tmp/rc" "$tmp/b"
-dk=$(measure "$dkrun" "$tmp/dk")
-rc=$(measure "$runc" "$tmp/rc")
+# interleaved, so that both see the same load on a shared machine
+for i in $(seq "$runs"); do
+  one "$dkrun" "$tmp/dk" >>"$tmp/dk.times"
+  one "$runc" "$tmp/rc" >>"$tmp/rc.times"
+done
+dk=$(median <"$tmp/dk.times" | awk '{printf "%.2f", $1 / 1000}')
+rc=$(median <"$tmp/rc.times" | awk '{printf "%.2f", $1 / 1000}')
 echo "runtime: create+start+wait+delete of /bin/true ($runs runs, pid/mount/uts/ipc/net namespaces, memory limit)"
 printf '  %-8s median %8s ms\n' dk-run "$dk" runc "$rc"
 awk -v a="$dk" -v b="$rc" 'BEGIN {printf "  ratio dk-run/runc: %.2f (target <= 0.50)\n", a / b}'

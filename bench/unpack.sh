@@ -6,13 +6,15 @@
 #      (/usr/bin/time -v) printed; goals: ratio >= 1.5, RSS < 32 MB.
 #   2. all layers registered at once with dk-graph (overlay2, --parent-wait):
 #      CPU time / wall time shows whether both cores are used.
-# Env: BENCH_IMAGE_DIR (default /var/tmp/dk-bench-image), BENCH_RUNS (3).
+# Env: BENCH_IMAGE_DIR (default /var/tmp/dk-bench-image), BENCH_RUNS (3),
+#      BENCH_TMP (where the trees are written, default /var/tmp; /dev/shm
+#      takes the disk out and measures CPU alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMG=${BENCH_IMAGE_DIR:-/var/tmp/dk-bench-image}
 RUNS=${BENCH_RUNS:-3}
 [ -x bin/dk-unpack ] && [ -x bin/dk-graph ] || { echo "bench/unpack: build first (make)" >&2; exit 2; }
-T=$(mktemp -d /var/tmp/dk-bench-unpack.XXXXXX)
+T=$(mktemp -d "${BENCH_TMP:-/var/tmp}/dk-bench-unpack.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
 python3 tests/fixtures/build-bench-image "$IMG" --if-missing >/dev/null
@@ -20,6 +22,7 @@ manifest=$IMG/blobs/sha256/$(jq -r '.manifests[0].digest' "$IMG/index.json" | cu
 config=$IMG/blobs/sha256/$(jq -r '.config.digest' "$manifest" | cut -d: -f2)
 largest=$(jq -r '.layers | max_by(.size) | .digest' "$manifest")
 blob=$IMG/blobs/sha256/${largest#sha256:}
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; trees written under $(dirname "$T")"
 echo "largest layer: $largest ($(stat -c %s "$blob") bytes compressed)"
 cat "$blob" >/dev/null
 

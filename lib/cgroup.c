@@ -415,7 +415,7 @@ rmdir_retry (const char *dir)
         return 0;
       if (errno != EBUSY)
         return -1;
-      nanosleep (&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
+      nanosleep (&(struct timespec){ 0, 1000 * 1000 }, NULL);
     }
   return -1;
 }

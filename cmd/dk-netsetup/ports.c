@@ -70,6 +70,12 @@ parse_one (const char *spec, uint32_t default_ip, jv *out, dk_err_t *err)
       if (strcmp (proto, "tcp") && strcmp (proto, "udp") && strcmp (proto, "sctp"))
         return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid proto: %s", proto);
     }
+  int colons = 0;
+  for (const char *q = s; *q; q++)
+    colons += *q == ':';
+  if (s[0] == '[' || colons > 2)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                               "IPv6 host addresses are not supported yet: \"%s\"", spec);
   char *parts[3] = { NULL, NULL, NULL };
   int n = 0;
   char *p = s;

@@ -59,7 +59,9 @@ dk_now_rfc3339 (void)
   char buf[64];
   clock_gettime (CLOCK_REALTIME, &ts);
   gmtime_r (&ts.tv_sec, &tm);
-  strftime (buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  /* by hand: strftime would load the time zone files */
+  snprintf (buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return xasprintf ("%s.%09ldZ", buf, ts.tv_nsec);
 }
 

@@ -133,7 +133,22 @@ teardown() { net_teardown; }
   run ns_tool connect --id c1 -p 80:70000 --files-dir "$T/c1"
   assert_failure 1
   assert_output --partial 'invalid port specification: \"80:70000\"'
+  run ns_tool connect --id c1 -p '[::1]:80:80' --files-dir "$T/c1"
+  assert_failure 1
+  assert_output --partial 'IPv6 host addresses are not supported yet'
   run ns_tool connect --id ../x --files-dir "$T/c1"
   assert_failure 1
   [ -z "$(ls "$T/exec/netns" 2>/dev/null)" ]
+}
+
+@test "--mtu applies to the bridge and the container's interface" {
+  run ns_tool init --mtu 1400 --bip 10.99.0.1/24
+  assert_success
+  ns_tool connect --id c1 --files-dir "$T/c1" >/dev/null
+  run ns ip link show docker0
+  assert_output --partial 'mtu 1400'
+  run in_ctr c1 ip link show eth0
+  assert_output --partial 'mtu 1400'
+  run ns cat /proc/sys/net/ipv4/ip_forward
+  assert_output 1
 }

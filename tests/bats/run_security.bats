@@ -142,3 +142,17 @@ teardown() { run_teardown; }
   assert_equal "$dk_output" "$output"
   assert_output --partial "Permission denied"
 }
+
+@test "the runtime binary cannot be reached through /proc/<init>/exe before start" {
+  bundle "$T/b" . -- sleep 1000
+  dkrun_bg create --bundle "$T/b" "$ID"
+  # until execve, init runs dk-run itself: it is not dumpable, so another
+  # process of the container cannot open its exe (CVE-2019-5736)
+  run dkrun exec "$ID" sh -c 'readlink /proc/1/exe; echo rl=$?; cat /proc/1/exe >/dev/null; echo rc=$?'
+  assert_line "rl=1"
+  assert_line "rc=1"
+  assert_output --partial "Permission denied"
+  dkrun start "$ID"
+  run dkrun exec "$ID" readlink /proc/1/exe
+  assert_output /bin/busybox
+}
