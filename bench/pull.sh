@@ -2,7 +2,8 @@
 # Pull benchmark: the bench image (tests/fixtures/build-bench-image, >= 400 MB
 # compressed) from a local docker-registry, cold store each time:
 #   floor   curl of every blob in parallel | gzip -dc > /dev/null
-#   dk-pull download + verify + unpack + register (bin/dk-pull --root)
+#   dk-pull download + verify + unpack + register (bin/dk-pull --root), also
+#           with --parallel-unpack
 #   moby    Debian's /usr/sbin/dockerd on its own socket/data root, `docker pull`
 # Prints the times and the ratio moby / dk-pull.
 # Env: BENCH_IMAGE_DIR (default /var/tmp/dk-bench-image, built once),
@@ -74,6 +75,13 @@ dk=$(elapsed "$t0")
 tail -n 1 "$T/dk.out"
 printf 'dk-pull (%s): %.2f s\n' "$DRIVER" "$dk"
 
+sync
+t0=$(now)
+bin/dk-pull --root "$T/dkp" --driver "$DRIVER" --parallel-unpack "$REG/bench:latest" >"$T/dkp.out"
+dkp=$(elapsed "$t0")
+printf 'dk-pull --parallel-unpack (%s): %.2f s\n' "$DRIVER" "$dkp"
+rm -rf "$T/dk" "$T/dkp"
+
 if [ "${BENCH_SKIP_MOBY:-0}" = 1 ]; then exit 0; fi
 [ -x /usr/sbin/dockerd ] || { echo "bench/pull: /usr/sbin/dockerd missing (scripts/install-deps bench)" >&2; exit 2; }
 echo '{}' >"$T/daemon.json"
@@ -94,5 +102,6 @@ t0=$(now)
 docker -H "unix://$T/moby.sock" pull -q "$REG/bench:latest" >/dev/null
 moby=$(elapsed "$t0")
 printf 'moby dockerd (%s): %.2f s\n' "$DRIVER" "$moby"
-printf 'ratio moby / dk-pull: %.2fx   dk-pull / floor: %.2fx\n' \
-  "$(echo "$moby / $dk" | bc -l)" "$(echo "$dk / $floor" | bc -l)"
+printf 'ratio moby / dk-pull: %.2fx   moby / dk-pull --parallel-unpack: %.2fx   dk-pull / floor: %.2fx\n' \
+  "$(echo "$moby / $dk" | bc -l)" "$(echo "$moby / $dkp" | bc -l)" "$(echo "$dk / $floor" | bc -l)"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: compare within one run)"

@@ -147,6 +147,10 @@ rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err
           || rule (true, false, "nat", "OUTPUT", err, "%s-m addrtype --dst-type LOCAL -j DOCKER",
                    d->userland_proxy ? "! -d 127.0.0.0/8 " : "")
                  < 0
+          /* the variant of the other --userland-proxy setting goes */
+          || rule (false, false, "nat", "OUTPUT", err, "%s-m addrtype --dst-type LOCAL -j DOCKER",
+                   d->userland_proxy ? "" : "! -d 127.0.0.0/8 ")
+                 < 0
           || rule (true, true, "filter", "FORWARD", err, "-j DOCKER-ISOLATION-STAGE-1") < 0
           || rule (true, true, "filter", "FORWARD", err, "-j DOCKER-USER") < 0)
         return -1;
@@ -161,12 +165,11 @@ rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err
     }
   else
     {
-      if (n->masq)
-        r |= rule (add, false, "nat", "POSTROUTING", err, "-s %s/%d ! -o %s -j MASQUERADE", sub,
-                   plen, br);
-      if (!d->userland_proxy)
-        r |= rule (add, false, "nat", "POSTROUTING", err,
-                   "-o %s -m addrtype --src-type LOCAL -j MASQUERADE", br);
+      /* evaluated either way, so that a changed setting drops a stale rule */
+      r |= rule (add && n->masq, false, "nat", "POSTROUTING", err, "-s %s/%d ! -o %s -j MASQUERADE",
+                 sub, plen, br);
+      r |= rule (add && !d->userland_proxy, false, "nat", "POSTROUTING", err,
+                 "-o %s -m addrtype --src-type LOCAL -j MASQUERADE", br);
       r |= rule (add, true, "nat", "DOCKER", err, "-i %s -j RETURN", br);
       r |= rule (add, false, "filter", "FORWARD", err,
                  "-o %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", br);

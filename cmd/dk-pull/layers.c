@@ -336,9 +336,10 @@ pull_one_to_store (struct one *o, const struct blob_desc *d, dk_err_t *err)
   struct dk_child child = { .pid = -1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
   /* the parent is there: stream into the store while downloading (and keep
      the bytes in the partial file); else only spool, register after it.
-     overlay2 layers unpack without their parent: every layer streams, and
-     dk-graph waits for the parent only to commit */
-  bool late = job->g->driver == NULL || strcmp (job->g->driver, "overlay2") == 0;
+     With --parallel-unpack, overlay2 layers unpack without their parent:
+     every layer streams, and dk-graph waits for the parent only to commit */
+  bool late = job->parallel_unpack
+              && (job->g->driver == NULL || strcmp (job->g->driver, "overlay2") == 0);
   bool stream = ret == 0 && have < d->size && (late || parent_ready (o->s, i, false));
   if (stream)
     ret = graph_register_start (job->g, parent, late, job->diff_ids[i], d->digest, &child, err);

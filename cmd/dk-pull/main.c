@@ -26,6 +26,7 @@ static const char usage[]
       "  --certs-dir DIR                  instead of /etc/docker/certs.d\n"
       "  --max-concurrent-downloads N     default 3\n"
       "  --max-concurrent-uploads N       default 5\n"
+      "  --parallel-unpack                overlay2: unpack all layers at once\n"
       "  --auth-file FILE|-               Docker auth config JSON (or base64url)\n"
       "  --output-dir DIR                 debug: verified blobs into DIR, no store\n"
       "  --retries N                      attempts per request (default 5)\n"
@@ -47,6 +48,7 @@ enum
   O_RETRIES,
   O_RATE,
   O_LOGLEVEL,
+  O_PARUNPACK,
   O_HELP,
   O_VERSION
 };
@@ -65,6 +67,7 @@ static const struct option longopts[]
         { "retries", required_argument, 0, O_RETRIES },
         { "limit-rate", required_argument, 0, O_RATE },
         { "log-level", required_argument, 0, O_LOGLEVEL },
+        { "parallel-unpack", no_argument, 0, O_PARUNPACK },
         { "help", no_argument, 0, O_HELP },
         { "version", no_argument, 0, O_VERSION },
         { 0, 0, 0, 0 } };
@@ -174,6 +177,9 @@ main (int argc, char **argv)
         break;
       case O_RATE:
         o.reg.limit_rate = atol (optarg);
+        break;
+      case O_PARUNPACK:
+        o.parallel_unpack = true;
         break;
       case O_LOGLEVEL:
         {

@@ -153,7 +153,8 @@ pull_resolved (const struct pull_opts *o, const struct dk_ref *ref, struct reg_c
                             .g = o->output_dir ? NULL : &g,
                             .output_dir = o->output_dir,
                             .tmp_dir = tmp,
-                            .max_concurrent = o->max_concurrent };
+                            .max_concurrent = o->max_concurrent,
+                            .parallel_unpack = o->parallel_unpack };
   int ret = 0;
   if (o->output_dir)
     {

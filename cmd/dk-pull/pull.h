@@ -14,6 +14,7 @@ struct pull_opts
   const char *output_dir; /* debug: verified blobs into DIR instead of the store */
   const char *platform;
   int max_concurrent;
+  bool parallel_unpack;
 };
 
 int pull_image (const struct pull_opts *o, const char *refstr, jv *result, dk_err_t *err);
@@ -30,6 +31,7 @@ struct layers_job
   const char *output_dir; /* blobs/sha256/<hex> under it */
   const char *tmp_dir;    /* spool files */
   int max_concurrent;
+  bool parallel_unpack; /* overlay2: every layer unpacks at once */
 };
 
 int layers_pull (const struct layers_job *job, dk_err_t *err);

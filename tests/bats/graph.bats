@@ -419,3 +419,25 @@ JSON
   run "${G[@]}" layer-exists "$C2"
   assert_output --partial '"exists":true'
 }
+
+@test "graph: with --parent-wait a child layer registers while its parent is still coming (overlay2)" {
+  mkdir -p "$T/base/bin" "$T/top/etc"
+  echo b >"$T/base/bin/b"
+  echo t >"$T/top/etc/t"
+  D1=$(layer base)
+  D2=$(layer top)
+  c2=sha256:$(printf '%s %s' "$D1" "$D2" | sha256sum | cut -d' ' -f1)
+  "${G[@]}" layer-register --parent "$D1" --parent-wait 30 "$T/top.tgz" >"$T/child.out" &
+  child=$!
+  sleep 0.5
+  run "${G[@]}" layer-exists "$c2"
+  assert_output --partial '"exists":false'
+  run "${G[@]}" layer-register "$T/base.tgz"
+  assert_success
+  wait "$child"
+  assert_equal "$(jq -r .chain_id "$T/child.out")" "$c2"
+  run "${G[@]}" layer-register --parent "sha256:$(printf 'a%.0s' $(seq 64))" --parent-wait 1 "$T/top.tgz"
+  assert_failure 1
+  assert_output --partial "parent layer"
+  assert_equal "$(ls "$R/tmp" | wc -l)" 0
+}

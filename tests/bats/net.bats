@@ -152,3 +152,15 @@ teardown() { net_teardown; }
   run ns cat /proc/sys/net/ipv4/ip_forward
   assert_output 1
 }
+
+@test "init again with other flags replaces the rules they shape" {
+  ns_tool init >/dev/null
+  run ns_tool init --ip-masq false --icc false --userland-proxy false
+  assert_success
+  run ns iptables-save
+  refute_output --partial -- '-s 172.17.0.0/16 ! -o docker0 -j MASQUERADE'
+  refute_output --partial -- '-i docker0 -o docker0 -j ACCEPT'
+  assert_output --partial -- '-i docker0 -o docker0 -j DROP'
+  assert_output --partial -- '-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER'
+  refute_output --partial -- '! -d 127.0.0.0/8'
+}
