@@ -389,6 +389,38 @@ make_devices (int rootfd, jv config, bool userns, dk_err_t *err)
   return 0;
 }
 
+static int
+parent_mount_private (const char *rootfs, dk_err_t *err)
+{
+  cleanup_free char *parent = xstrdup (rootfs);
+  char *slash = strrchr (parent, '/');
+  if (slash)
+    slash[slash == parent ? 1 : 0] = '\0';
+  cleanup_fclose FILE *f = fopen ("/proc/self/mountinfo", "re");
+  if (f == NULL)
+    return dk_make_error (err, errno, "open mountinfo");
+  char *line = NULL, best[4096] = "/";
+  size_t cap = 0, best_len = 0;
+  while (getline (&line, &cap, f) > 0)
+    {
+      char mp[4096];
+      if (sscanf (line, "%*s %*s %*s %*s %4095s", mp) != 1)
+        continue;
+      size_t n = strlen (mp);
+      bool prefix
+          = strncmp (parent, mp, n) == 0 && (parent[n] == '/' || parent[n] == '\0' || n == 1);
+      if (prefix && n > best_len)
+        {
+          best_len = n;
+          strcpy (best, mp);
+        }
+    }
+  free (line);
+  if (mount (NULL, best, NULL, MS_PRIVATE, NULL) < 0)
+    return dk_make_error (err, errno, "make `%s` private", best);
+  return 0;
+}
+
 int
 dk_rootfs_prepare (jv config, const char *rootfs, const char *cgroup, bool userns, dk_err_t *err)
 {
@@ -410,6 +442,11 @@ dk_rootfs_prepare (jv config, const char *rootfs, const char *cgroup, bool usern
   /* nothing we mount may propagate back to the host */
   if (mount (NULL, "/", NULL, pflags, NULL) < 0)
     return dk_make_error (err, errno, "set propagation of /");
+  /* pivot_root refuses a shared parent of the new root and a shared new
+     root: with a shared rootfsPropagation, make the parent mount private
+     before the rootfs is bound, so that the bind is private as well */
+  if ((pflags & MS_SHARED) && parent_mount_private (rootfs, err) < 0)
+    return -1;
   if (mount (rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
     return dk_make_error (err, errno, "bind mount rootfs `%s`", rootfs);
   cleanup_close int rootfd = open (rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -539,7 +576,11 @@ dk_rootfs_finish (jv config, dk_err_t *err)
       && mount (NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags ("/"), NULL) < 0)
     return dk_make_error (err, errno, "remount root read-only");
   const char *prop = dk_json_str (lx, "rootfsPropagation");
-  if (prop == NULL)
-    mount (NULL, "/", NULL, MS_PRIVATE | MS_REC, NULL);
+  unsigned long pflags = MS_PRIVATE | MS_REC;
+  for (size_t k = 0; prop && k < sizeof mount_opts / sizeof mount_opts[0]; k++)
+    if (mount_opts[k].propagation && strcmp (prop, mount_opts[k].name) == 0)
+      pflags = mount_opts[k].flag;
+  if (mount (NULL, "/", NULL, pflags, NULL) < 0)
+    return dk_make_error (err, errno, "set propagation of / to %s", prop ? prop : "rprivate");
   return 0;
 }

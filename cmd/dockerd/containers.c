@@ -125,6 +125,8 @@ created (struct job *j, jv result, int status, void *ud)
   create_ctx_free (x);
 }
 
+static void image_found_go (struct create_ctx *x);
+
 static void
 image_found (struct job *j, jv result, int status, void *ud)
 {
@@ -152,6 +154,14 @@ image_found (struct job *j, jv result, int status, void *ud)
       return;
     }
   x->image = dk_json_get_kind (result, "image", JV_KIND_OBJECT);
+  image_cache_put (dk_json_str (x->body, "Image"), x->image);
+  image_found_go (x);
+}
+
+static void
+image_found_go (struct create_ctx *x)
+{
+  struct http_req *req = x->req;
   const char *iid = dk_json_str (x->image, "Id");
   if (iid == NULL)
     {
@@ -235,6 +245,16 @@ h_container_create (struct http_req *req)
   x->name = name && *name ? xstrdup (name[0] == '/' ? name + 1 : name) : container_random_name ();
   cleanup_free char *id = rand_hex (32);
   memcpy (x->id, id, 64);
+  jv cached = image_cache_get (image);
+  if (jv_is_valid (cached))
+    {
+      x->image = cached;
+      req->on_abort = create_abort;
+      req->abort_data = x;
+      image_found_go (x);
+      return;
+    }
+  jv_free (cached);
   const char *tail[] = { "inspect", image, NULL };
   struct job_opts o = { .on_done = image_found, .ud = x };
   x->job = job_start (graph_argv (tail), &o, &err);

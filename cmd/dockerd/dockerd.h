@@ -211,6 +211,10 @@ void h_images_get (struct http_req *req);
 void h_images_load (struct http_req *req);
 void h_image_push (struct http_req *req);
 void h_images_search (struct http_req *req);
+/* image inspect results kept for create, dropped when any image changes */
+jv image_cache_get (const char *ref);             /* new ref or invalid */
+void image_cache_put (const char *ref, jv image); /* image borrowed */
+void image_cache_clear (void);
 
 /* helpers (util.c) */
 char *url_decode (const char *s, size_t n);

@@ -7,6 +7,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- what create asked dk-graph inspect, until an image changes ---- */
+
+static jv image_cache;
+
+jv
+image_cache_get (const char *ref)
+{
+  if (ref == NULL || jv_get_kind (image_cache) != JV_KIND_OBJECT)
+    return jv_invalid ();
+  return dk_json_get_kind (image_cache, ref, JV_KIND_OBJECT);
+}
+
+void
+image_cache_put (const char *ref, jv image)
+{
+  if (ref == NULL || jv_get_kind (image) != JV_KIND_OBJECT)
+    return;
+  if (jv_get_kind (image_cache) != JV_KIND_OBJECT)
+    image_cache = jv_object ();
+  image_cache = jv_object_set (image_cache, jv_string (ref), jv_copy (image));
+}
+
+void
+image_cache_clear (void)
+{
+  if (jv_get_kind (image_cache) == JV_KIND_OBJECT)
+    jv_free (image_cache);
+  image_cache = jv_invalid ();
+}
+
 /* ---- a request served by one job ---- */
 
 typedef void (*result_fn) (struct http_req *req, jv result, void *ud); /* result borrowed */
@@ -20,6 +50,7 @@ struct simple
   bool streaming; /* a chunked response has begun */
   bool raw;
   char *event_action, *event_id; /* image event on success */
+  bool mutates;                  /* changes images: the create cache goes */
 };
 
 static bool
@@ -43,6 +74,8 @@ simple_abort (struct http_req *req, void *data)
   struct simple *s = data;
   job_detach (s->job);
   s->job = NULL;
+  if (s->mutates)
+    image_cache_clear ();
   if (s->streaming || s->raw)
     http_stream_end (req);
   else
@@ -55,6 +88,8 @@ static void
 simple_done (struct job *j, jv result, int status, void *ud)
 {
   struct simple *s = ud;
+  if (s->mutates)
+    image_cache_clear ();
   struct http_req *req = s->req;
   req->on_abort = NULL;
   if (is_error (result))
@@ -74,10 +109,16 @@ simple_done (struct job *j, jv result, int status, void *ud)
   simple_free (s);
 }
 
+static void send_member (struct http_req *req, jv result, void *ud);
+static void raw_end (struct http_req *req, jv result, void *ud);
+
 static struct simple *
 run_job (struct http_req *req, const char **argv, result_fn fn, void *ud, struct job_opts *extra)
 {
   struct simple *s = xzalloc (sizeof *s);
+  s->mutates = !(fn == send_member || fn == raw_end);
+  if (s->mutates)
+    image_cache_clear ();
   s->req = req;
   s->fn = fn;
   s->ud = ud;

@@ -154,9 +154,15 @@ cleanup_chain (struct container *c, bool autoremove_after)
   const char *mode = net_mode (c, hc);
   if (strcmp (mode, "none") && strcmp (mode, "host") && strncmp (mode, "container:", 10))
     add_netsetup (ch, c);
+  bool autorm = false;
+  dk_json_bool (hc, "AutoRemove", &autorm);
   jv_free (hc);
-  const char *tail[] = { "container-unmount", c->id, NULL };
-  chain_add (ch, graph_argv (tail));
+  /* container-rm unmounts too: an AutoRemove skips a tool run */
+  if (!(autorm && autoremove_after))
+    {
+      const char *tail[] = { "container-unmount", c->id, NULL };
+      chain_add (ch, graph_argv (tail));
+    }
   c->cleaning = true;
   ch->done = after_cleanup;
   ch->ud = c;

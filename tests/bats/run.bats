@@ -194,3 +194,37 @@ teardown() { run_teardown; }
   assert_failure
   jq -e '.level == "error" and .msg == "container does not exist"' "$T/log"
 }
+
+@test "namespaces given by path are joined" {
+  bundle "$T/a" '.hostname = "first"' -- sleep 1000
+  dkrun_bg create --pid-file "$T/a.pid" --bundle "$T/a" "$ID"
+  dkrun start "$ID"
+  a=$(cat "$T/a.pid")
+  # the second container joins the first one's network, uts and pid namespaces
+  CGX=$CG-2 bundle "$T/b" "del(.hostname) | .linux.namespaces |= map(if .type == \"network\" then .path = \"/proc/$a/ns/net\"
+      elif .type == \"uts\" then .path = \"/proc/$a/ns/uts\" elif .type == \"pid\" then .path = \"/proc/$a/ns/pid\" else . end)" \
+    -- sh -c 'readlink /proc/self/ns/net; hostname; ps -o args | grep -c "^sleep 1000"'
+  run dkrun run --bundle "$T/b" "$ID-2"
+  assert_success
+  assert_line --index 0 "$(readlink /proc/$a/ns/net)"
+  assert_line --index 1 first
+  assert_line --index 2 1
+}
+
+@test "seccomp: SCMP_ACT_KILL_PROCESS ends the process with SIGSYS" {
+  bundle "$T/b" '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL_PROCESS"}]}' \
+    -- dkinit mkdir /tmp/x
+  run -159 dkrun run --bundle "$T/b" "$ID"
+  refute_output ok
+}
+
+@test "rootfsPropagation: the container's root gets the propagation asked for" {
+  bundle "$T/b" '.linux.rootfsPropagation = "rshared"' -- sh -c 'awk "\$5 == \"/\"" /proc/self/mountinfo'
+  run dkrun run --bundle "$T/b" "$ID"
+  assert_success
+  assert_output --partial "shared:"
+  bundle "$T/c" . -- sh -c 'awk "\$5 == \"/\"" /proc/self/mountinfo'
+  run dkrun run --bundle "$T/c" "$ID"
+  assert_success
+  refute_output --partial "shared:"
+}
