@@ -36,16 +36,22 @@ for i in $(seq "$N"); do
     --runtime-root "$T/rt" --start --log-opt max-size=1m >/dev/null
 done
 t1=$(now)
-# let every shim go idle and give its memory back (docs/shim.md)
+measure() {
+  rss=0 pss=0 max=0
+  for i in $(seq "$N"); do
+    pid=$(cat "$T/s$i/shim.pid")
+    r=$(awk '/^VmRSS:/{print $2}' "/proc/$pid/status")
+    p=$(awk '/^Pss:/{print $2}' "/proc/$pid/smaps_rollup")
+    rss=$((rss + r)) pss=$((pss + p))
+    if [ "$r" -gt "$max" ]; then max=$r; fi
+  done
+}
+# right after the start: the last shims are still busy
+measure
+busy_rss=$rss
+# once idle, every shim gives its memory back (docs/shim.md)
 sleep 4
-rss=0 pss=0 max=0
-for i in $(seq "$N"); do
-  pid=$(cat "$T/s$i/shim.pid")
-  r=$(awk '/^VmRSS:/{print $2}' "/proc/$pid/status")
-  p=$(awk '/^Pss:/{print $2}' "/proc/$pid/smaps_rollup")
-  rss=$((rss + r)) pss=$((pss + p))
-  [ "$r" -gt "$max" ] && max=$r
-done
+measure
 t2=$(now)
 for i in $(seq "$N"); do
   "$SHIM" ctl "$T/s$i" '{"op":"kill","signal":9}' >/dev/null
@@ -56,10 +62,11 @@ done
 t3=$(now)
 
 awk -v n="$N" -v s="$(echo "$t1 - $t0" | bc)" -v k="$(echo "$t3 - $t2" | bc)" \
-  -v rss="$rss" -v pss="$pss" -v max="$max" -v rt="$RUNTIME" 'BEGIN {
+  -v rss="$rss" -v pss="$pss" -v max="$max" -v rt="$RUNTIME" -v busy="$busy_rss" 'BEGIN {
   printf "runtime: %s\n", rt
   printf "start %d containers under dk-shim: %.2f s (%.1f ms each)\n", n, s, s * 1000 / n
   printf "idle shims: total RSS %d kB (%.0f kB per shim, max %d kB), total PSS %d kB (%.0f kB per shim)\n", rss, rss / n, max, pss, pss / n
+  printf "right after starting: total RSS %d kB (%.0f kB per shim)\n", busy, busy / n
   printf "ratio of per-shim RSS to the 1 MB budget: %.2f\n", (rss / n) / 1024
   printf "kill -9 and wait for %d containers: %.2f s\n", n, k
 }'

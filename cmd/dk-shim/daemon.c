@@ -209,6 +209,9 @@ shim_listen (struct shim *s, dk_err_t *err)
   unlink ("shim.sock");
   if (bind (fd, (struct sockaddr *)&addr, sizeof addr) < 0)
     return dk_make_error (err, errno, "bind `%s/shim.sock`", s->o->dir);
+  /* whoever connects can exec into the container: owner only */
+  if (chmod ("shim.sock", 0600) < 0)
+    return dk_make_error (err, errno, "chmod `%s/shim.sock`", s->o->dir);
   if (listen (fd, 64) < 0)
     return dk_make_error (err, errno, "listen");
   s->listen_fd = steal_fd (&fd);

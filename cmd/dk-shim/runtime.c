@@ -82,7 +82,8 @@ rt_console_open (struct shim *s, dk_err_t *err)
   cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     return dk_make_error (err, errno, "socket");
-  if (bind (fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen (fd, 4) < 0)
+  if (bind (fd, (struct sockaddr *)&addr, sizeof addr) < 0 || chmod ("console.sock", 0600) < 0
+      || listen (fd, 4) < 0)
     return dk_make_error (err, errno, "console socket `%s/console.sock`", s->o->dir);
   s->console_fd = steal_fd (&fd);
   return 0;

@@ -319,6 +319,8 @@ scenario_14() {
   set_args sleep 60
   run shim
   assert_success
+  # only its owner may talk to the shim
+  assert_equal "$(stat -c %a "$STATE/shim.sock")" 600
   run "$SHIM" --id "$ID-2" --bundle "$T/bundle" --dir "$STATE" --runtime "$RUNTIME" --runtime-root "$RTROOT"
   assert_failure
   assert_output --partial 'already running'
