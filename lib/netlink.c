@@ -277,15 +277,27 @@ dk_nl_link_del (struct dk_nl *nl, const char *name, dk_err_t *err)
   return 1;
 }
 
-int
-dk_nl_brport_isolated (struct dk_nl *nl, int index, bool on, dk_err_t *err)
+static int
+brport_flag (struct dk_nl *nl, int index, int attr, bool on, dk_err_t *err)
 {
   char buf[MNL_SOCKET_BUFFER_SIZE];
   struct nlmsghdr *nlh = put_link_header (buf, RTM_SETLINK, 0, AF_BRIDGE, index, NULL);
   struct nlattr *pi = mnl_attr_nest_start (nlh, IFLA_PROTINFO);
-  mnl_attr_put_u8 (nlh, IFLA_BRPORT_ISOLATED, on ? 1 : 0);
+  mnl_attr_put_u8 (nlh, attr, on ? 1 : 0);
   mnl_attr_nest_end (nlh, pi);
-  return talk (nl, nlh, NULL, NULL, "isolate bridge port", err);
+  return talk (nl, nlh, NULL, NULL, "set bridge port flag", err);
+}
+
+int
+dk_nl_brport_isolated (struct dk_nl *nl, int index, bool on, dk_err_t *err)
+{
+  return brport_flag (nl, index, IFLA_BRPORT_ISOLATED, on, err);
+}
+
+int
+dk_nl_brport_hairpin (struct dk_nl *nl, int index, bool on, dk_err_t *err)
+{
+  return brport_flag (nl, index, IFLA_BRPORT_MODE, on, err);
 }
 
 static int

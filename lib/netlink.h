@@ -36,6 +36,9 @@ int dk_nl_link_set (struct dk_nl *nl, int index, bool up, int master, unsigned m
 int dk_nl_link_del (struct dk_nl *nl, const char *name, dk_err_t *err);
 /* IFLA_BRPORT_ISOLATED on a bridge port. */
 int dk_nl_brport_isolated (struct dk_nl *nl, int index, bool on, dk_err_t *err);
+/* Hairpin mode: frames may leave by the port they came in (a container
+   reaching its own published port through the host's address). */
+int dk_nl_brport_hairpin (struct dk_nl *nl, int index, bool on, dk_err_t *err);
 
 int dk_nl_addr_add (struct dk_nl *nl, int index, int family, const void *addr, int prefix_len,
                     dk_err_t *err);

@@ -183,8 +183,9 @@ configure_inside (void *data, dk_err_t *err)
 }
 
 static int
-create_links (struct ctx *c, const struct net *n, const char *netns, const char *veth,
-              const char *ifname, const uint8_t mac[6], uint32_t ip, bool route, dk_err_t *err)
+create_links (struct ctx *c, const struct daemon_cfg *d, const struct net *n, const char *netns,
+              const char *veth, const char *ifname, const uint8_t mac[6], uint32_t ip, bool route,
+              dk_err_t *err)
 {
   cleanup_nl struct dk_nl *nl = NULL;
   if (dk_nl_open (&nl, err) < 0)
@@ -203,6 +204,10 @@ create_links (struct ctx *c, const struct net *n, const char *netns, const char 
   if (idx <= 0)
     return idx < 0 ? -1 : dk_make_error (err, 0, "veth %s vanished", veth);
   if (dk_nl_link_set (nl, idx, true, br, 0, err) < 0)
+    return -1;
+  /* without the proxy, a container reaches its own published port by
+     hairpin NAT: out of its port and back in */
+  if (!d->userland_proxy && dk_nl_brport_hairpin (nl, idx, true, err) < 0)
     return -1;
   uint32_t gw = n->gateway;
   cleanup_jv jv dgw = dk_json_get_kind (n->options, "dk.default_gateway", JV_KIND_STRING);
@@ -298,7 +303,7 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
         r = dk_mkdir_p (nsdir, 0711, err) < 0 ? -1 : dk_netns_create (netns, err);
     }
   if (r == 0)
-    r = create_links (c, n, netns, veth, ifname, mac, ip, first, err);
+    r = create_links (c, d, n, netns, veth, ifname, mac, ip, first, err);
   if (r == 0)
     r = rules_ports (d, n, ip, ports, true, err);
   if (r == 0 && dk_json_len (ports) > 0 && d->userland_proxy)

@@ -170,7 +170,8 @@ rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err
                  sub, plen, br);
       r |= rule (add && !d->userland_proxy, false, "nat", "POSTROUTING", err,
                  "-o %s -m addrtype --src-type LOCAL -j MASQUERADE", br);
-      r |= rule (add, true, "nat", "DOCKER", err, "-i %s -j RETURN", br);
+      /* with hairpin NAT (no proxy) traffic from the bridge must reach DNAT */
+      r |= rule (add && d->userland_proxy, true, "nat", "DOCKER", err, "-i %s -j RETURN", br);
       r |= rule (add, false, "filter", "FORWARD", err,
                  "-o %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", br);
       r |= rule (add, false, "filter", "FORWARD", err, "-o %s -j DOCKER", br);
@@ -203,9 +204,11 @@ rules_ports (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv po
     dk_json_int (p, "container_port", &cp);
     cleanup_free char *dst
         = hip && strcmp (hip, "0.0.0.0") ? xasprintf ("-d %s/32 ", hip) : xstrdup ("");
-    dk_buf_printf (
-        &nat, "%s DOCKER %s! -i %s -p %s -m %s --dport %lld -j DNAT --to-destination %s:%lld\n", op,
-        dst, n->bridge, proto, proto, (long long)hp, cip, (long long)cp);
+    /* without the proxy, containers reach published ports by hairpin NAT */
+    cleanup_free char *notin = d->userland_proxy ? xasprintf ("! -i %s ", n->bridge) : xstrdup ("");
+    dk_buf_printf (&nat,
+                   "%s DOCKER %s%s-p %s -m %s --dport %lld -j DNAT --to-destination %s:%lld\n", op,
+                   dst, notin, proto, proto, (long long)hp, cip, (long long)cp);
     dk_buf_printf (&nat,
                    "%s POSTROUTING -s %s/32 -d %s/32 -p %s -m %s --dport %lld -j MASQUERADE\n", op,
                    cip, cip, proto, proto, (long long)cp);

@@ -471,11 +471,12 @@ dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *e
   c.plan = &plan;
   if (ret == 0)
     ret = parse_namespaces (config, &c, err);
-  if (ret == 0 && plan.terminal && o->console_socket == NULL)
+  bool has_console = o->console_socket || o->console_fd > 0;
+  if (ret == 0 && plan.terminal && !has_console)
     ret = dk_make_error_code (
         err, DK_ECODE_INVALID, 0,
         "cannot allocate tty if runc will detach without setting console socket");
-  if (ret == 0 && !plan.terminal && o->console_socket)
+  if (ret == 0 && !plan.terminal && has_console)
     ret = dk_make_error_code (err, DK_ECODE_INVALID, 0,
                               "cannot use console socket if runc will not detach or allocate tty");
   cleanup_free char *cgroup = dk_cgroup_path (dk_json_str (lx, "cgroupsPath"), o->id);
@@ -495,8 +496,11 @@ dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *e
       && (mkfifo (fifo, 0622) < 0 || chmod (fifo, 0622) < 0
           || (c.fifo_fd = open (fifo, O_PATH | O_CLOEXEC)) < 0))
     ret = dk_make_error (err, errno, "create exec fifo");
-  if (ret == 0 && o->console_socket
-      && (c.console_fd = dk_console_connect (o->console_socket, err)) < 0)
+  if (ret == 0 && o->console_fd > 0
+      && (c.console_fd = fcntl (o->console_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+    ret = dk_make_error (err, errno, "dup console fd");
+  else if (ret == 0 && o->console_socket
+           && (c.console_fd = dk_console_connect (o->console_socket, err)) < 0)
     ret = -1;
   int sp[2] = { -1, -1 };
   if (ret == 0 && socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)

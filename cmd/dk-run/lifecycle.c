@@ -164,45 +164,6 @@ dk_container_kill (const char *id, const char *signame, bool all, dk_err_t *err)
   return ret;
 }
 
-/* The foreground run: create, start, forward signals, wait, delete. */
-int
-dk_container_run (const struct dk_create_opts *o, bool detach, dk_err_t *err)
-{
-  sigset_t all, old;
-  sigfillset (&all);
-  pid_t pid;
-  if (dk_container_create (o, &pid, err) < 0)
-    return -1;
-  if (!detach)
-    sigprocmask (SIG_BLOCK, &all, &old);
-  if (dk_container_start (o->id, err) < 0)
-    {
-      dk_container_delete (o->id, true, NULL);
-      return -1;
-    }
-  if (detach)
-    return 0;
-  int status = 0;
-  for (;;)
-    {
-      siginfo_t si;
-      int ws;
-      int sig = sigtimedwait (&all, &si, &(struct timespec){ 0, 200 * 1000 * 1000 });
-      if (sig > 0 && sig != SIGCHLD && sig != SIGURG && sig != SIGWINCH)
-        kill (pid, sig);
-      /* a timeout also checks: the exit may predate our blocking SIGCHLD */
-      if (waitpid (pid, &ws, WNOHANG) == pid)
-        {
-          status = WIFEXITED (ws) ? WEXITSTATUS (ws) : 128 + WTERMSIG (ws);
-          break;
-        }
-    }
-  sigprocmask (SIG_SETMASK, &old, NULL);
-  if (dk_container_delete (o->id, true, err) < 0)
-    return -1;
-  return status;
-}
-
 int
 dk_container_pause (const char *id, bool pause, dk_err_t *err)
 {

@@ -115,6 +115,7 @@ struct dk_create_opts
   const char *bundle;
   const char *pid_file;
   const char *console_socket;
+  int console_fd; /* > 0: a connected console socket (run's own relay) */
   int preserve_fds;
   bool no_pivot;
 };

@@ -90,6 +90,9 @@ s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   assert_output 1
   run ns curl -sS -m 5 http://127.0.0.1:8080/
   assert_output 'hello from c1'
+  # the container reaches its own published port through the host's address
+  run in_ctr c1 curl -sS -m 5 http://172.17.0.1:8080/
+  assert_output 'hello from c1'
 }
 
 @test "with --icc=false containers cannot reach each other" {

@@ -130,3 +130,11 @@ EOF
   [ -z "$(ls "$ROOT" 2>/dev/null)" ]
   [ ! -e "/sys/fs/cgroup/memory$CG" ]
 }
+
+@test "run with terminal: true and no console socket relays the pty itself" {
+  bundle "$T/b" '.process.terminal = true' -- sh -c 'tty; read line; echo got=$line; exit 4'
+  run -4 bash -c 'echo hello | "$@"' _ "$DKRUN" --root "$ROOT" run --bundle "$T/b" "$ID"
+  assert_line --regexp '^/dev/pts/[0-9]+'
+  assert_output --partial "got=hello"
+  [ -z "$(ls "$ROOT")" ]
+}

@@ -79,6 +79,7 @@ test_links (const char *tmp)
   int v = dk_nl_link_index (nl, "dktv0", &err);
   ok (v > 0 && dk_nl_link_set (nl, v, true, br, 0, &err) == 0, "netlink: veth on the bridge");
   ok (dk_nl_brport_isolated (nl, v, true, &err) == 0, "netlink: isolate the bridge port");
+  ok (dk_nl_brport_hairpin (nl, v, true, &err) == 0, "netlink: hairpin mode on the bridge port");
   ok (dk_nl_link_index (nl, "eth0", &err) == 0, "netlink: eth0 is not here");
 
   cleanup_nl struct dk_nl *in = NULL;
