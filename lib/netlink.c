@@ -331,6 +331,30 @@ dk_nl_addr_add (struct dk_nl *nl, int index, int family, const void *addr, int p
   return talk (nl, nlh, NULL, NULL, "add address", err);
 }
 
+int
+dk_nl_addr_del (struct dk_nl *nl, int index, int family, const void *addr, int prefix_len,
+                dk_err_t *err)
+{
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
+  nlh->nlmsg_type = RTM_DELADDR;
+  nlh->nlmsg_flags = NLM_F_REQUEST;
+  struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header (nlh, sizeof *ifa);
+  ifa->ifa_family = family;
+  ifa->ifa_prefixlen = prefix_len;
+  ifa->ifa_index = index;
+  mnl_attr_put (nlh, IFA_LOCAL, alen (family), addr);
+  cleanup_error dk_err_t e = NULL;
+  if (talk (nl, nlh, NULL, NULL, "delete address", &e) < 0)
+    {
+      if (e->status == EADDRNOTAVAIL || e->status == ENODEV)
+        return 0;
+      *err = steal_ptr (&e);
+      return -1;
+    }
+  return 1;
+}
+
 struct list_data
 {
   int family;

@@ -42,6 +42,9 @@ int dk_nl_brport_hairpin (struct dk_nl *nl, int index, bool on, dk_err_t *err);
 
 int dk_nl_addr_add (struct dk_nl *nl, int index, int family, const void *addr, int prefix_len,
                     dk_err_t *err);
+/* Absent is not an error (returns 0, 1 when deleted). */
+int dk_nl_addr_del (struct dk_nl *nl, int index, int family, const void *addr, int prefix_len,
+                    dk_err_t *err);
 /* Calls cb for every address (of index, or all when index is 0). */
 typedef void (*dk_nl_addr_cb) (int index, int family, const void *addr, int prefix_len, void *data);
 int dk_nl_addr_list (struct dk_nl *nl, int family, int index, dk_nl_addr_cb cb, void *data,

@@ -250,6 +250,28 @@ init_addresses (struct ctx *c, struct net *n, const struct net *old, const char 
   return 0;
 }
 
+/* A restart with another --bip or --bridge: the old address and the rules
+   of the old subnet go (the old bridge itself stays, as with Docker). */
+static int
+forget_old (const struct daemon_cfg *d, const struct net *old, const struct net *n, dk_err_t *err)
+{
+  if (old->name == NULL || old->plen == 0
+      || (old->gateway == n->gateway && old->plen == n->plen && !strcmp (old->bridge, n->bridge)))
+    return 0;
+  cleanup_error dk_err_t e = NULL;
+  rules_network (d, old, false, &e);
+  cleanup_nl struct dk_nl *nl = NULL;
+  if (dk_nl_open (&nl, err) < 0)
+    return -1;
+  int idx = dk_nl_link_index (nl, old->bridge, err);
+  if (idx < 0)
+    return -1;
+  uint32_t a = htonl (old->gateway);
+  if (idx > 0 && dk_nl_addr_del (nl, idx, AF_INET, &a, old->plen, err) < 0)
+    return -1;
+  return 0;
+}
+
 int
 cmd_init (struct ctx *c, int argc, char **argv, dk_err_t *err)
 {
@@ -361,7 +383,8 @@ cmd_init (struct ctx *c, int argc, char **argv, dk_err_t *err)
       n.created = now_rfc3339 ();
     }
   if (init_addresses (c, &n, &old, bridge, bip, fixed, dgw, err) < 0
-      || bridge_ensure (c, &d, &n, err) < 0 || net_save (c, &n, err) < 0)
+      || forget_old (&d, &old, &n, err) < 0 || bridge_ensure (c, &d, &n, err) < 0
+      || net_save (c, &n, err) < 0)
     r = -1;
   else
     {

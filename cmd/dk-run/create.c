@@ -70,6 +70,7 @@ struct child_ctx
   int njoins;
   int clone_flags;
   bool new_cgroupns;
+  bool no_pivot;
 };
 
 static void __attribute__ ((noreturn)) child_fail (int sync, dk_err_t err)
@@ -182,7 +183,7 @@ static void __attribute__ ((noreturn)) child_main (struct child_ctx *c)
       if (dk_hooks_run (c->config, "createContainer", st, &err) < 0)
         child_fail (c->sync, err);
     }
-  if (dk_rootfs_pivot (c->rootfs, &err) < 0 || dk_rootfs_finish (c->config, &err) < 0)
+  if (dk_rootfs_pivot (c->rootfs, c->no_pivot, &err) < 0 || dk_rootfs_finish (c->config, &err) < 0)
     child_fail (c->sync, err);
   if (c->console_fd >= 0)
     {
@@ -461,7 +462,8 @@ dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *e
                          .bundle = bundle,
                          .rootfs = rootfs,
                          .fifo_fd = -1,
-                         .console_fd = -1 };
+                         .console_fd = -1,
+                         .no_pivot = o->no_pivot };
   cleanup_jv jv lx = dk_json_get_kind (config, "linux", JV_KIND_OBJECT);
   cleanup_jv jv process = dk_json_get_kind (config, "process", JV_KIND_OBJECT);
   cleanup_jv jv seccomp = dk_json_get_kind (lx, "seccomp", JV_KIND_OBJECT);

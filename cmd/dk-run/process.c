@@ -209,9 +209,52 @@ check_exec (const char *arg0, const char *path, dk_err_t *err)
   return 0;
 }
 
+/* HOME as runc sets it when the config does not: the user's home in the
+   container's /etc/passwd, else "/".  Runs in the container. */
+static void
+set_home (struct dk_proc_plan *p)
+{
+  if (env_get (p->envp, "HOME"))
+    return;
+  const char *home = "/";
+  char *line = NULL;
+  size_t cap = 0;
+  cleanup_fclose FILE *f = fopen ("/etc/passwd", "re");
+  cleanup_free char *found = NULL;
+  while (f && found == NULL && getline (&line, &cap, f) > 0)
+    {
+      /* name:pw:uid:gid:gecos:home:shell */
+      char *fields[7] = { 0 };
+      char *tok = line;
+      int n = 0;
+      for (char *q = line; n < 7; q++)
+        if (*q == ':' || *q == '\n' || *q == '\0')
+          {
+            bool end = *q != ':';
+            *q = '\0';
+            fields[n++] = tok;
+            tok = q + 1;
+            if (end)
+              break;
+          }
+      if (n >= 6 && strtoul (fields[2], NULL, 10) == p->uid && fields[5][0] == '/')
+        found = xstrdup (fields[5]);
+    }
+  free (line);
+  if (found)
+    home = found;
+  size_t n = 0;
+  while (p->envp[n])
+    n++;
+  p->envp = xrealloc (p->envp, sizeof (char *) * (n + 2));
+  p->envp[n] = xasprintf ("HOME=%s", home);
+  p->envp[n + 1] = NULL;
+}
+
 int
 dk_proc_find_exec (struct dk_proc_plan *p, dk_err_t *err)
 {
+  set_home (p);
   const char *arg0 = p->argv[0];
   if (strchr (arg0, '/'))
     {

@@ -470,8 +470,18 @@ dk_rootfs_prepare (jv config, const char *rootfs, const char *cgroup, bool usern
 }
 
 int
-dk_rootfs_pivot (const char *rootfs, dk_err_t *err)
+dk_rootfs_pivot (const char *rootfs, bool no_pivot, dk_err_t *err)
 {
+  if (no_pivot)
+    {
+      /* --no-pivot (a rootfs on ramfs, where pivot_root is refused): move
+         the rootfs over / and chroot; the old root stays reachable to a
+         process that can escape a chroot, which is why it is not the default */
+      if (chdir (rootfs) < 0 || mount (rootfs, "/", NULL, MS_MOVE, NULL) < 0 || chroot (".") < 0
+          || chdir ("/") < 0)
+        return dk_make_error (err, errno, "move rootfs to /");
+      return 0;
+    }
   cleanup_close int oldroot = open ("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   cleanup_close int newroot = open (rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (oldroot < 0 || newroot < 0)

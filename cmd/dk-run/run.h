@@ -95,7 +95,7 @@ int dk_seccomp_load (struct sock_fprog *prog, unsigned flags, dk_err_t *err);
 /* ---- rootfs.c: mounts, /dev, pivot_root (in the child) ---- */
 int dk_rootfs_prepare (jv config, const char *rootfs, const char *cgroup, bool userns,
                        dk_err_t *err);
-int dk_rootfs_pivot (const char *rootfs, dk_err_t *err);
+int dk_rootfs_pivot (const char *rootfs, bool no_pivot, dk_err_t *err);
 int dk_rootfs_finish (jv config, dk_err_t *err);
 
 /* ---- hooks.c ---- */

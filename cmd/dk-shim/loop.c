@@ -16,10 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CLIENT_OUT_MAX (8 << 20) /* a client that reads slower is dropped */
-#define STDIN_HIGH (256 << 10)   /* stop reading clients' stdin above this */
-#define DRAIN_NS 2000000000LL    /* after an exit, wait this long for EOF */
-#define KEEP_EXECS 64            /* finished execs remembered for exec-status */
+#define STDIN_HIGH (256 << 10) /* stop reading clients' stdin above this */
+#define DRAIN_NS 2000000000LL  /* after an exit, wait this long for EOF */
+#define KEEP_EXECS 64          /* finished execs remembered for exec-status */
 
 enum slot_kind
 {
@@ -92,78 +91,6 @@ proc_close_out (struct proc *p, int stream)
       return;
     }
   close_fd (fd);
-}
-
-void
-client_send_line (struct client *c, jv msg)
-{
-  cleanup_free char *s = dk_json_dump (msg);
-  dk_buf_adds (&c->out, s);
-  dk_buf_addc (&c->out, '\n');
-}
-
-void
-client_send_error (struct client *c, dk_err_t err)
-{
-  jv e = jv_object ();
-  e = jv_object_set (e, jv_string ("type"), jv_string ("error"));
-  e = jv_object_set (e, jv_string ("code"), jv_string (err->code ? err->code : "internal"));
-  e = jv_object_set (e, jv_string ("message"), jv_string (err->msg));
-  client_send_line (c, e);
-  c->kind = C_DONE;
-}
-
-static void
-client_drop (struct client *c)
-{
-  close_fd (&c->fd);
-  if (c->proc && c->proc->client == c)
-    c->proc->client = NULL;
-  c->proc = NULL;
-  dk_buf_free (&c->in);
-  dk_buf_free (&c->out);
-}
-
-static void
-client_flush (struct shim *s, struct client *c)
-{
-  while (c->fd >= 0 && c->out.len > 0)
-    {
-      ssize_t n = send (c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        break;
-      if (n < 0)
-        {
-          client_drop (c);
-          return;
-        }
-      dk_buf_consume (&c->out, (size_t)n);
-    }
-  if (c->fd < 0 || c->out.len > 0)
-    return;
-  if (c->out.cap > 64 * 1024)
-    dk_buf_free (&c->out);
-  if (c->exit_fetch)
-    s->exit_fetched = true;
-  if (c->kind == C_DONE)
-    client_drop (c);
-}
-
-static void
-client_frame (struct shim *s, struct client *c, int stream, const char *data, size_t len)
-{
-  if (c->fd < 0)
-    return;
-  dk_stdcopy_frame (&c->out, stream, data, len);
-  if (c->out.len > CLIENT_OUT_MAX)
-    {
-      dk_warn ("dropping a client that does not read its output");
-      client_drop (c);
-      return;
-    }
-  client_flush (s, c);
 }
 
 jv
@@ -251,8 +178,8 @@ read_output (struct shim *s, struct proc *p, int stream)
     }
 }
 
-static void
-write_stdin (struct proc *p)
+void
+proc_write_stdin (struct proc *p)
 {
   while (p->in_fd >= 0 && p->inbuf.len > 0)
     {
@@ -285,82 +212,6 @@ proc_request_close_in (struct proc *p)
     proc_close_in (p);
   else
     p->close_in = true;
-}
-
-static void
-client_stdin_eof (struct shim *s, struct client *c)
-{
-  c->in_closed = true;
-  if (!c->want_in || c->proc == NULL)
-    return;
-  if (c->kind == C_EXEC || (c->kind == C_ATTACH && s->o->stdin_once))
-    proc_request_close_in (c->proc);
-}
-
-static void
-read_client (struct shim *s, struct client *c)
-{
-  char buf[16384];
-  ssize_t n = recv (c->fd, buf, sizeof buf, MSG_DONTWAIT);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN))
-    return;
-  if (n <= 0)
-    {
-      if (c->kind == C_REQUEST)
-        client_drop (c);
-      else
-        client_stdin_eof (s, c);
-      return;
-    }
-  if (c->kind == C_REQUEST)
-    {
-      dk_buf_add (&c->in, buf, (size_t)n);
-      char *nl = memchr (c->in.data, '\n', c->in.len);
-      if (nl == NULL)
-        {
-          if (c->in.len > 64 * 1024)
-            {
-              dk_err_t err = NULL;
-              dk_make_error_code (&err, DK_ECODE_INVALID, 0, "request line too long");
-              client_send_error (c, err);
-              dk_error_release (&err);
-              client_flush (s, c);
-            }
-          return;
-        }
-      size_t len = (size_t)(nl - c->in.data);
-      cleanup_free char *line = xstrndup (c->in.data, len);
-      dk_buf_consume (&c->in, len + 1);
-      shim_handle_request (s, c, line, len);
-      if (c->fd >= 0 && c->in.len > 0 && c->want_in && c->proc && c->proc->in_fd >= 0)
-        dk_buf_add (&c->proc->inbuf, c->in.data, c->in.len);
-      dk_buf_free (&c->in);
-      if (c->fd >= 0 && c->proc)
-        write_stdin (c->proc);
-      client_flush (s, c);
-      return;
-    }
-  if (c->want_in && c->proc && c->proc->in_fd >= 0)
-    {
-      dk_buf_add (&c->proc->inbuf, buf, (size_t)n);
-      write_stdin (c->proc);
-    }
-}
-
-static void
-accept_clients (struct shim *s)
-{
-  for (;;)
-    {
-      int fd = accept4 (s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (fd < 0)
-        return;
-      struct client *c = xzalloc (sizeof *c);
-      c->fd = fd;
-      c->kind = C_REQUEST;
-      c->next = s->clients;
-      s->clients = c;
-    }
 }
 
 static void
@@ -474,23 +325,6 @@ shim_finish_if_exited (struct shim *s)
           continue;
         }
       pp = &p->next;
-    }
-}
-
-static void
-sweep_clients (struct shim *s)
-{
-  for (struct client **cp = &s->clients; *cp;)
-    {
-      struct client *c = *cp;
-      if (c->fd < 0)
-        {
-          *cp = c->next;
-          client_drop (c);
-          free (c);
-          continue;
-        }
-      cp = &c->next;
     }
 }
 
@@ -620,7 +454,7 @@ shim_loop (struct shim *s)
             case S_OUT:
             case S_ERR:
               if (re & POLLOUT)
-                write_stdin (sl->proc);
+                proc_write_stdin (sl->proc);
               if ((re & (POLLIN | POLLHUP | POLLERR))
                   && (sl->kind == S_OUT ? sl->proc->out_fd : sl->proc->err_fd) >= 0)
                 read_output (s, sl->proc, sl->kind == S_OUT ? 1 : 2);
@@ -629,7 +463,7 @@ shim_loop (struct shim *s)
               if (re & (POLLERR | POLLHUP))
                 proc_close_in (sl->proc);
               else
-                write_stdin (sl->proc);
+                proc_write_stdin (sl->proc);
               break;
             case S_CLIENT:
               {

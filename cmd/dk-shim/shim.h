@@ -135,8 +135,22 @@ int shim_loop (struct shim *s);
 void proc_close_fds (struct proc *p);
 /* Closes stdin once what is queued for it is written. */
 void proc_request_close_in (struct proc *p);
+/* Writes queued stdin; closes it when asked and drained. */
+void proc_write_stdin (struct proc *p);
+
+/* clients.c */
 void client_send_line (struct client *c, jv msg);
 void client_send_error (struct client *c, dk_err_t err);
+void client_drop (struct client *c);
+void client_flush (struct shim *s, struct client *c);
+/* Queues a stdcopy frame; drops a client that lets too much queue up. */
+void client_frame (struct shim *s, struct client *c, int stream, const char *data, size_t len);
+/* The client half-closed (or left): its stdin ends. */
+void client_stdin_eof (struct shim *s, struct client *c);
+void read_client (struct shim *s, struct client *c);
+void accept_clients (struct shim *s);
+/* Frees the clients that were dropped. */
+void sweep_clients (struct shim *s);
 jv shim_status_json (struct shim *s);
 struct proc *shim_find_exec (struct shim *s, const char *exec_id);
 void shim_finish_if_exited (struct shim *s);

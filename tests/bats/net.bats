@@ -164,3 +164,17 @@ teardown() { net_teardown; }
   assert_output --partial -- '-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER'
   refute_output --partial -- '! -d 127.0.0.0/8'
 }
+
+@test "init with another --bip moves the bridge to the new subnet" {
+  ns_tool init --bip 10.97.0.1/24 >/dev/null
+  run ns_tool init --bip 10.98.0.1/24
+  assert_success
+  run ns ip -br addr show docker0
+  assert_output --partial 10.98.0.1/24
+  refute_output --partial 10.97.0.1
+  run ns iptables-save
+  refute_output --partial 10.97.0.0/24
+  assert_output --partial -- '-s 10.98.0.0/24 ! -o docker0 -j MASQUERADE'
+  run ns_tool connect --id c1 --files-dir "$T/c1"
+  assert_output --partial '"ip":"10.98.0.2"'
+}

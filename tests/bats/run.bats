@@ -228,3 +228,11 @@ teardown() { run_teardown; }
   assert_success
   refute_output --partial "shared:"
 }
+
+@test "run --no-pivot moves the rootfs over / instead of pivot_root" {
+  bundle "$T/b" . -- sh -c 'ls /bin/busybox; echo pid=$$'
+  run dkrun run --no-pivot --bundle "$T/b" "$ID"
+  assert_success
+  assert_line /bin/busybox
+  assert_line pid=1
+}

@@ -129,7 +129,7 @@ teardown() { run_teardown; }
 }
 
 @test "the same bundle run by runc gives the same observable results" {
-  script='exec 2>&1; hostname; id; grep -E "^(Cap|NoNewPrivs|Seccomp)" /proc/self/status; ip -o link | cut -d" " -f2,3
+  script='exec 2>&1; hostname; id; env | sort; grep -E "^(Cap|NoNewPrivs|Seccomp)" /proc/self/status; ip -o link | cut -d" " -f2,3
     mount | awk "{print \$3, \$5, \$6}" | grep -v "^/sys/fs/cgroup/" | sort; ls /dev; dkinit fds; umask; ulimit -n
     cat /proc/self/oom_score_adj; ls /proc/acpi | wc -l; echo x > /proc/sys/kernel/hostname; touch /etc/x; echo $?'
   bundle "$T/b" '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["chroot"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}' \
