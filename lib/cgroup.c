@@ -378,6 +378,9 @@ apply_v2 (const char *path, jv res, dk_err_t *err)
     }
   if (jv_is_valid (pids) && set_int (d, "pids.max", pids, "limit", true, err) < 0)
     return -1;
+  cleanup_jv jv devices = dk_json_get_kind (res, "devices", JV_KIND_ARRAY);
+  if (jv_is_valid (devices) && dk_cgroup_devices_v2 (d, devices, err) < 0)
+    return -1;
   int64_t w;
   if (jv_is_valid (blkio) && dk_json_int (blkio, "weight", &w) && w > 0)
     {

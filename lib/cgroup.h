@@ -39,6 +39,9 @@ int dk_cgroup_update (const char *path, jv resources, dk_err_t *err);
 /* Freezes or thaws every process of the cgroup (pause/resume). */
 int dk_cgroup_freeze (const char *path, bool freeze, dk_err_t *err);
 bool dk_cgroup_frozen (const char *path);
+/* v2 device rules (OCI linux.resources.devices, borrowed) as an eBPF
+   program attached to the cgroup directory dir. */
+int dk_cgroup_devices_v2 (const char *dir, jv rules, dk_err_t *err);
 /* The pids in the cgroup (from the memory or pids hierarchy on v1). */
 int dk_cgroup_pids (const char *path, pid_t **pids, size_t *n, dk_err_t *err);
 /* Number of OOM kills recorded for the cgroup (0 when unknown). */
