@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -530,6 +531,10 @@ cmd_proxy (struct ctx *c, int argc, char **argv, dk_err_t *err)
   cleanup_free char *pid = xasprintf ("%d\n", (int)getpid ());
   if (write_runtime_file (pidf, pid, strlen (pid), err) < 0)
     return -1;
+  struct stat sst;
+  if (fstat (lfd, &sst) < 0 || stat (sa.sun_path, &sst) < 0)
+    return dk_make_error (err, errno, "proxy socket `%s`", sa.sun_path);
+  ino_t sock_ino = sst.st_ino;
   ep_fd = epoll_create1 (EPOLL_CLOEXEC);
   obj_new (K_CTL, lfd, NULL);
   for (;;)
@@ -548,6 +553,11 @@ cmd_proxy (struct ctx *c, int argc, char **argv, dk_err_t *err)
       else if (idle_since == 0)
         idle_since = ms;
       else if (ms - idle_since >= linger_ms && idle_exit (c, sa.sun_path))
+        return 0;
+      /* our socket removed or replaced (the exec root deleted by a test, a
+         new proxy after we hung): nobody can reach us any more */
+      struct stat st;
+      if (stat (sa.sun_path, &st) < 0 || st.st_ino != sock_ino)
         return 0;
       for (int i = 0; i < n; i++)
         {

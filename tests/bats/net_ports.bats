@@ -135,3 +135,14 @@ s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   [ ! -e "$T/state/ipam/bridge.json" ]
   wait_gone "$proxy"
 }
+
+@test "the proxy leaves when its exec root is removed under it" {
+  ns_tool init >/dev/null
+  ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 >/dev/null
+  pid=$(cat "$T/state/proxy.pid")
+  # what a test that forgets to disconnect leaves behind
+  umount -l "$T/exec/netns/c1"
+  rm -rf "$T/exec"
+  run wait_gone_slow "$pid"
+  assert_success
+}
