@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +20,7 @@
 
 #include "atomicfile.h"
 #include "cleanup.h"
+#include "lock.h"
 #include "netsetup.h"
 
 /* ---- client side (connect, disconnect) ---- */
@@ -435,10 +437,9 @@ on_flow (struct obj *f)
   sendto (f->listener->fd, buf, n, 0, (struct sockaddr *)&f->client, sizeof f->client);
 }
 
-/* One control request with its fds; answers one line.  Returns true when
-   the proxy has no port left and must exit. */
-static bool
-on_ctl_client (int cfd, const char *state_dir, const char *sock_path)
+/* One control request with its fds; answers one line. */
+static void
+on_ctl_client (int cfd)
 {
   char buf[4096];
   char cbuf[CMSG_SPACE (sizeof (int) * 8)];
@@ -447,7 +448,7 @@ on_ctl_client (int cfd, const char *state_dir, const char *sock_path)
       = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
   ssize_t n = recvmsg (cfd, &mh, MSG_CMSG_CLOEXEC);
   if (n <= 0)
-    return false;
+    return;
   buf[n] = '\0';
   int fd = -1;
   for (struct cmsghdr *cm = CMSG_FIRSTHDR (&mh); cm; cm = CMSG_NXTHDR (&mh, cm))
@@ -456,7 +457,6 @@ on_ctl_client (int cfd, const char *state_dir, const char *sock_path)
   jv msg = jv_parse (buf);
   const char *op = dk_json_str (msg, "op"), *key = dk_json_str (msg, "key");
   const char *answer = "ok\n";
-  bool quit = false;
   if (op && key && !strcmp (op, "add") && fd >= 0)
     {
       int64_t port = 0;
@@ -475,14 +475,6 @@ on_ctl_client (int cfd, const char *state_dir, const char *sock_path)
       for (struct obj *o = objs; o; o = o->next)
         if (o->key && !strcmp (o->key, key))
           obj_close (o);
-      if (listeners () == 0)
-        {
-          /* gone before we answer: the next connect starts a new proxy */
-          unlink (sock_path);
-          cleanup_free char *pidf = xasprintf ("%s/proxy.pid", state_dir);
-          unlink (pidf);
-          quit = true;
-        }
     }
   else
     answer = "bad request\n";
@@ -493,12 +485,32 @@ on_ctl_client (int cfd, const char *state_dir, const char *sock_path)
     {
       /* the client gave up; nothing to tell it */
     }
-  return quit;
+}
+
+/* Leaves when no port is left.  Every client talks to us while holding the
+   state lock and until our answer, so once we hold the lock nobody waits on
+   us: the socket goes, and the next connect starts a new proxy. */
+static bool
+idle_exit (struct ctx *c, const char *sock_path)
+{
+  cleanup_free char *lockp = state_path (c, "lock");
+  cleanup_error dk_err_t e = NULL;
+  int l = dk_lock_try (lockp, true, &e);
+  if (l < 0)
+    return false;
+  unlink (sock_path);
+  cleanup_free char *pidf = xasprintf ("%s/proxy.pid", c->state_dir);
+  unlink (pidf);
+  return true; /* the lock goes with the process */
 }
 
 int
 cmd_proxy (struct ctx *c, int argc, char **argv, dk_err_t *err)
 {
+  /* a while without ports before leaving, so that a container restarting
+     or the next `docker run -p` does not pay for a new proxy */
+  const char *lg = getenv ("DK_PROXY_LINGER_MS");
+  long linger_ms = lg ? atol (lg) : 2000, idle_since = 0;
   int lfd = -1;
   for (int i = 1; i + 1 < argc; i++)
     if (!strcmp (argv[i], "--listen-fd"))
@@ -519,15 +531,34 @@ cmd_proxy (struct ctx *c, int argc, char **argv, dk_err_t *err)
   cleanup_free char *pid = xasprintf ("%d\n", (int)getpid ());
   if (write_runtime_file (pidf, pid, strlen (pid), err) < 0)
     return -1;
+  struct stat sst;
+  if (fstat (lfd, &sst) < 0 || stat (sa.sun_path, &sst) < 0)
+    return dk_make_error (err, errno, "proxy socket `%s`", sa.sun_path);
+  ino_t sock_ino = sst.st_ino;
   ep_fd = epoll_create1 (EPOLL_CLOEXEC);
   obj_new (K_CTL, lfd, NULL);
   for (;;)
     {
       struct epoll_event evs[64];
-      int n = epoll_wait (ep_fd, evs, 64, 5000);
+      int idle = listeners () == 0;
+      int n = epoll_wait (ep_fd, evs, 64, idle ? 200 : 5000);
       if (n < 0 && errno != EINTR)
         return dk_make_error (err, errno, "epoll_wait");
       time_t now = time (NULL);
+      struct timespec ts;
+      clock_gettime (CLOCK_MONOTONIC, &ts);
+      long ms = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+      if (!idle)
+        idle_since = 0;
+      else if (idle_since == 0)
+        idle_since = ms;
+      else if (ms - idle_since >= linger_ms && idle_exit (c, sa.sun_path))
+        return 0;
+      /* our socket removed or replaced (the exec root deleted by a test, a
+         new proxy after we hung): nobody can reach us any more */
+      struct stat st;
+      if (stat (sa.sun_path, &st) < 0 || st.st_ino != sock_ino)
+        return 0;
       for (int i = 0; i < n; i++)
         {
           struct obj *o = evs[i].data.ptr;
@@ -540,10 +571,8 @@ cmd_proxy (struct ctx *c, int argc, char **argv, dk_err_t *err)
                 int cfd = accept4 (o->fd, NULL, NULL, SOCK_CLOEXEC);
                 if (cfd < 0)
                   break;
-                bool quit = on_ctl_client (cfd, c->state_dir, sa.sun_path);
+                on_ctl_client (cfd);
                 close (cfd);
-                if (quit)
-                  return 0;
                 break;
               }
             case K_LISTEN:

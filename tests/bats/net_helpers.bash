@@ -33,3 +33,6 @@ net_teardown() {
 
 # True when pid is gone (a zombie counts: its parent may be a slow init).
 gone() { [ ! -e "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status"; }
+# The proxy leaves ~2 s after its last port.
+wait_gone() { local i; for i in $(seq 50); do gone "$1" && return 0; sleep 0.1; done; gone "$1"; }
+wait_gone_slow() { local i; for i in $(seq 80); do gone "$1" && return 0; sleep 0.1; done; gone "$1"; }

@@ -55,9 +55,8 @@ s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   [ "$(pgrep -c -f "exec-root $T/exec proxy")" -eq 1 ]
   ns_tool disconnect --id c1 >/dev/null
   ns_tool disconnect --id c2 >/dev/null
-  # the last port gone, the proxy is gone
-  sleep 0.2
-  gone "$pid"
+  # the last port gone, the proxy leaves (after a short linger)
+  wait_gone "$pid"
 }
 
 @test "port ranges, -P and a taken host port" {
@@ -134,6 +133,16 @@ s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   assert_equal "$after_links" "$before_links"
   assert_equal "$after_rules" "$before_rules"
   [ ! -e "$T/state/ipam/bridge.json" ]
-  sleep 0.2
-  gone "$proxy"
+  wait_gone "$proxy"
+}
+
+@test "the proxy leaves when its exec root is removed under it" {
+  ns_tool init >/dev/null
+  ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 >/dev/null
+  pid=$(cat "$T/state/proxy.pid")
+  # what a test that forgets to disconnect leaves behind
+  umount -l "$T/exec/netns/c1"
+  rm -rf "$T/exec"
+  run wait_gone_slow "$pid"
+  assert_success
 }

@@ -378,3 +378,16 @@ teardown() {
   assert_equal "$(last_line | jq -r .message)" "filesystem layer verification failed for digest $base"
   [ -z "$(find "$WORK/root2" -path '*/layers/*' -name meta.json)" ]
 }
+
+@test "pull: an identity token from the auth config is traded for a Bearer token (OAuth2 refresh)" {
+  start_token_registry
+  push_fixture busybox "$REGISTRY/dk/idt:latest" --tls-verify=false --creds "$TOKEN_USER:$TOKEN_PASS"
+  printf '{"identitytoken":"%s"}' "$TOKEN_REFRESH" >"$WORK/idt.json"
+  : >"$TOKEN_LOG"
+  run "$DK_PULL" --output-dir "$WORK/o" --auth-file "$WORK/idt.json" "$REGISTRY/dk/idt:latest"
+  assert_success
+  assert_equal "$(jq -r .how "$TOKEN_LOG" | sort -u)" refresh_token
+  printf '{"identitytoken":"wrong"}' >"$WORK/bad.json"
+  run "$DK_PULL" --output-dir "$WORK/o2" --auth-file "$WORK/bad.json" "$REGISTRY/dk/idt:latest"
+  assert_failure 1
+}

@@ -29,9 +29,10 @@ start_token_registry() {
   TOKEN_USER=tokuser
   TOKEN_PASS=pw-$(random_suffix)
   TOKEN_LOG=$dir/token.log
+  TOKEN_REFRESH=rt-$(random_suffix)
   /usr/bin/python3 "$DK_REPO_ROOT/tests/fixtures/token-server.py" --key "$dir/key.pem" \
     --cert "$dir/cert.pem" --port-file "$dir/port" --user "$TOKEN_USER" \
-    --password "$TOKEN_PASS" --log "$TOKEN_LOG" "$@" 3>&- &
+    --password "$TOKEN_PASS" --refresh-token "$TOKEN_REFRESH" --log "$TOKEN_LOG" "$@" 3>&- &
   TOKEN_PID=$!
   local i
   for i in $(seq 1 100); do
@@ -73,7 +74,7 @@ EOF
         REGISTRY_PID=$pid
         REGISTRY_DIR=$dir
         DK_REGISTRY_PIDS="${DK_REGISTRY_PIDS:-} $pid"
-        export REGISTRY REGISTRY_PID REGISTRY_DIR DK_REGISTRY_PIDS TOKEN_USER TOKEN_PASS TOKEN_LOG
+        export REGISTRY REGISTRY_PID REGISTRY_DIR DK_REGISTRY_PIDS TOKEN_USER TOKEN_PASS TOKEN_LOG TOKEN_REFRESH
         return 0
       fi
       sleep 0.1
