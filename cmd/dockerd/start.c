@@ -5,6 +5,7 @@
    AutoRemove. */
 #include "container.h"
 #include "cleanup.h"
+#include "scratchfile.h"
 #include "log.h"
 #include "ocispec.h"
 
@@ -150,6 +151,7 @@ static void
 cleanup_chain (struct container *c, bool autoremove_after)
 {
   struct chain *ch = xzalloc (sizeof *ch);
+  free (steal_ptr (&c->premounted)); /* unmounted below */
   jv hc = container_hostconfig (c);
   const char *mode = net_mode (c, hc);
   if (strcmp (mode, "none") && strcmp (mode, "host") && strncmp (mode, "container:", 10))
@@ -255,6 +257,12 @@ start_abort (struct http_req *req, void *data)
 }
 
 static void
+release_reply (struct shimc *s, jv reply, void *ud)
+{
+  shimc_close (s);
+}
+
+static void
 start_fail (struct start_ctx *x, int status, const char *msg)
 {
   struct container *c = x->c;
@@ -273,6 +281,10 @@ start_fail (struct start_ctx *x, int status, const char *msg)
       /* the runtime created the container: the shim ends it and leaves */
       container_kill (c, SIGKILL, &err);
       dk_error_release (&err);
+      /* nobody waits on it any more: let it go once the container is dead */
+      cleanup_free char *sock = shim_sock (c);
+      shimc_request (sock, jv_object_set (jv_object (), jv_string ("op"), jv_string ("release")),
+                     release_reply, NULL, NULL);
     }
   if (x->req)
     {
@@ -392,7 +404,7 @@ write_net_files (struct container *c, bool host, dk_err_t *err)
   cleanup_free char *hosts = container_path (c, "hosts");
   cleanup_free char *resolv = container_path (c, "resolv.conf");
   cleanup_free char *line = xasprintf ("%s\n", hn);
-  if (dk_atomic_write (hostname, line, strlen (line), 0644, err) < 0)
+  if (dk_scratch_write (hostname, line, strlen (line), 0644, err) < 0)
     return -1;
   cleanup_free char *hdata = NULL;
   if (host)
@@ -407,7 +419,7 @@ write_net_files (struct container *c, bool host, dk_err_t *err)
     hdata = xasprintf ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                        "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
                        "ff02::2\tip6-allrouters\n");
-  if (dk_atomic_write (hosts, hdata, strlen (hdata), 0644, err) < 0)
+  if (dk_scratch_write (hosts, hdata, strlen (hdata), 0644, err) < 0)
     return -1;
   cleanup_free char *rdata = NULL;
   if (dk_read_file ("/etc/resolv.conf", &rdata, NULL, err) < 0)
@@ -415,7 +427,7 @@ write_net_files (struct container *c, bool host, dk_err_t *err)
       dk_error_release (err);
       rdata = xstrdup ("");
     }
-  return dk_atomic_write (resolv, rdata, strlen (rdata), 0644, err);
+  return dk_scratch_write (resolv, rdata, strlen (rdata), 0644, err);
 }
 
 static void
@@ -646,6 +658,13 @@ container_start (struct container *c, struct http_req *req)
   container_set_state_field (c, "Error", jv_string (""));
   req->on_abort = start_abort;
   req->abort_data = x;
+  if (c->premounted)
+    {
+      /* mounted by container-create --mount and not unmounted since */
+      x->rootfs = steal_ptr (&c->premounted);
+      setup_network (x);
+      return;
+    }
   const char *tail[] = { "container-mount", c->id, NULL };
   struct job_opts o = { .on_done = mounted, .ud = x };
   cleanup_error dk_err_t err = NULL;
