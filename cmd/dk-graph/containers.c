@@ -3,6 +3,7 @@
 #include "store.h"
 #include "atomicfile.h"
 #include "cleanup.h"
+#include "scratchfile.h"
 #include "diff.h"
 #include "tarsplit.h"
 #include "treecopy.h"
@@ -152,7 +153,7 @@ cmd_container_create (struct store *s, int argc, char **argv, dk_err_t *err)
       m = jv_object_set (m, jv_string ("layer"), jv_string (top));
       m = jv_object_set (m, jv_string ("created"), jv_string (now));
       cleanup_free char *mp = xasprintf ("%s/meta.json", t.path);
-      ret = dk_atomic_write_json (mp, m, err);
+      ret = dk_scratch_write_json (mp, m, err); /* disposable layer */
     }
   if (ret == 0)
     ret = store_lock (s, err);

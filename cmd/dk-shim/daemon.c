@@ -2,6 +2,7 @@
 #include "shim.h"
 #include "atomicfile.h"
 #include "cleanup.h"
+#include "scratchfile.h"
 #include "log.h"
 
 #include <errno.h>
@@ -256,7 +257,7 @@ shim_write_exit (struct shim *s, dk_err_t *err)
       dk_time_format_rfc3339nano (s->started_at, start, sizeof start);
       v = jv_object_set (v, jv_string ("started_at"), jv_string (start));
     }
-  return dk_atomic_write_json ("exit.json", v, err);
+  return dk_scratch_write_json ("exit.json", v, err);
 }
 
 static int
@@ -264,7 +265,7 @@ write_pid_file (dk_err_t *err)
 {
   char buf[32];
   int n = snprintf (buf, sizeof buf, "%d\n", (int)getpid ());
-  return dk_atomic_write ("shim.pid", buf, (size_t)n, 0644, err);
+  return dk_scratch_write ("shim.pid", buf, (size_t)n, 0644, err);
 }
 
 static int

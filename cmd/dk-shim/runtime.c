@@ -3,6 +3,7 @@
 #include "shim.h"
 #include "atomicfile.h"
 #include "cleanup.h"
+#include "scratchfile.h"
 #include "log.h"
 
 #include <errno.h>
@@ -478,7 +479,7 @@ shim_exec (struct shim *s, const char *exec_id, jv process, bool detach, bool wa
   if (detach)
     tty = false, process = jv_object_set (process, jv_string ("terminal"), jv_false ());
   cleanup_free char *doc = dk_json_dump (jv_copy (process));
-  if (dk_atomic_write (pfile, doc, strlen (doc), 0600, err) < 0)
+  if (dk_scratch_write (pfile, doc, strlen (doc), 0600, err) < 0)
     return -1;
   struct proc *p = xzalloc (sizeof *p);
   p->exec_id = xstrdup (exec_id);

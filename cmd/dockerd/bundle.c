@@ -2,6 +2,7 @@
    exec-root/containers/<id>) and the dk-shim command line that runs it. */
 #include "container.h"
 #include "cleanup.h"
+#include "scratchfile.h"
 #include "log.h"
 #include "ocispec.h"
 
@@ -66,7 +67,7 @@ bundle_write (struct container *c, const char *rootfs, const char *netns, dk_err
   if (dk_ocispec_build (&in, &spec, err) < 0)
     return -1;
   cleanup_free char *cfgpath = xasprintf ("%s/config.json", edir);
-  if (dk_mkdir_p (edir, 0700, err) < 0 || dk_atomic_write_json (cfgpath, spec, err) < 0)
+  if (dk_mkdir_p (edir, 0700, err) < 0 || dk_scratch_write_json (cfgpath, spec, err) < 0)
     return -1;
   return 0;
 }

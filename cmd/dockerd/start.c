@@ -5,6 +5,7 @@
    AutoRemove. */
 #include "container.h"
 #include "cleanup.h"
+#include "scratchfile.h"
 #include "log.h"
 #include "ocispec.h"
 
@@ -255,6 +256,12 @@ start_abort (struct http_req *req, void *data)
 }
 
 static void
+release_reply (struct shimc *s, jv reply, void *ud)
+{
+  shimc_close (s);
+}
+
+static void
 start_fail (struct start_ctx *x, int status, const char *msg)
 {
   struct container *c = x->c;
@@ -273,6 +280,10 @@ start_fail (struct start_ctx *x, int status, const char *msg)
       /* the runtime created the container: the shim ends it and leaves */
       container_kill (c, SIGKILL, &err);
       dk_error_release (&err);
+      /* nobody waits on it any more: let it go once the container is dead */
+      cleanup_free char *sock = shim_sock (c);
+      shimc_request (sock, jv_object_set (jv_object (), jv_string ("op"), jv_string ("release")),
+                     release_reply, NULL, NULL);
     }
   if (x->req)
     {
@@ -392,7 +403,7 @@ write_net_files (struct container *c, bool host, dk_err_t *err)
   cleanup_free char *hosts = container_path (c, "hosts");
   cleanup_free char *resolv = container_path (c, "resolv.conf");
   cleanup_free char *line = xasprintf ("%s\n", hn);
-  if (dk_atomic_write (hostname, line, strlen (line), 0644, err) < 0)
+  if (dk_scratch_write (hostname, line, strlen (line), 0644, err) < 0)
     return -1;
   cleanup_free char *hdata = NULL;
   if (host)
@@ -407,7 +418,7 @@ write_net_files (struct container *c, bool host, dk_err_t *err)
     hdata = xasprintf ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                        "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
                        "ff02::2\tip6-allrouters\n");
-  if (dk_atomic_write (hosts, hdata, strlen (hdata), 0644, err) < 0)
+  if (dk_scratch_write (hosts, hdata, strlen (hdata), 0644, err) < 0)
     return -1;
   cleanup_free char *rdata = NULL;
   if (dk_read_file ("/etc/resolv.conf", &rdata, NULL, err) < 0)
@@ -415,7 +426,7 @@ write_net_files (struct container *c, bool host, dk_err_t *err)
       dk_error_release (err);
       rdata = xstrdup ("");
     }
-  return dk_atomic_write (resolv, rdata, strlen (rdata), 0644, err);
+  return dk_scratch_write (resolv, rdata, strlen (rdata), 0644, err);
 }
 
 static void

@@ -4,6 +4,7 @@
 #include "dockerd.h"
 #include "container.h"
 #include "cleanup.h"
+#include "scratchfile.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -78,6 +79,14 @@ int
 container_save (struct container *c, dk_err_t *err)
 {
   cleanup_free char *p = container_path (c, "config.v2.json");
+  /* An AutoRemove container's record is rewritten at each state change only
+     to be deleted at its exit: after its first (durable) write, no fsync. */
+  jv hc = container_hostconfig (c);
+  bool autorm = false;
+  dk_json_bool (hc, "AutoRemove", &autorm);
+  jv_free (hc);
+  if (autorm && access (p, F_OK) == 0)
+    return dk_scratch_write_json (p, jv_copy (c->doc), err);
   return dk_atomic_write_json (p, jv_copy (c->doc), err);
 }
 
