@@ -67,17 +67,23 @@ lowers_of (struct store *s, const char *top, jv *out, dk_err_t *err)
   return 0;
 }
 
+static int mount_layer (struct store *s, const char *id, char **path, dk_err_t *err);
+
 int
 cmd_container_create (struct store *s, int argc, char **argv, dk_err_t *err)
 {
-  static const struct option longopts[]
-      = { { "image", required_argument, 0, 'i' }, { 0, 0, 0, 0 } };
+  static const struct option longopts[] = { { "image", required_argument, 0, 'i' },
+                                            { "mount", no_argument, 0, 'm' },
+                                            { 0, 0, 0, 0 } };
   const char *image = NULL;
+  bool do_mount = false;
   int c;
   optind = 0;
   while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1)
     if (c == 'i')
       image = optarg;
+    else if (c == 'm')
+      do_mount = true;
     else
       return dk_make_error_code (err, DK_ECODE_INVALID, 0,
                                  "usage: container-create ID --image IMAGE");
@@ -170,8 +176,21 @@ cmd_container_create (struct store *s, int argc, char **argv, dk_err_t *err)
   tmpdir_done (&t);
   if (ret < 0)
     return -1;
+  /* --mount: create and mount in one run (one process less for a container
+     that is started at once) */
+  cleanup_free char *path = NULL;
+  dk_err_t merr = NULL;
+  if (do_mount && mount_layer (s, id, &path, &merr) < 0)
+    {
+      /* the layer exists: no "path", container-mount will report it */
+      dk_error_release (&merr);
+      free (steal_ptr (&path));
+    }
   jv r = jv_object_set (result_obj (), jv_string ("id"), jv_string (id));
-  dk_jsonl_write (stdout, jv_object_set (r, jv_string ("layer"), jv_string (top)));
+  r = jv_object_set (r, jv_string ("layer"), jv_string (top));
+  if (path)
+    r = jv_object_set (r, jv_string ("path"), jv_string (path));
+  dk_jsonl_write (stdout, r);
   return 0;
 }
 
@@ -196,19 +215,17 @@ ensure_link (struct store *s, const char *chain, const char *link, dk_err_t *err
   return 0;
 }
 
-int
-cmd_container_mount (struct store *s, int argc, char **argv, dk_err_t *err)
+/* Mounts the container layer ID (a no-op when mounted); *path: its root. */
+static int
+mount_layer (struct store *s, const char *id, char **path, dk_err_t *err)
 {
-  if (argc != 2)
-    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "usage: container-mount ID");
   cleanup_jv jv meta = jv_invalid ();
   cleanup_free char *dir = NULL;
-  if (container_meta (s, argv[1], &meta, &dir, err) < 0)
+  if (container_meta (s, id, &meta, &dir, err) < 0)
     return -1;
   if (!s->overlay)
     {
-      dk_jsonl_write (stdout, jv_object_set (result_obj (), jv_string ("path"),
-                                             jv_string_fmt ("%s/rootfs", dir)));
+      *path = xasprintf ("%s/rootfs", dir);
       return 0;
     }
   cleanup_free char *merged = xasprintf ("%s/merged", dir);
@@ -235,19 +252,19 @@ cmd_container_mount (struct store *s, int argc, char **argv, dk_err_t *err)
           /* overlay needs a lower layer: an empty one for an empty image */
           cleanup_free char *empty = xasprintf ("%s/empty", dir);
           mkdir (empty, 0755);
-          dk_buf_printf (&lo, "containers/%s/empty", argv[1]);
+          dk_buf_printf (&lo, "containers/%s/empty", id);
         }
       /* relative paths from the driver directory keep 125 layers within the
          one page the kernel copies mount options into */
       cleanup_free char *opts = xasprintf ("lowerdir=%s,upperdir=containers/%s/diff,"
                                            "workdir=containers/%s/work",
-                                           lo.data, argv[1], argv[1]);
+                                           lo.data, id, id);
       dk_buf_free (&lo);
       if (strlen (opts) >= (size_t)getpagesize ())
         return dk_make_error_code (err, DK_ECODE_INTERNAL, 0,
                                    "too many layers to mount (%zu bytes of mount options)",
                                    strlen (opts));
-      cleanup_free char *rel = xasprintf ("containers/%s/merged", argv[1]);
+      cleanup_free char *rel = xasprintf ("containers/%s/merged", id);
       cleanup_close int cwd = open (".", O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (chdir (s->ddir) < 0)
         return dk_make_error (err, errno, "chdir `%s`", s->ddir);
@@ -258,7 +275,19 @@ cmd_container_mount (struct store *s, int argc, char **argv, dk_err_t *err)
       if (r < 0)
         return dk_make_error (err, e, "mount overlay on `%s`", merged);
     }
-  dk_jsonl_write (stdout, jv_object_set (result_obj (), jv_string ("path"), jv_string (merged)));
+  *path = steal_ptr (&merged);
+  return 0;
+}
+
+int
+cmd_container_mount (struct store *s, int argc, char **argv, dk_err_t *err)
+{
+  if (argc != 2)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "usage: container-mount ID");
+  cleanup_free char *path = NULL;
+  if (mount_layer (s, argv[1], &path, err) < 0)
+    return -1;
+  dk_jsonl_write (stdout, jv_object_set (result_obj (), jv_string ("path"), jv_string (path)));
   return 0;
 }
 

@@ -296,6 +296,10 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   ep = jv_object_set (ep, jv_string ("networks"), jv_copy (nets));
   /* the record goes first: a crash from here on is undone by cleanup */
   int r = ep_save (c, o->id, jv_copy (ep), err);
+  /* iptables-restore runs while the links are made (it needs no link) */
+  struct rules_job rj = { .text = NULL };
+  if (r == 0)
+    r = rules_ports_start (d, n, ip, ports, true, &rj, err);
   if (r == 0)
     {
       cleanup_free char *nsdir = xasprintf ("%s/netns", c->exec_root);
@@ -304,10 +308,15 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
     }
   if (r == 0)
     r = create_links (c, d, n, netns, veth, ifname, mac, ip, first, err);
-  if (r == 0)
-    r = rules_ports (d, n, ip, ports, true, err);
   if (r == 0 && dk_json_len (ports) > 0 && d->userland_proxy)
     r = proxy_add (c, o->id, n->name, ip, ports, fds, err);
+  if (r == 0)
+    r = rules_ports_finish (&rj, err);
+  else
+    {
+      cleanup_error dk_err_t e = NULL;
+      rules_ports_finish (&rj, &e);
+    }
   /* tests of crash cleanup: die with everything half set up */
   if (r == 0 && getenv ("DK_NETSETUP_TEST_CRASH"))
     _exit (99);
@@ -397,12 +406,16 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
   uint32_t ip = 0;
   parse_ip4 (dk_json_str (nv, "ip"), &ip);
   cleanup_jv jv ports = dk_json_get_kind (nv, "ports", JV_KIND_ARRAY);
-  if (dk_json_len (ports) > 0)
+  /* iptables-restore removes the rules while the veth goes (its deletion
+     waits ~15 ms in the kernel) */
+  struct rules_job rj = { .text = NULL };
+  if (dk_json_len (ports) > 0 && have_net)
     {
-      proxy_remove (c, id, netname, &e);
-      if (have_net)
-        rules_ports (&d, &n, ip, ports, false, &e);
+      cleanup_error dk_err_t e2 = NULL;
+      rules_ports_start (&d, &n, ip, ports, false, &rj, &e2);
     }
+  if (dk_json_len (ports) > 0)
+    proxy_remove (c, id, netname, &e);
   const char *veth = dk_json_str (nv, "veth");
   if (veth)
     {
@@ -410,6 +423,10 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
       if (dk_nl_open (&nl, &e) == 0)
         dk_nl_link_del (nl, veth, &e);
     }
+  {
+    cleanup_error dk_err_t e2 = NULL;
+    rules_ports_finish (&rj, &e2);
+  }
   if (ip)
     ipam_release (c, netname, ip, &e);
   nets = jv_object_delete (nets, jv_string (netname));

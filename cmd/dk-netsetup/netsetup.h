@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "json.h"
@@ -95,8 +96,31 @@ int rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk
 /* ports: array of {"proto","host_ip","host_port","container_port"} (borrowed). */
 int rules_ports (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, bool add,
                  dk_err_t *err);
-/* Runs argv (argv[0] looked up on PATH); stdin_text may be NULL. */
+/* The same in two steps, so that the caller works while the rules go in:
+   start spawns iptables-restore, finish waits for it (and on teardown
+   falls back to removing rule by rule).  finish is a no-op when start had
+   nothing to do. */
+struct cmd_job
+{
+  pid_t pid; /* -1: nothing running */
+  int err_fd;
+  const char *name;
+};
+struct rules_job
+{
+  char *text; /* NULL: nothing started */
+  bool add;
+  struct cmd_job cmd;
+};
+int rules_ports_start (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports,
+                       bool add, struct rules_job *job, dk_err_t *err);
+int rules_ports_finish (struct rules_job *job, dk_err_t *err);
+/* Runs argv (argv[0] looked up on PATH); stdin_text may be NULL.  quiet:
+   no error set, -status returned. */
 int run_cmd (char *const argv[], const char *stdin_text, bool quiet, dk_err_t *err);
+/* run_cmd in two steps: start spawns, finish reads stderr and waits. */
+int cmd_start (char *const argv[], const char *stdin_text, struct cmd_job *job, dk_err_t *err);
+int cmd_finish (struct cmd_job *job, bool quiet, dk_err_t *err);
 
 /* ports.c */
 /* Parses -p specs and -P exposes into requested mappings. */

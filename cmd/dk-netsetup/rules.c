@@ -15,16 +15,28 @@
 #include "netsetup.h"
 
 int
-run_cmd (char *const argv[], const char *stdin_text, bool quiet, dk_err_t *err)
+cmd_start (char *const argv[], const char *stdin_text, struct cmd_job *job, dk_err_t *err)
 {
   int in[2] = { -1, -1 }, errp[2];
+  job->pid = -1;
+  job->err_fd = -1;
+  job->name = argv[0];
   if (stdin_text && pipe2 (in, O_CLOEXEC) < 0)
     return dk_make_error (err, errno, "pipe");
   if (pipe2 (errp, O_CLOEXEC) < 0)
-    return dk_make_error (err, errno, "pipe");
+    {
+      if (stdin_text)
+        close (in[0]), close (in[1]);
+      return dk_make_error (err, errno, "pipe");
+    }
   pid_t pid = fork ();
   if (pid < 0)
-    return dk_make_error (err, errno, "fork");
+    {
+      if (stdin_text)
+        close (in[0]), close (in[1]);
+      close (errp[0]), close (errp[1]);
+      return dk_make_error (err, errno, "fork");
+    }
   if (pid == 0)
     {
       int nul = open ("/dev/null", O_RDWR);
@@ -36,8 +48,12 @@ run_cmd (char *const argv[], const char *stdin_text, bool quiet, dk_err_t *err)
       _exit (127);
     }
   close (errp[1]);
+  job->pid = pid;
+  job->err_fd = errp[0];
   if (stdin_text)
     {
+      /* a rule set fits the pipe's buffer: this returns at once and the
+         child works while the caller goes on */
       close (in[0]);
       size_t len = strlen (stdin_text), off = 0;
       while (off < len)
@@ -51,28 +67,48 @@ run_cmd (char *const argv[], const char *stdin_text, bool quiet, dk_err_t *err)
         }
       close (in[1]);
     }
+  return 0;
+}
+
+int
+cmd_finish (struct cmd_job *job, bool quiet, dk_err_t *err)
+{
+  if (job->pid < 0)
+    return 0;
   struct dk_buf out = DK_BUF_INIT;
   char buf[1024];
   ssize_t n;
-  while ((n = read (errp[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+  while ((n = read (job->err_fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
     if (n > 0 && out.len < 4096)
       dk_buf_add (&out, buf, n);
-  close (errp[0]);
+  close (job->err_fd);
   int st;
-  while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
+  while (waitpid (job->pid, &st, 0) < 0 && errno == EINTR)
     ;
+  job->pid = -1;
+  job->err_fd = -1;
   int rc = WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
   if (rc != 0)
     {
       while (out.len && (out.data[out.len - 1] == '\n'))
         out.data[--out.len] = '\0';
       if (!quiet)
-        dk_make_error (err, 0, "%s failed (status %d): %s", argv[0], rc, out.data ? out.data : "");
+        dk_make_error (err, 0, "%s failed (status %d): %s", job->name, rc,
+                       out.data ? out.data : "");
       dk_buf_free (&out);
       return quiet ? -rc : -1;
     }
   dk_buf_free (&out);
   return 0;
+}
+
+int
+run_cmd (char *const argv[], const char *stdin_text, bool quiet, dk_err_t *err)
+{
+  struct cmd_job job;
+  if (cmd_start (argv, stdin_text, &job, err) < 0)
+    return -1;
+  return cmd_finish (&job, quiet, err);
 }
 
 /* iptables -t TABLE ARGS... where args is a space-separated rule. */
@@ -187,9 +223,12 @@ rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err
 }
 
 int
-rules_ports (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, bool add,
-             dk_err_t *err)
+rules_ports_start (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, bool add,
+                   struct rules_job *job, dk_err_t *err)
 {
+  job->text = NULL;
+  job->add = add;
+  job->cmd.pid = -1;
   if (!d->iptables || n->internal || dk_json_len (ports) <= 0)
     return 0;
   cleanup_free char *cip = fmt_ip4 (ip);
@@ -216,15 +255,30 @@ rules_ports (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv po
                    op, cip, n->bridge, n->bridge, proto, proto, (long long)cp);
     jv_free (p);
   }
-  cleanup_free char *text = xasprintf ("*nat\n%sCOMMIT\n*filter\n%sCOMMIT\n", nat.data, filt.data);
+  job->text = xasprintf ("*nat\n%sCOMMIT\n*filter\n%sCOMMIT\n", nat.data, filt.data);
   dk_buf_free (&nat);
   dk_buf_free (&filt);
   char *argv[] = { (char *)"iptables-restore", (char *)"-w", (char *)"--noflush", NULL };
-  if (add)
-    return run_cmd (argv, text, false, err);
+  if (cmd_start (argv, job->text, &job->cmd, err) < 0)
+    {
+      free (job->text);
+      job->text = NULL;
+      return -1;
+    }
+  return 0;
+}
+
+int
+rules_ports_finish (struct rules_job *job, dk_err_t *err)
+{
+  if (job->text == NULL)
+    return 0;
+  cleanup_free char *text = job->text;
+  job->text = NULL;
+  if (job->add)
+    return cmd_finish (&job->cmd, false, err);
   /* teardown must go on when some rule is already gone: one by one then */
-  cleanup_error dk_err_t e = NULL;
-  if (run_cmd (argv, text, true, &e) == 0)
+  if (cmd_finish (&job->cmd, true, err) == 0)
     return 0;
   const char *table = "nat";
   char *save = NULL;
@@ -240,4 +294,14 @@ rules_ports (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv po
       ipt (table, "-D", chain, sp + 1, true, &e2);
     }
   return 0;
+}
+
+int
+rules_ports (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, bool add,
+             dk_err_t *err)
+{
+  struct rules_job job;
+  if (rules_ports_start (d, n, ip, ports, add, &job, err) < 0)
+    return -1;
+  return rules_ports_finish (&job, err);
 }

@@ -276,7 +276,6 @@ finish_container (struct shim *s)
   proc_close_fds (p);
   p->finished = true;
   s->oom_killed = shim_oom_check (s);
-  shim_delete (s);
   s->finished_at = p->exited_at;
   s->status = ST_EXITED;
   if (shim_write_exit (s, &err) < 0)
@@ -299,6 +298,9 @@ finish_container (struct shim *s)
       if (c->kind == C_DONE)
         client_flush (s, c);
     }
+  /* the runtime's state and cgroup go after the waiters have their answer
+     (the OOM count was read above): dockerd's cleanup overlaps with this */
+  shim_delete (s);
 }
 
 void

@@ -47,6 +47,7 @@ struct container
   struct http_req *start_after; /* a start that waits for that cleanup */
   struct http_req *rm_after;    /* a remove that waits for it */
   int start_gen;
+  char *premounted; /* rootfs mounted by container-create --mount, for the first start */
   struct container *next;
 };
 

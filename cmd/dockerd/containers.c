@@ -108,6 +108,9 @@ created (struct job *j, jv result, int status, void *ud)
   st = jv_object_set (st, jv_string ("FinishedAt"), jv_string (zero_time));
   doc = jv_object_set (doc, jv_string ("State"), st);
   struct container *c = container_new (x->id, doc);
+  const char *mpath = dk_json_str (result, "path");
+  if (mpath)
+    c->premounted = xstrdup (mpath);
   cleanup_free char *dir = container_dir (c);
   cleanup_error dk_err_t err = NULL;
   if (dk_mkdir_p (dir, 0710, &err) < 0 || container_save (c, &err) < 0)
@@ -170,7 +173,14 @@ image_found_go (struct create_ctx *x)
       create_ctx_free (x);
       return;
     }
-  const char *tail[] = { "container-create", x->id, "--image", iid, NULL };
+  /* docker run --rm starts what it creates at once: mount in the same run */
+  jv hc = dk_json_get_kind (x->body, "HostConfig", JV_KIND_OBJECT);
+  bool autorm = false;
+  if (jv_is_valid (hc))
+    dk_json_bool (hc, "AutoRemove", &autorm);
+  jv_free (hc);
+  const char *tail[]
+      = { "container-create", x->id, "--image", iid, autorm ? "--mount" : NULL, NULL };
   struct job_opts o = { .on_done = created, .ud = x };
   cleanup_error dk_err_t err = NULL;
   x->job = job_start (graph_argv (tail), &o, &err);

@@ -151,6 +151,7 @@ static void
 cleanup_chain (struct container *c, bool autoremove_after)
 {
   struct chain *ch = xzalloc (sizeof *ch);
+  free (steal_ptr (&c->premounted)); /* unmounted below */
   jv hc = container_hostconfig (c);
   const char *mode = net_mode (c, hc);
   if (strcmp (mode, "none") && strcmp (mode, "host") && strncmp (mode, "container:", 10))
@@ -657,6 +658,13 @@ container_start (struct container *c, struct http_req *req)
   container_set_state_field (c, "Error", jv_string (""));
   req->on_abort = start_abort;
   req->abort_data = x;
+  if (c->premounted)
+    {
+      /* mounted by container-create --mount and not unmounted since */
+      x->rootfs = steal_ptr (&c->premounted);
+      setup_network (x);
+      return;
+    }
   const char *tail[] = { "container-mount", c->id, NULL };
   struct job_opts o = { .on_done = mounted, .ud = x };
   cleanup_error dk_err_t err = NULL;

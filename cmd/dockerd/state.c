@@ -158,6 +158,7 @@ void
 container_free (struct container *c)
 {
   jv_free (c->doc);
+  free (c->premounted);
   free (c);
 }
 

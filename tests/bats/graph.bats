@@ -264,6 +264,31 @@ PY
 ./keep"
 }
 
+@test "graph: container-create --mount creates and mounts in one run (overlay2 and vfs)" {
+  whiteout_image
+  for drv in overlay2 vfs; do
+    g=("$BIN/dk-graph" --root "$T/$drv" --driver $drv)
+    "${g[@]}" layer-register "$T/base.tgz" >/dev/null
+    "${g[@]}" layer-register --parent "$D1" "$T/top.tar" >/dev/null
+    "${g[@]}" image-add --config "$T/config.json" --tag wh:1 >/dev/null
+    run "${g[@]}" container-create c1 --image wh:1 --mount
+    assert_success
+    p=$(jq -r .path <<<"$output")
+    assert_equal "$(jq -r .id <<<"$output")" c1
+    # the same path container-mount gives, with the image's tree in it
+    assert_equal "$("${g[@]}" container-mount c1 | jq -r .path)" "$p"
+    assert [ -f "$p/keep" ]
+    assert [ -f "$p/b/new" ]
+    if [ $drv = overlay2 ]; then
+      run findmnt -n -o FSTYPE "$p"
+      assert_output overlay
+    fi
+    run "${g[@]}" container-rm c1
+    assert_success
+    assert [ ! -e "$p" ]
+  done
+}
+
 @test "graph: container changes and diff round-trip through a layer (overlay2 and vfs)" {
   whiteout_image
   for drv in overlay2 vfs; do
