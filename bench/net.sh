@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # dk-netsetup benchmark, inside a network namespace of its own:
 #  1. setup + teardown of one endpoint on the default bridge with one
-#     published port (connect + disconnect), N rounds, median and p90;
+#     published port (connect + disconnect), N rounds, median and p90; the
+#     same without a port;
 #  2. 100 endpoints connected concurrently: 100 distinct addresses, and after
 #     teardown no veth, rule, allocation or namespace is left.
 # Usage: bench/net.sh [rounds]   (needs root; bin/dk-netsetup built)
@@ -33,22 +34,30 @@ snapshot() {
 before=$(snapshot)
 
 # 1. one endpoint with one published port, set up and torn down
+echo "load average: $(cut -d" " -f1-3 /proc/loadavg)"
 ns python3 - "$bin" "$T" "$rounds" <<'PY'
 import subprocess, sys, time, statistics
 b, t, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 base = [b, "--state-dir", t + "/state", "--exec-root", t + "/exec"]
 def run(*a):
     subprocess.run(base + list(a), check=True, stdout=subprocess.DEVNULL)
-for label, extra in (("setup+teardown, 1 port, userland proxy", []),):
-    times = []
+for label, extra in (("setup+teardown, 1 port, userland proxy", ["-p", "8080:80"]),
+                     ("setup+teardown, no port", [])):
+    times, conn, disc = [], [], []
     for i in range(n):
         s = time.perf_counter()
-        run("connect", "--id", "bench%d" % i, "--files-dir", t + "/f", "-p", "8080:80")
+        run("connect", "--id", "bench%d" % i, "--files-dir", t + "/f", *extra)
+        m = time.perf_counter()
         run("disconnect", "--id", "bench%d" % i)
-        times.append((time.perf_counter() - s) * 1000)
+        e = time.perf_counter()
+        times.append((e - s) * 1000)
+        conn.append((m - s) * 1000)
+        disc.append((e - m) * 1000)
     times.sort()
-    print("%s: median %.1f ms, p90 %.1f ms, min %.1f ms (%d rounds; target < 10 ms)"
-          % (label, statistics.median(times), times[int(len(times) * 0.9) - 1], times[0], n))
+    print("%s: median %.1f ms (connect %.1f, disconnect %.1f), p90 %.1f ms, min %.1f ms"
+          " (%d rounds; target < 10 ms)"
+          % (label, statistics.median(times), statistics.median(conn), statistics.median(disc),
+             times[int(len(times) * 0.9) - 1], times[0], n))
 PY
 
 # 2. 100 concurrent endpoints
