@@ -40,6 +40,7 @@ struct dk_layerstream
   z_stream *zs;
   ZSTD_DCtx *zstd;
   bool member_done; /* gzip: the last member ended exactly at in_pos */
+  bool defer_in_hash, defer_out_hash;
 };
 
 struct dk_layerstream *
@@ -106,6 +107,31 @@ read_in (struct dk_layerstream *s, void *buf, size_t len)
   return n;
 }
 
+int
+dk_layerstream_fd (struct dk_layerstream *s)
+{
+  return s->fd;
+}
+
+void
+dk_layerstream_defer_hashes (struct dk_layerstream *s, bool in, bool out)
+{
+  s->defer_in_hash = in;
+  s->defer_out_hash = out;
+}
+
+void
+dk_layerstream_hash_in (struct dk_layerstream *s, const void *buf, size_t n)
+{
+  dk_sha256_update (s->c_hash, buf, n);
+}
+
+void
+dk_layerstream_hash_out (struct dk_layerstream *s, const void *buf, size_t n)
+{
+  dk_sha256_update (s->u_hash, buf, n);
+}
+
 void
 dk_layerstream_freep (struct dk_layerstream **s)
 {
@@ -128,7 +154,8 @@ fill (struct dk_layerstream *s, dk_err_t *err)
     s->in_eof = true;
   s->in_pos = 0;
   s->in_len = n;
-  dk_sha256_update (s->c_hash, s->in, n);
+  if (!s->defer_in_hash)
+    dk_sha256_update (s->c_hash, s->in, n);
   s->c_size += n;
   return n;
 }
@@ -149,7 +176,8 @@ detect (struct dk_layerstream *s, dk_err_t *err)
         return dk_make_error (err, errno, "read layer");
       if (n == 0)
         s->in_eof = true;
-      dk_sha256_update (s->c_hash, s->in + have, n);
+      if (!s->defer_in_hash)
+        dk_sha256_update (s->c_hash, s->in + have, n);
       s->c_size += n;
       s->in_len += n;
     }
@@ -302,7 +330,8 @@ dk_layerstream_next (struct dk_layerstream *s, const void **buf, dk_err_t *err)
         {
           *buf = s->in + s->in_pos;
           s->in_pos = s->in_len;
-          dk_sha256_update (s->u_hash, *buf, n);
+          if (!s->defer_out_hash)
+            dk_sha256_update (s->u_hash, *buf, n);
           s->u_size += n;
         }
       if (n == 0)
@@ -321,7 +350,8 @@ dk_layerstream_next (struct dk_layerstream *s, const void **buf, dk_err_t *err)
   if (n > 0)
     {
       *buf = s->out;
-      dk_sha256_update (s->u_hash, s->out, n);
+      if (!s->defer_out_hash)
+        dk_sha256_update (s->u_hash, s->out, n);
       s->u_size += n;
     }
   if (n == 0)

@@ -4,6 +4,7 @@
 #ifndef DK_LAYERSTREAM_H
 #define DK_LAYERSTREAM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -33,6 +34,16 @@ void dk_layerstream_result (struct dk_layerstream *s, char digest[DK_DIGEST_STR_
                             char diff_id[DK_DIGEST_STR_LEN], uint64_t *compressed_size,
                             uint64_t *size);
 
+/* The fd given to dk_layerstream_new. */
+int dk_layerstream_fd (struct dk_layerstream *s);
+/* Hashing done elsewhere (another thread): with in, the compressed bytes
+   are not hashed by dk_layerstream_next and the caller feeds all of them,
+   in order, to dk_layerstream_hash_in; with out, the same for the
+   uncompressed bytes and dk_layerstream_hash_out.  Call before the first
+   dk_layerstream_next. */
+void dk_layerstream_defer_hashes (struct dk_layerstream *s, bool in, bool out);
+void dk_layerstream_hash_in (struct dk_layerstream *s, const void *buf, size_t n);
+void dk_layerstream_hash_out (struct dk_layerstream *s, const void *buf, size_t n);
 void dk_layerstream_freep (struct dk_layerstream **s);
 #define cleanup_layerstream __attribute__ ((cleanup (dk_layerstream_freep)))
 

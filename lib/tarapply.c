@@ -403,6 +403,69 @@ whiteout (struct applier *ap, int dfd, const char *dirrel, const char *base, dk_
   return 0;
 }
 
+/* Creates the entry's node at dfd/base without following anything: 0 (fd
+   set for files and directories), -errno of the failing call (-EEXIST:
+   something is there), 1 with *err for a bad entry. */
+static int
+create_node (struct applier *ap, struct archive_entry *e, int dfd, const char *base, mode_t type,
+             mode_t perm, const char *hardlink, int *fd, dk_err_t *err)
+{
+  if (hardlink)
+    {
+      cleanup_free char *trel = dk_tar_clean_path (hardlink);
+      if (trel == NULL || *trel == '\0')
+        {
+          dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                              "hard link target `%s` is outside of the target", hardlink);
+          return 1;
+        }
+      const char *tslash = strrchr (trel, '/');
+      cleanup_free char *tdir = tslash ? xstrndup (trel, tslash - trel) : xstrdup ("");
+      cleanup_close int tfd = dk_openat_in_root (ap->rootfd, tdir, O_PATH | O_DIRECTORY, 0);
+      if (tfd < 0 || linkat (tfd, tslash ? tslash + 1 : trel, dfd, base, 0) < 0)
+        {
+          if (errno == EEXIST)
+            return -EEXIST;
+          dk_make_error (err, errno, "hard link to `%s`", hardlink);
+          return 1;
+        }
+      return 0;
+    }
+  switch (type)
+    {
+    case AE_IFREG:
+      *fd = openat (dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      return *fd < 0 ? -errno : 0;
+    case AE_IFDIR:
+      if (mkdirat (dfd, base, 0700) < 0)
+        return -errno;
+      *fd = openat (dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (*fd < 0)
+        {
+          dk_make_error (err, errno, "open");
+          return 1;
+        }
+      return 0;
+    case AE_IFLNK:
+      {
+        const char *target = archive_entry_symlink (e);
+        if (target == NULL)
+          {
+            dk_make_error_code (err, DK_ECODE_INVALID, 0, "symlink without a target");
+            return 1;
+          }
+        return symlinkat (target, dfd, base) < 0 ? -errno : 0;
+      }
+    case AE_IFCHR:
+    case AE_IFBLK:
+    case AE_IFIFO:
+      return mknodat (dfd, base, type | perm, archive_entry_rdev (e)) < 0 ? -errno : 0;
+    default:
+      dk_make_error_code (err, DK_ECODE_INVALID, 0, "unsupported type 0%o", (unsigned)type);
+      return 1;
+    }
+}
+
 static int
 apply_entry (struct applier *ap, struct archive *a, struct archive_entry *e, uint64_t *size,
              dk_err_t *err)
@@ -441,78 +504,54 @@ apply_entry (struct applier *ap, struct archive *a, struct archive_entry *e, uin
   mode_t type = archive_entry_filetype (e);
   mode_t perm = archive_entry_perm (e) & 07777;
 
-  struct stat st;
-  bool exists = fstatat (dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
-  if (exists && !(type == AE_IFDIR && !hardlink && S_ISDIR (st.st_mode)))
+  if (ap->o->whiteouts == DK_WHITEOUT_DELETE)
+    pathset_add (&ap->created, rel);
+
+  /* create first; only when something is in the way (EEXIST: a later entry
+     of the same name, or a parent layer's file under vfs) look at it and
+     remove it, never following it.  A fresh overlay2 layer directory never
+     pays for the lookup. */
+  cleanup_close int fd = -1;
+  for (int attempt = 0;; attempt++)
     {
+      int r = create_node (ap, e, dfd, base, type, perm, hardlink, &fd, err);
+      if (r > 0)
+        return dk_error_wrap (err, "layer entry `%s`", name);
+      if (r == 0)
+        break;
+      if (r != -EEXIST || attempt > 0)
+        return dk_make_error (err, -r, "layer entry `%s`: create", name);
+      struct stat st;
+      if (fstatat (dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return dk_make_error (err, errno, "layer entry `%s`: stat", name);
+      if (type == AE_IFDIR && !hardlink && S_ISDIR (st.st_mode))
+        {
+          fd = openat (dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          if (fd < 0)
+            return dk_make_error (err, errno, "layer entry `%s`: open", name);
+          break;
+        }
       if (dk_remove_at (dfd, base, err) < 0)
         return dk_error_wrap (err, "layer entry `%s`", name);
       if (S_ISDIR (st.st_mode))
         cache_drop (ap), dfd = parent_fd (ap, rel, &base, err);
       if (dfd < 0)
         return -1;
-      exists = false;
     }
-  if (ap->o->whiteouts == DK_WHITEOUT_DELETE)
-    pathset_add (&ap->created, rel);
-
   if (hardlink)
+    return 0;
+  if (type == AE_IFREG)
     {
-      cleanup_free char *trel = dk_tar_clean_path (hardlink);
-      if (trel == NULL || *trel == '\0')
-        return dk_make_error_code (err, DK_ECODE_INVALID, 0,
-                                   "layer entry `%s`: hard link target `%s` is outside of the "
-                                   "target",
-                                   name, hardlink);
-      const char *tslash = strrchr (trel, '/');
-      cleanup_free char *tdir = tslash ? xstrndup (trel, tslash - trel) : xstrdup ("");
-      cleanup_close int tfd = dk_openat_in_root (ap->rootfd, tdir, O_PATH | O_DIRECTORY, 0);
-      if (tfd < 0 || linkat (tfd, tslash ? tslash + 1 : trel, dfd, base, 0) < 0)
-        return dk_make_error (err, errno, "layer entry `%s`: hard link to `%s`", name, hardlink);
-      return 0;
-    }
-
-  cleanup_close int fd = -1;
-  switch (type)
-    {
-    case AE_IFREG:
-      fd = openat (dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (fd < 0)
-        return dk_make_error (err, errno, "layer entry `%s`: create", name);
       if (write_data (a, fd, archive_entry_size (e), rel, err) < 0)
         return -1;
       *size += archive_entry_size (e);
       if (ap->o->on_file && archive_entry_size (e) > 0 && archive_entry_sparse_count (e) == 0)
         ap->o->on_file (ap->o->on_file_data, rel);
-      break;
-    case AE_IFDIR:
-      if (!exists && mkdirat (dfd, base, 0700) < 0)
-        return dk_make_error (err, errno, "layer entry `%s`: mkdir", name);
-      fd = openat (dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0)
-        return dk_make_error (err, errno, "layer entry `%s`: open", name);
-      break;
-    case AE_IFLNK:
-      {
-        const char *target = archive_entry_symlink (e);
-        if (target == NULL || symlinkat (target, dfd, base) < 0)
-          return dk_make_error (err, target ? errno : EINVAL, "layer entry `%s`: symlink", name);
-        break;
-      }
-    case AE_IFCHR:
-    case AE_IFBLK:
-    case AE_IFIFO:
-      if (mknodat (dfd, base, type | perm, archive_entry_rdev (e)) < 0)
-        return dk_make_error (err, errno, "layer entry `%s`: mknod", name);
-      break;
-    default:
-      return dk_make_error_code (err, DK_ECODE_INVALID, 0, "layer entry `%s`: unsupported type 0%o",
-                                 name, (unsigned)type);
     }
 
   /* owner first: chown clears setuid bits and security.capability, so the
      mode and the xattrs come after it */
-  if (fchownat (dfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+  if ((fd >= 0 ? fchown (fd, uid, gid) : fchownat (dfd, base, uid, gid, AT_SYMLINK_NOFOLLOW)) < 0)
     return dk_make_error (err, errno, "layer entry `%s`: chown", name);
   if (fd >= 0)
     {
@@ -539,7 +578,7 @@ apply_entry (struct applier *ap, struct archive *a, struct archive_entry *e, uin
         }
       ap->dirs[ap->n_dirs++] = (struct dirtime){ steal_ptr (&rel), { ts[0], ts[1] } };
     }
-  else if (utimensat (dfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+  else if ((fd >= 0 ? futimens (fd, ts) : utimensat (dfd, base, ts, AT_SYMLINK_NOFOLLOW)) < 0)
     return dk_make_error (err, errno, "layer entry `%s`: set times", name);
   return 0;
 }
