@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
+#include "scratchfile.h"
 
 enum
 {
@@ -567,7 +568,8 @@ dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *e
     {
       char buf[32];
       int len = snprintf (buf, sizeof buf, "%d", (int)pid);
-      ret = dk_atomic_write (o->pid_file, buf, len, 0644, err);
+      /* read by the caller at once (the shim, in its exec root): no fsync */
+      ret = dk_scratch_write (o->pid_file, buf, len, 0644, err);
     }
   if (ret < 0)
     {

@@ -6,6 +6,7 @@
 #include "cgroup.h"
 
 #include "atomicfile.h"
+#include "scratchfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -270,7 +271,7 @@ dk_container_exec (const struct dk_exec_opts *o, dk_err_t *err)
     {
       char buf[32];
       int len = snprintf (buf, sizeof buf, "%d", (int)pid);
-      if (dk_atomic_write (o->pid_file, buf, len, 0644, err) < 0)
+      if (dk_scratch_write (o->pid_file, buf, len, 0644, err) < 0)
         return -1;
     }
   if (o->detach)
