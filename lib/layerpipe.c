@@ -53,6 +53,7 @@ hash_file (void *data)
      and the RSS stays at one window */
   off_t page = sysconf (_SC_PAGESIZE);
   off_t off = p->hash_start;
+  char *buf = NULL;
   while (off < st.st_size && !__atomic_load_n (&p->stop, __ATOMIC_RELAXED))
     {
       off_t base = off & ~(page - 1);
@@ -60,13 +61,26 @@ hash_file (void *data)
       char *m = mmap (NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, base);
       if (m == MAP_FAILED)
         {
-          p->hash_errno = errno;
-          return NULL;
+          /* a file system without mmap: read it */
+          if (buf == NULL)
+            buf = xmalloc (HASH_CHUNK);
+          ssize_t n = pread (fd, buf, HASH_CHUNK, off);
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            {
+              p->hash_errno = n < 0 ? errno : 0;
+              break;
+            }
+          dk_layerstream_hash_in (p->s, buf, n);
+          off += n;
+          continue;
         }
       dk_layerstream_hash_in (p->s, m + (off - base), len - (off - base));
       munmap (m, len);
       off = base + len;
     }
+  free (buf);
   p->hashed = off > p->hash_start ? off - p->hash_start : 0;
   return NULL;
 }
