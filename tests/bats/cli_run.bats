@@ -26,32 +26,15 @@ teardown_file() {
   tools_missing >/dev/null || stop_registry
 }
 
-# The suite runs on our runtime (dk-run, the daemon's "runc"); while dk-run
-# cannot run the smoke container, the rest runs on the host's runc so the
-# daemon is still tested, and the smoke test says why (DK_RUNTIME_NOTE).
+# The suite runs on our runtime (dk-run, the daemon's default "runc").
 setup() {
   if why=$(tools_missing); then skip "$why"; fi
   seed_images "$REGISTRY/library/busybox:latest"
-  if [ -z "${DK_RUNTIME_ARGS+x}" ] && [ -x /usr/sbin/runc ]; then
-    start_dockerd
-    docker tag "$REGISTRY/library/busybox:latest" busybox
-    if ! DK_RUNTIME_NOTE=$(docker run --rm --network none busybox true 2>&1); then
-      export DK_RUNTIME_NOTE
-      export DK_RUNTIME_ARGS="--add-runtime hostrunc=/usr/sbin/runc --default-runtime hostrunc"
-    else
-      export DK_RUNTIME_ARGS=""
-    fi
-    kill "$DPID"
-    for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done
-    ip netns del "$NS"
-  fi
-  # shellcheck disable=SC2086
-  start_dockerd ${DK_RUNTIME_ARGS:-}
+  start_dockerd
   docker tag "$REGISTRY/library/busybox:latest" busybox
 }
 
 @test "our runtime (dk-run) runs the smoke container" {
-  [ -n "${DK_RUNTIME_NOTE:-}" ] && skip "dk-run failed, suite ran on the host's runc: $DK_RUNTIME_NOTE"
   run docker run --rm --network none busybox true
   assert_success
 }
@@ -170,13 +153,13 @@ c"
   echo '{"live-restore": true}' >"$T/daemon.json"
   stop_keep
   ip netns del "$NS"
-  start_dockerd ${DK_RUNTIME_ARGS:-}
+  start_dockerd
   docker run -d --name survivor --network none busybox sleep 300
   pid=$(docker inspect --format '{{.State.Pid}}' survivor)
   stop_keep
   ip netns del "$NS"
   kill -0 "$pid"
-  start_dockerd ${DK_RUNTIME_ARGS:-}
+  start_dockerd
   run docker inspect --format '{{.State.Status}} {{.State.Pid}}' survivor
   assert_output "running $pid"
   run docker stop -t 1 survivor
