@@ -1,7 +1,9 @@
 #include "atomicfile.h"
+#include "scratchfile.h"
 #include "cleanup.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdlib.h>
@@ -26,22 +28,20 @@ write_all (int fd, const void *data, size_t len)
   return 0;
 }
 
-int
-dk_atomic_write_at (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
-                    dk_err_t *err)
+/* Temp file in the target's directory, rename over the target; with
+   durable, fsync of the file before and of the directory after. */
+static int
+replace_at (int dirfd, const char *name, const void *data, size_t len, mode_t mode, bool durable,
+            dk_err_t *err)
 {
-  cleanup_free char *tmp = xasprintf (".%s.tmp.%d", name, (int)getpid ());
-  if (strchr (name, '/'))
-    {
-      /* keep the temp file in the target's own directory */
-      const char *slash = strrchr (name, '/');
-      free (tmp);
-      tmp = xasprintf ("%.*s/.%s.tmp.%d", (int)(slash - name), name, slash + 1, (int)getpid ());
-    }
+  const char *slash = strrchr (name, '/');
+  cleanup_free char *tmp
+      = slash ? xasprintf ("%.*s/.%s.tmp.%d", (int)(slash - name), name, slash + 1, (int)getpid ())
+              : xasprintf (".%s.tmp.%d", name, (int)getpid ());
   cleanup_close int fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0)
     return dk_make_error (err, errno, "create `%s`", tmp);
-  if (write_all (fd, data, len) < 0 || fsync (fd) < 0)
+  if (write_all (fd, data, len) < 0 || (durable && fsync (fd) < 0))
     {
       int e = errno;
       unlinkat (dirfd, tmp, 0);
@@ -53,16 +53,10 @@ dk_atomic_write_at (int dirfd, const char *name, const void *data, size_t len, m
       unlinkat (dirfd, tmp, 0);
       return dk_make_error (err, e, "rename to `%s`", name);
     }
-  cleanup_free char *dir = xstrdup (name);
-  char *slash = strrchr (dir, '/');
-  int dfd;
-  if (slash)
-    {
-      *slash = '\0';
-      dfd = openat (dirfd, dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    }
-  else
-    dfd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (!durable)
+    return 0;
+  cleanup_free char *dir = slash ? xstrndup (name, (size_t)(slash - name)) : xstrdup (".");
+  int dfd = openat (dirfd, dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0)
     {
       fsync (dfd);
@@ -72,21 +66,46 @@ dk_atomic_write_at (int dirfd, const char *name, const void *data, size_t len, m
 }
 
 int
-dk_atomic_write (const char *path, const void *data, size_t len, mode_t mode, dk_err_t *err)
+dk_atomic_write_at (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                    dk_err_t *err)
 {
-  return dk_atomic_write_at (AT_FDCWD, path, data, len, mode, err);
+  return replace_at (dirfd, name, data, len, mode, true, err);
 }
 
 int
-dk_atomic_write_json (const char *path, jv v, dk_err_t *err)
+dk_atomic_write (const char *path, const void *data, size_t len, mode_t mode, dk_err_t *err)
+{
+  return replace_at (AT_FDCWD, path, data, len, mode, true, err);
+}
+
+int
+dk_scratch_write (const char *path, const void *data, size_t len, mode_t mode, dk_err_t *err)
+{
+  return replace_at (AT_FDCWD, path, data, len, mode, false, err);
+}
+
+static int
+write_json (const char *path, jv v, bool durable, dk_err_t *err)
 {
   struct dk_buf b = DK_BUF_INIT;
   dk_json_dump_buf (&b, v);
   jv_free (v);
   dk_buf_addc (&b, '\n');
-  int r = dk_atomic_write (path, b.data, b.len, 0644, err);
+  int r = replace_at (AT_FDCWD, path, b.data, b.len, 0644, durable, err);
   dk_buf_free (&b);
   return r;
+}
+
+int
+dk_atomic_write_json (const char *path, jv v, dk_err_t *err)
+{
+  return write_json (path, v, true, err);
+}
+
+int
+dk_scratch_write_json (const char *path, jv v, dk_err_t *err)
+{
+  return write_json (path, v, false, err);
 }
 
 int
