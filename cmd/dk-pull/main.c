@@ -26,7 +26,8 @@ static const char usage[]
       "  --certs-dir DIR                  instead of /etc/docker/certs.d\n"
       "  --max-concurrent-downloads N     default 3\n"
       "  --max-concurrent-uploads N       default 5\n"
-      "  --parallel-unpack                overlay2: unpack all layers at once\n"
+      "  --serial-unpack                  overlay2: unpack layers one after another\n"
+      "                                   (default: all at once, --parallel-unpack)\n"
       "  --auth-file FILE|-               Docker auth config JSON (or base64url)\n"
       "  --output-dir DIR                 debug: verified blobs into DIR, no store\n"
       "  --retries N                      attempts per request (default 5)\n"
@@ -49,6 +50,7 @@ enum
   O_RATE,
   O_LOGLEVEL,
   O_PARUNPACK,
+  O_SERUNPACK,
   O_HELP,
   O_VERSION
 };
@@ -68,6 +70,7 @@ static const struct option longopts[]
         { "limit-rate", required_argument, 0, O_RATE },
         { "log-level", required_argument, 0, O_LOGLEVEL },
         { "parallel-unpack", no_argument, 0, O_PARUNPACK },
+        { "serial-unpack", no_argument, 0, O_SERUNPACK },
         { "help", no_argument, 0, O_HELP },
         { "version", no_argument, 0, O_VERSION },
         { 0, 0, 0, 0 } };
@@ -130,7 +133,7 @@ positive (const char *s, int *out)
 int
 main (int argc, char **argv)
 {
-  struct pull_opts o = { .max_concurrent = 3 };
+  struct pull_opts o = { .max_concurrent = 3, .parallel_unpack = true };
   struct push_opts po = { .max_concurrent = 5 };
   size_t n_insecure = 0, n_mirrors = 0;
   const char *auth_path = NULL;
@@ -180,6 +183,9 @@ main (int argc, char **argv)
         break;
       case O_PARUNPACK:
         o.parallel_unpack = true;
+        break;
+      case O_SERUNPACK:
+        o.parallel_unpack = false;
         break;
       case O_LOGLEVEL:
         {

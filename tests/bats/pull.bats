@@ -358,22 +358,31 @@ teardown() {
   assert_success
 }
 
-@test "pull: --parallel-unpack registers every layer at once; a bad first layer cancels the others" {
+@test "pull: overlay2 layers unpack at once by default (--serial-unpack: in order); a bad first layer cancels the others" {
   graph_ready || skip "dk-graph does not implement layer-exists/layer-register yet"
   start_registry plain
   push_fixture layers "$REGISTRY/dk/par:latest"
-  run "$DK_PULL" --root "$WORK/root" --parallel-unpack "$REGISTRY/dk/par:latest"
+  run "$DK_PULL" --root "$WORK/root" "$REGISTRY/dk/par:latest"
   assert_success
   assert_equal "$(printf '%s\n' "$output" | grep -c '"Pull complete"')" 4
+  par_id=$(last_line | jq -r .id)
   run "$DK_REPO_ROOT/bin/dk-graph" --root "$WORK/root" resolve "$REGISTRY/dk/par:latest"
   assert_success
+  run "$DK_PULL" --root "$WORK/rootser" --serial-unpack "$REGISTRY/dk/par:latest"
+  assert_success
+  assert_equal "$(printf '%s\n' "$output" | grep -c '"Pull complete"')" 4
+  assert_equal "$(last_line | jq -r .id)" "$par_id"
+  # the same layers (chain IDs) whichever way they were unpacked
+  par_layers=$(ls "$WORK/root/overlay2/layers" | sort | tr '\n' ' ')
+  assert_equal "$(wc -w <<<"$par_layers")" 4
+  assert_equal "$(ls "$WORK/rootser/overlay2/layers" | sort | tr '\n' ' ')" "$par_layers"
   # the base layer fails verification: the registers waiting for it must not hang
   push_fixture layers "$REGISTRY/dk/par2:latest"
   "$DK_PULL" --output-dir "$WORK/m" "$REGISTRY/dk/par2:latest" >/dev/null
   base=$(jq -r '.layers[0].digest' "$WORK/m/manifest.json")
   f=$(registry_blob_path "$base")
   printf 'X' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") - 100)) conv=notrunc 2>/dev/null
-  run timeout 120 "$DK_PULL" --root "$WORK/root2" --parallel-unpack "$REGISTRY/dk/par2:latest"
+  run timeout 120 "$DK_PULL" --root "$WORK/root2" "$REGISTRY/dk/par2:latest"
   assert_failure 1
   assert_equal "$(last_line | jq -r .message)" "filesystem layer verification failed for digest $base"
   [ -z "$(find "$WORK/root2" -path '*/layers/*' -name meta.json)" ]
