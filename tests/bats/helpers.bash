@@ -40,10 +40,12 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
-# A scratch dir for this test (bats removes BATS_TEST_TMPDIR afterwards).
+# A scratch dir for this test, or for this file in setup_file (bats removes
+# BATS_TEST_TMPDIR and BATS_FILE_TMPDIR afterwards).
 _dk_tmpdir() {
-  if [ -n "${BATS_TEST_TMPDIR:-}" ]; then
-    mktemp -d "$BATS_TEST_TMPDIR/dk.XXXXXX"
+  local base=${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:-}}
+  if [ -n "$base" ]; then
+    mktemp -d "$base/dk.XXXXXX"
   else
     mktemp -d /tmp/dk-test.XXXXXX
   fi
