@@ -220,6 +220,45 @@ registry_auth (struct http_req *req, size_t *len)
   return out;
 }
 
+/* "FLAG VALUE" for each string of list (borrowed; the strings live as long
+   as list does), leaving room in argv[64] for the auth options and NULL. */
+static void
+add_list_args (const char **argv, int *n, const char *flag, jv list)
+{
+  jv_array_foreach (list, i, e)
+  {
+    if (*n < 56 && jv_get_kind (e) == JV_KIND_STRING)
+      {
+        argv[(*n)++] = flag;
+        argv[(*n)++] = jv_string_value (e);
+      }
+    jv_free (e);
+  }
+}
+
+/* Runs dk-pull (pull or push) as a streamed job, credentials on its stdin. */
+static void
+start_registry_job (struct http_req *req, const char **argv, int n, const char *auth, size_t alen,
+                    const char *action, const char *ref)
+{
+  struct job_opts o = { .on_line = stream_line };
+  if (auth && alen > 2)
+    {
+      argv[n++] = "--auth-file";
+      argv[n++] = "-";
+      o.stdin_data = auth;
+      o.stdin_len = alen;
+    }
+  argv[n] = NULL;
+  struct simple *s = run_job (req, argv, pull_result, NULL, &o);
+  if (s)
+    {
+      s->ud = s;
+      s->event_action = xstrdup (action);
+      s->event_id = xstrdup (ref);
+    }
+}
+
 void
 h_images_create (struct http_req *req)
 {
@@ -262,40 +301,9 @@ h_images_create (struct http_req *req)
       argv[n++] = platform;
     }
   jv insecure = cfg_list ("insecure-registries"), mirrors = cfg_list ("registry-mirrors");
-  jv_array_foreach (insecure, i, e)
-  {
-    if (n < 56)
-      {
-        argv[n++] = "--insecure-registry";
-        argv[n++] = jv_string_value (e); /* insecure keeps it alive */
-      }
-    jv_free (e);
-  }
-  jv_array_foreach (mirrors, i, e)
-  {
-    if (n < 56)
-      {
-        argv[n++] = "--registry-mirror";
-        argv[n++] = jv_string_value (e);
-      }
-    jv_free (e);
-  }
-  struct job_opts o = { .on_line = stream_line };
-  if (auth && alen > 2)
-    {
-      argv[n++] = "--auth-file";
-      argv[n++] = "-";
-      o.stdin_data = auth;
-      o.stdin_len = alen;
-    }
-  argv[n] = NULL;
-  struct simple *s = run_job (req, argv, pull_result, NULL, &o);
-  if (s)
-    {
-      s->ud = s;
-      s->event_action = xstrdup ("pull");
-      s->event_id = xstrdup (ref);
-    }
+  add_list_args (argv, &n, "--insecure-registry", insecure);
+  add_list_args (argv, &n, "--registry-mirror", mirrors);
+  start_registry_job (req, argv, n, auth, alen, "pull", ref);
   jv_free (insecure);
   jv_free (mirrors);
 }
@@ -321,31 +329,8 @@ h_image_push (struct http_req *req)
   argv[n++] = "--max-concurrent-uploads";
   argv[n++] = mcu;
   jv insecure = cfg_list ("insecure-registries");
-  jv_array_foreach (insecure, i, e)
-  {
-    if (n < 56)
-      {
-        argv[n++] = "--insecure-registry";
-        argv[n++] = jv_string_value (e);
-      }
-    jv_free (e);
-  }
-  struct job_opts o = { .on_line = stream_line };
-  if (auth && alen > 2)
-    {
-      argv[n++] = "--auth-file";
-      argv[n++] = "-";
-      o.stdin_data = auth;
-      o.stdin_len = alen;
-    }
-  argv[n] = NULL;
-  struct simple *s = run_job (req, argv, pull_result, NULL, &o);
-  if (s)
-    {
-      s->ud = s;
-      s->event_action = xstrdup ("push");
-      s->event_id = xstrdup (ref);
-    }
+  add_list_args (argv, &n, "--insecure-registry", insecure);
+  start_registry_job (req, argv, n, auth, alen, "push", ref);
   jv_free (insecure);
 }
 
