@@ -3,12 +3,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "atomicfile.h"
 #include "cleanup.h"
+#include "log.h"
 #include "netlink.h"
 #include "netsetup.h"
 
@@ -242,6 +245,23 @@ ep_base (jv ep, const struct conn_opts *o, const char *netns)
   return ep;
 }
 
+/* Whether the port rules can go straight to nf_tables (tcp and udp). */
+static bool
+nft_direct (const struct daemon_cfg *d, const struct net *n, jv ports)
+{
+  if (!d->iptables || n->internal || dk_json_len (ports) <= 0 || getenv ("DK_NETSETUP_NO_NFT"))
+    return false;
+  bool ok = true;
+  jv_array_foreach (ports, i, p)
+  {
+    const char *proto = dk_json_str (p, "proto");
+    if (!proto || (strcmp (proto, "tcp") && strcmp (proto, "udp")))
+      ok = false;
+    jv_free (p);
+  }
+  return ok && nft_usable ();
+}
+
 static int
 connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, struct net *n,
                 jv req_ports, dk_err_t *err)
@@ -296,9 +316,25 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   ep = jv_object_set (ep, jv_string ("networks"), jv_copy (nets));
   /* the record goes first: a crash from here on is undone by cleanup */
   int r = ep_save (c, o->id, jv_copy (ep), err);
-  /* iptables-restore runs while the links are made (it needs no link) */
+  /* nf_tables directly when possible, else iptables-restore, which runs
+     while the links are made (it needs no link) */
   struct rules_job rj = { .text = NULL };
-  if (r == 0)
+  jv nft = jv_invalid ();
+  if (r == 0 && nft_direct (d, n, ports))
+    {
+      cleanup_error dk_err_t e = NULL;
+      if (nft_ports_add (d, n, ip, ports, &nft, &e) == 0)
+        {
+          nets = jv_object_set (nets, jv_string (n->name),
+                                jv_object_set (jv_object_get (jv_copy (nets), jv_string (n->name)),
+                                               jv_string ("nft"), nft));
+          ep = jv_object_set (ep, jv_string ("networks"), jv_copy (nets));
+          r = ep_save (c, o->id, jv_copy (ep), err);
+        }
+      else
+        dk_warn ("nf_tables: %s; iptables-restore instead", e->msg);
+    }
+  if (r == 0 && !jv_is_valid (nft))
     r = rules_ports_start (d, n, ip, ports, true, &rj, err);
   if (r == 0)
     {
@@ -391,6 +427,73 @@ cmd_connect (struct ctx *c, int argc, char **argv, dk_err_t *err)
   return r;
 }
 
+static int
+dellink (void *data)
+{
+  cleanup_error dk_err_t e = NULL;
+  cleanup_nl struct dk_nl *nl = NULL;
+  if (dk_nl_open (&nl, &e) < 0 || dk_nl_link_del (nl, data, &e) < 0)
+    return e->status ? e->status : EIO;
+  return 0;
+}
+
+struct gone
+{
+  int index;
+  bool seen;
+};
+
+static void
+note_dellink (const struct nlmsghdr *nlh, void *data)
+{
+  struct gone *g = data;
+  if (dk_nl_event_dellink (nlh) == g->index)
+    g->seen = true;
+}
+
+/* Deletes the veth pair; returns once the kernel has unlisted it, which is
+   ~15 ms before its answer to RTM_DELLINK (an RCU barrier): a lingerer
+   sends the request and waits for that answer, we wait for the link's
+   RTM_DELLINK event. */
+static int
+veth_delete (const char *veth, dk_err_t *err)
+{
+  cleanup_nl struct dk_nl *nl = NULL, *mon = NULL;
+  if (dk_nl_open (&nl, err) < 0)
+    return -1;
+  int idx = dk_nl_link_index (nl, veth, err);
+  if (idx <= 0)
+    return idx;
+  cleanup_error dk_err_t e = NULL;
+  int res_fd = -1;
+  if (dk_nl_open_monitor (NETLINK_ROUTE, RTNLGRP_LINK, &mon, &e) < 0
+      || linger_fork (-1, dellink, (void *)veth, &res_fd, &e) < 0)
+    return dk_nl_link_del (nl, veth, err) < 0 ? -1 : 0;
+  cleanup_close int rfd = res_fd;
+  struct gone g = { idx, false };
+  struct pollfd p[2] = { { dk_nl_fd (mon), POLLIN, 0 }, { rfd, POLLIN, 0 } };
+  while (!g.seen)
+    {
+      if (poll (p, 2, -1) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return dk_make_error (err, errno, "poll");
+        }
+      if (p[0].revents && dk_nl_monitor_read (mon, note_dellink, &g, err) < 0)
+        return -1;
+      if (!g.seen && p[1].revents)
+        {
+          int r;
+          linger_result (rfd, &r);
+          if (r == 0 || r == ENODEV)
+            return 0;
+          return dk_make_error (err, r, "delete link %s", veth);
+        }
+    }
+  return 0;
+}
+
 int
 endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, dk_err_t *err)
 {
@@ -409,7 +512,16 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
   /* iptables-restore removes the rules while the veth goes (its deletion
      waits ~15 ms in the kernel) */
   struct rules_job rj = { .text = NULL };
-  if (dk_json_len (ports) > 0 && have_net)
+  cleanup_jv jv nft = dk_json_get_kind (nv, "nft", JV_KIND_OBJECT);
+  bool nft_done = false;
+  if (jv_is_valid (nft))
+    {
+      cleanup_error dk_err_t e2 = NULL;
+      nft_done = nft_ports_del (nft, &e2) == 0;
+      if (!nft_done)
+        dk_debug ("nf_tables: %s; iptables-restore instead", e2->msg);
+    }
+  if (dk_json_len (ports) > 0 && have_net && !nft_done)
     {
       cleanup_error dk_err_t e2 = NULL;
       rules_ports_start (&d, &n, ip, ports, false, &rj, &e2);
@@ -418,11 +530,7 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
     proxy_remove (c, id, netname, &e);
   const char *veth = dk_json_str (nv, "veth");
   if (veth)
-    {
-      cleanup_nl struct dk_nl *nl = NULL;
-      if (dk_nl_open (&nl, &e) == 0)
-        dk_nl_link_del (nl, veth, &e);
-    }
+    veth_delete (veth, &e);
   {
     cleanup_error dk_err_t e2 = NULL;
     rules_ports_finish (&rj, &e2);

@@ -111,6 +111,8 @@ struct rules_job
   char *text; /* NULL: nothing started */
   bool add;
   struct cmd_job cmd;
+  struct dk_nl *mon; /* nf_tables events, NULL when unavailable */
+  int commits;       /* commits of cmd.pid still to be seen on mon */
 };
 int rules_ports_start (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports,
                        bool add, struct rules_job *job, dk_err_t *err);
@@ -121,6 +123,15 @@ int run_cmd (char *const argv[], const char *stdin_text, bool quiet, dk_err_t *e
 /* run_cmd in two steps: start spawns, finish reads stderr and waits. */
 int cmd_start (char *const argv[], const char *stdin_text, struct cmd_job *job, dk_err_t *err);
 int cmd_finish (struct cmd_job *job, bool quiet, dk_err_t *err);
+
+/* nftrules.c: the port rules over nf_tables directly (iptables-nft only). */
+/* Whether the iptables on PATH is iptables-nft. */
+bool nft_usable (void);
+/* Adds the rules of ports (tcp/udp only); *out: the record to delete them. */
+int nft_ports_add (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, jv *out,
+                   dk_err_t *err);
+/* Deletes the rules of a record of nft_ports_add (borrowed). */
+int nft_ports_del (jv rec, dk_err_t *err);
 
 /* ports.c */
 /* Parses -p specs and -P exposes into requested mappings. */
@@ -145,6 +156,14 @@ int files_write_hostname (const char *dir, const char *hostname, dk_err_t *err);
 int files_write_hosts (struct ctx *c, jv ep, dk_err_t *err);
 /* Rewrites the hosts files of every member of network net. */
 int files_refresh_network (struct ctx *c, const char *net, dk_err_t *err);
+
+/* linger.c: a child that outlives us (see there).  It runs fn (may be NULL)
+   and, when res_fd is not NULL, writes fn's result (an errno, 0 for
+   success) to the pipe *res_fd; it keeps fd keep (-1: none) open until this
+   process has exited. */
+int linger_fork (int keep, int (*fn) (void *data), void *data, int *res_fd, dk_err_t *err);
+/* Reads the result from res_fd (blocks); EIO when the child died first. */
+int linger_result (int res_fd, int *result);
 
 /* endpoint.c */
 int cmd_connect (struct ctx *c, int argc, char **argv, dk_err_t *err);
