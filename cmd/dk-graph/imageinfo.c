@@ -72,7 +72,7 @@ image_summary (struct store *s, const char *id, jv config, jv meta, jv refs)
 {
   jv tags, digests;
   image_refs (refs, id, &tags, &digests);
-  cleanup_jv jv chain = image_chain (config);
+  cleanup_jv jv chain = image_chain_meta (config, meta);
   jv o = jv_object ();
   o = jv_object_set (o, jv_string ("Id"), jv_string (id));
   o = jv_object_set (o, jv_string ("ParentId"), jv_string (""));
@@ -281,7 +281,7 @@ cmd_inspect (struct store *s, int argc, char **argv, dk_err_t *err)
     return -1;
   jv tags, digests;
   image_refs (refs, id, &tags, &digests);
-  cleanup_jv jv chain = image_chain (config);
+  cleanup_jv jv chain = image_chain_meta (config, meta);
   cleanup_jv jv rootfs = dk_json_get_kind (config, "rootfs", JV_KIND_OBJECT);
   jv diff_ids = dk_json_get_kind (rootfs, "diff_ids", JV_KIND_ARRAY);
   jv o = jv_object ();

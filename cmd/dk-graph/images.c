@@ -88,6 +88,7 @@ image_add_raw (struct store *s, const char *raw, size_t len, const char *mraw, s
       meta = jv_object_set (jv_object (), jv_string ("id"), jv_string (id));
       meta = jv_object_set (meta, jv_string ("added"), jv_string (now));
     }
+  meta = jv_object_set (meta, jv_string ("chain"), jv_copy (chain));
   if (mraw)
     meta = jv_object_set (meta, jv_string ("manifest_digest"), jv_string (mdigest));
   if (jv_array_length (jv_copy (keys)) > 0)

@@ -40,6 +40,12 @@ struct tmpdir
 };
 int tmpdir_new (struct store *s, struct tmpdir *t, dk_err_t *err);
 void tmpdir_done (struct tmpdir *t); /* removes what is left */
+/* tmpdir_done in a child process: the caller returns at once (the child
+   holds the directory's lock until it is gone; a crash leaves it to the next
+   store_open). Mounts under the directory are detached first. */
+void tmpdir_done_background (struct tmpdir *t);
+/* Detaches every mount at or under dir, deepest first. */
+void unmount_under (const char *dir);
 
 /* Layers: ROOT/DRIVER/layers/<chain hex>/{diff,meta.json}. */
 char *layer_dir (struct store *s, const char *chain_id);
@@ -57,6 +63,9 @@ int refs_save (struct store *s, jv refs, dk_err_t *err); /* consumes refs */
 int image_resolve (struct store *s, const char *ref, char **id, dk_err_t *err);
 /* Chain IDs of an image's layers, bottom first (jv array of strings). */
 jv image_chain (jv config);
+/* The same, from the image meta's "chain" when it has one (written by
+   image-add: reading it spares loading libcrypto), else computed. */
+jv image_chain_meta (jv config, jv meta);
 
 /* RFC 3339 -> unix seconds (0 when unparsable). */
 int64_t parse_time (const char *s);

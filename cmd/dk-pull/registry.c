@@ -20,6 +20,7 @@ reg_resp_free (struct reg_resp *r)
   free (r->location);
   free (r->www_auth);
   free (r->reason);
+  free (r->range);
   memset (r, 0, sizeof *r);
 }
 
@@ -139,6 +140,7 @@ on_header (char *data, size_t size, size_t nmemb, void *ud)
       free (r->location), r->location = NULL;
       free (r->www_auth), r->www_auth = NULL;
       free (r->reason), r->reason = NULL;
+      free (r->range), r->range = NULL;
       r->content_length = -1;
       r->retry_after = -1;
       /* "HTTP/1.1 503 Service Unavailable": keep the reason phrase */
@@ -158,6 +160,7 @@ on_header (char *data, size_t size, size_t nmemb, void *ud)
   set_str (&r->docker_digest, header_value (data, len, "Docker-Content-Digest"));
   set_str (&r->location, header_value (data, len, "Location"));
   set_str (&r->www_auth, header_value (data, len, "WWW-Authenticate"));
+  set_str (&r->range, header_value (data, len, "Range"));
   cleanup_free char *cl = header_value (data, len, "Content-Length");
   if (cl)
     r->content_length = strtoll (cl, NULL, 10);

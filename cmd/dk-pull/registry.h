@@ -73,6 +73,7 @@ struct reg_resp
   char *location;
   char *www_auth;
   char *reason;        /* the status line's reason phrase, or NULL */
+  char *range;         /* Range header of an upload's status: "0-N" */
   int64_t retry_after; /* seconds of a Retry-After header, -1 without */
   int64_t content_length;
 };

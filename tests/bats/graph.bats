@@ -289,6 +289,69 @@ PY
   done
 }
 
+@test "graph: container-*, ls and inspect start without libarchive or libcrypto; save loads them" {
+  two_layer_image busybox:latest
+  loaded() { LD_DEBUG=files "$@" 2>&1 >/dev/null | grep -oE 'file=[^ ]*(archive|crypto)[^ ]*' | sort -u; }
+  assert_equal "$(loaded "${G[@]}" container-create c1 --image busybox:latest --mount)" ""
+  assert_equal "$(loaded "${G[@]}" ls)" ""
+  assert_equal "$(loaded "${G[@]}" inspect busybox:latest)" ""
+  assert_equal "$(loaded "${G[@]}" container-rm c1)" ""
+  run loaded "${G[@]}" save busybox:latest -o "$T/img.tar"
+  assert_output --partial "libarchive.so"
+  assert_output --partial "libcrypto.so"
+  assert_equal "$(tar -tf "$T/img.tar" | grep -c '^blobs/sha256/.')" 4
+}
+
+# mounts_under DIR: how many mount points are at or under DIR.
+mounts_under() {
+  awk -v d="$1" 'index($5, d) == 1' /proc/self/mountinfo | wc -l
+}
+
+@test "graph: container-rm is immediate, cleans up in the background, and survives a kill -9" {
+  two_layer_image busybox:latest
+  run "${G[@]}" container-create c1 --image busybox:latest --mount
+  assert_success
+  p=$(jq -r .path <<<"$output")
+  echo data >"$p/written"
+  run "${G[@]}" container-rm c1
+  assert_success
+  assert_output '{"type":"result"}'
+  # gone for every command at once, and the ID is free again
+  assert [ ! -e "$R/overlay2/containers/c1" ]
+  run "${G[@]}" container-changes c1
+  assert_failure 1
+  assert_output --partial '"code":"not_found"'
+  run "${G[@]}" container-create c1 --image busybox:latest --mount
+  assert_success
+  assert [ ! -e "$(jq -r .path <<<"$output")/written" ]
+  run "${G[@]}" container-rm c1
+  assert_success
+  # the background cleanup unmounts and deletes everything
+  for _ in $(seq 100); do
+    [ -z "$(ls "$R/tmp")" ] && [ "$(mounts_under "$R/")" = 0 ] && break
+    sleep 0.1
+  done
+  assert_equal "$(ls "$R/tmp")" ""
+  assert_equal "$(mounts_under "$R/")" 0
+
+  # killed right after the rename: the layer is gone, its mount and files
+  # sit under tmp/ until the next dk-graph run removes them
+  run "${G[@]}" container-create c2 --image busybox:latest --mount
+  assert_success
+  run env DK_GRAPH_RM_CRASH=1 "${G[@]}" container-rm c2
+  assert_failure 9
+  assert [ ! -e "$R/overlay2/containers/c2" ]
+  assert_equal "$(mounts_under "$R/tmp/")" 1
+  run "${G[@]}" ls
+  assert_success
+  assert_equal "$(ls "$R/tmp")" ""
+  assert_equal "$(mounts_under "$R/")" 0
+  # the image's layers are untouched
+  run "${G[@]}" container-create c3 --image busybox:latest --mount
+  assert_success
+  assert [ -x "$(jq -r .path <<<"$output")/bin/busybox" ]
+}
+
 @test "graph: container changes and diff round-trip through a layer (overlay2 and vfs)" {
   whiteout_image
   for drv in overlay2 vfs; do
