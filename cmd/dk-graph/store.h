@@ -116,6 +116,15 @@ struct dk_unpack_opts;
 int layer_register_fd (struct store *s, int fd, const char *parent,
                        const struct dk_unpack_opts *opts, long wait_secs, jv *result,
                        dk_err_t *err);
+/* Parent images (parents.c). */
+char *image_parent (struct store *s, const char *id); /* meta "parent" or NULL */
+int image_children (struct store *s, const char *id); /* images whose parent is id */
+jv image_parent_set (struct store *s);                /* {"<id>": true} of every parent */
+int image_set_parent (struct store *s, const char *id, const char *parent, dk_err_t *err);
+/* Deletes parent and its ancestors while they are untagged, unused and
+   childless (moby's quiet prune after an image delete). refs borrowed. */
+int prune_parents (struct store *s, const char *parent, jv refs, jv *records, int64_t *reclaimed,
+                   dk_err_t *err);
 int cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_du (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_save (struct store *s, int argc, char **argv, dk_err_t *err);

@@ -529,3 +529,97 @@ JSON
   assert_output --partial "parent layer"
   assert_equal "$(ls "$R/tmp" | wc -l)" 0
 }
+
+# parent_child: image parent:1 (base layer) and child:1 (base + top) whose
+# parent is parent:1; sets P and C to their IDs.
+parent_child() {
+  two_layer_image child:1
+  C=$ID
+  config "$D1"
+  cp "$T/config.json" "$T/pconfig.json"
+  P=$("${G[@]}" image-add --config "$T/pconfig.json" --tag parent:1 | jq -r .id)
+  config "$D1" "$D2"
+  run "${G[@]}" image-add --config "$T/config.json" --tag child:1 --parent parent:1
+  assert_success
+  assert_equal "$(jq -r .id <<<"$output")" "$C"
+}
+
+@test "graph: an image with children cannot be deleted; untagged it is a hidden intermediate image" {
+  parent_child
+  assert_equal "$("${G[@]}" inspect child:1 | jq -r .image.Parent)" "$P"
+  assert_equal "$("${G[@]}" ls | jq -r --arg c "$C" '.images[] | select(.Id == $c) | .ParentId')" "$P"
+  run "${G[@]}" image-add --config "$T/pconfig.json" --parent child:1
+  assert_failure 1
+  assert_output --partial "no cycles"
+  for f in "" --force; do
+    run "${G[@]}" rm $f "${P#sha256:}"
+    assert_failure 1
+    assert_output --partial '"code":"conflict"'
+    assert_output --partial "conflict: unable to delete ${P:7:12} (cannot be forced) - image has dependent child images"
+  done
+  # untagging works; the image stays as an intermediate of child:1
+  run "${G[@]}" rm parent:1
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" '[{"Untagged":"parent:1"}]'
+  run "${G[@]}" inspect "$P"
+  assert_success
+  assert_equal "$("${G[@]}" ls | jq -r '[.images[].Id] | join(" ")')" "$C"
+  assert_equal "$("${G[@]}" ls --all | jq -r '[.images[].Id] | sort | join(" ")')" \
+    "$(printf '%s\n' "$P" "$C" | sort | tr '\n' ' ' | sed 's/ $//')"
+  assert_equal "$("${G[@]}" ls --filter dangling=true | jq -c .images)" "[]"
+  run "${G[@]}" prune
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[]"
+  # deleting the child takes the untagged parent along (moby's prune of parents)
+  run "${G[@]}" rm child:1
+  assert_success
+  assert_equal "$(jq -r '[.deleted[] | .Untagged // .Deleted] | join(" ")' <<<"$output")" \
+    "child:1 $C $C2 $P $C1"
+  run "${G[@]}" ls --all
+  assert_equal "$(jq -c .images <<<"$output")" "[]"
+  assert_equal "$(ls "$R/overlay2/layers" | wc -l)" 0
+}
+
+@test "graph: rm --no-prune keeps the untagged parent, which prune then removes" {
+  parent_child
+  "${G[@]}" untag parent:1 >/dev/null
+  run "${G[@]}" rm --no-prune child:1
+  assert_success
+  assert_equal "$(jq -r '[.deleted[] | .Untagged // .Deleted] | .[0:2] | join(" ")' <<<"$output")" \
+    "child:1 $C"
+  # no child left: the parent is an ordinary dangling image now
+  assert_equal "$("${G[@]}" ls | jq -r '[.images[].Id] | join(" ")')" "$P"
+  run "${G[@]}" prune
+  assert_success
+  assert_equal "$(jq -r '.deleted[0].Deleted' <<<"$output")" "$P"
+  assert_equal "$(ls "$R/overlay2/layers" | wc -l)" 0
+}
+
+@test "graph: prune --all removes a child and then its tagged parent" {
+  parent_child
+  run "${G[@]}" prune --all
+  assert_success
+  assert_equal "$(jq -r '[.deleted[] | .Deleted // empty | select(. == $p or . == $c)] | length' \
+    --arg p "$P" --arg c "$C" <<<"$output")" 2
+  assert_equal "$("${G[@]}" ls --all | jq -c .images)" "[]"
+}
+
+@test "graph: save writes the parent of an image saved with it; load restores it" {
+  parent_child
+  run "${G[@]}" save child:1 parent:1 -o "$T/pc.tar"
+  assert_success
+  tar -C "$T" -xf "$T/pc.tar" manifest.json
+  assert_equal "$(jq -r --arg c "${C#sha256:}" '.[] | select(.Config | endswith($c)) | .Parent' "$T/manifest.json")" "$P"
+  assert_equal "$(jq -r --arg p "${P#sha256:}" '.[] | select(.Config | endswith($p)) | .Parent // "none"' "$T/manifest.json")" none
+  g2=("$BIN/dk-graph" --root "$T/r2")
+  run "${g2[@]}" load -i "$T/pc.tar"
+  assert_success
+  assert_equal "$("${g2[@]}" inspect child:1 | jq -r .image.Parent)" "$P"
+  run "${g2[@]}" rm "$P"
+  assert_failure 1
+  assert_output --partial "image has dependent child images"
+  # saved alone, the child carries no parent
+  run "${G[@]}" save child:1 -o "$T/c.tar"
+  tar -C "$T" -xf "$T/c.tar" manifest.json
+  assert_equal "$(jq -r '.[0].Parent // "none"' "$T/manifest.json")" none
+}
