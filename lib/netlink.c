@@ -322,6 +322,8 @@ dk_nl_addr_add (struct dk_nl *nl, int index, int family, const void *addr, int p
   ifa->ifa_prefixlen = prefix_len;
   ifa->ifa_scope = RT_SCOPE_UNIVERSE;
   ifa->ifa_index = index;
+  if (family == AF_INET6)
+    ifa->ifa_flags = IFA_F_NODAD; /* usable at once, not tentative */
   mnl_attr_put (nlh, IFA_LOCAL, alen (family), addr);
   mnl_attr_put (nlh, IFA_ADDRESS, alen (family), addr);
   if (family == AF_INET && prefix_len < 31)

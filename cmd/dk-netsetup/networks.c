@@ -133,15 +133,20 @@ inspect (struct ctx *c, const struct net *n)
       dk_json_int (nv, "prefix_len", &plen);
       const char *name = dk_json_str (ep, "name"), *epid = dk_json_str (nv, "endpoint_id");
       const char *mac = dk_json_str (nv, "mac");
+      const char *ip6 = dk_json_str (nv, "ip6");
+      int64_t plen6 = 0;
+      dk_json_int (nv, "prefix_len6", &plen6);
       jv o = JV_OBJECT (jv_string ("Name"), jv_string (name ? name : ""), jv_string ("EndpointID"),
                         jv_string (epid ? epid : ""), jv_string ("MacAddress"),
                         jv_string (mac ? mac : ""), jv_string ("IPv4Address"),
                         jv_string_fmt ("%s/%d", dk_json_str (nv, "ip"), (int)plen),
-                        jv_string ("IPv6Address"), jv_string (""));
+                        jv_string ("IPv6Address"),
+                        ip6 ? jv_string_fmt ("%s/%d", ip6, (int)plen6) : jv_string (""));
       containers = jv_object_set (containers, jv_string (*id), o);
     }
   jv opts = jv_copy (n->options);
   opts = jv_object_delete (opts, jv_string ("dk.default_gateway"));
+  opts = jv_object_delete (opts, jv_string ("dk.default_gateway_v6"));
   if (n->is_default)
     {
       opts = jv_object_set (opts, jv_string ("com.docker.network.bridge.default_bridge"),
@@ -162,10 +167,19 @@ inspect (struct ctx *c, const struct net *n)
   o = jv_object_set (o, jv_string ("Scope"), jv_string ("local"));
   o = jv_object_set (o, jv_string ("Driver"), jv_string ("bridge"));
   o = jv_object_set (o, jv_string ("EnableIPv4"), jv_true ());
-  o = jv_object_set (o, jv_string ("EnableIPv6"), jv_false ());
+  o = jv_object_set (o, jv_string ("EnableIPv6"), jv_bool (n->v6));
+  jv cfgs = JV_ARRAY (cfg);
+  if (n->v6)
+    {
+      cleanup_free char *s6 = fmt_ip6 (&n->subnet6);
+      cleanup_free char *g6 = fmt_ip6 (&n->gateway6);
+      cfgs = jv_array_append (cfgs, JV_OBJECT (jv_string ("Subnet"),
+                                               jv_string_fmt ("%s/%d", s6, n->plen6),
+                                               jv_string ("Gateway"), jv_string (g6)));
+    }
   o = jv_object_set (o, jv_string ("IPAM"),
                      JV_OBJECT (jv_string ("Driver"), jv_string ("default"), jv_string ("Options"),
-                                jv_null (), jv_string ("Config"), JV_ARRAY (cfg)));
+                                jv_null (), jv_string ("Config"), cfgs));
   o = jv_object_set (o, jv_string ("Internal"), jv_bool (n->internal));
   o = jv_object_set (o, jv_string ("Attachable"), jv_false ());
   o = jv_object_set (o, jv_string ("Ingress"), jv_false ());
