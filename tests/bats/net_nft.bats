@@ -55,3 +55,25 @@ rules() { ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//'; }
   run ns ip -br link
   refute_output --partial veth
 }
+
+@test "up to 16 ports in one nf_tables batch, more through iptables-restore" {
+  ns_tool init >/dev/null
+  before=$(rules)
+  DK_NETSETUP_NO_NFT=1 ns_tool connect --id c1 --files-dir "$T/c1" -p 7000-7015:7000-7015/udp >/dev/null
+  by_restore=$(rules)
+  ns_tool disconnect --id c1 >/dev/null
+  run ns_tool connect --id c1 --files-dir "$T/c1" -p 7000-7015:7000-7015/udp
+  assert_success
+  run jq -c '.networks.bridge.nft.rules | length' "$T/state/endpoints/c1.json"
+  assert_output 48
+  [ "$(rules)" = "$by_restore" ]
+  run ns_tool connect --id c2 --files-dir "$T/c2" -p 8000-8016:8000-8016
+  assert_success
+  refute_output --partial warning
+  run jq -c '.networks.bridge.nft' "$T/state/endpoints/c2.json"
+  assert_output null
+  [ "$(rules | grep -c 'dport 80[01][0-9] -j DNAT')" -eq 17 ]
+  ns_tool disconnect --id c1 >/dev/null
+  ns_tool disconnect --id c2 >/dev/null
+  [ "$(rules)" = "$before" ]
+}
