@@ -5,8 +5,11 @@
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
+#include <arpa/inet.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +225,11 @@ dk_nl_veth_add (struct dk_nl *nl, const char *name, const char *peer, int peer_n
   mnl_attr_put_strz (nlh, IFLA_IFNAME, name);
   if (mtu)
     mnl_attr_put_u32 (nlh, IFLA_MTU, mtu);
+  /* one queue each way, on both ends: with the kernel's default (one per
+     CPU) veth setup shrinks the real number of queues again, which waits
+     for an RCU grace period (~1-2 ms) */
+  mnl_attr_put_u32 (nlh, IFLA_NUM_TX_QUEUES, 1);
+  mnl_attr_put_u32 (nlh, IFLA_NUM_RX_QUEUES, 1);
   struct nlattr *li = mnl_attr_nest_start (nlh, IFLA_LINKINFO);
   mnl_attr_put_strz (nlh, IFLA_INFO_KIND, "veth");
   struct nlattr *data = mnl_attr_nest_start (nlh, IFLA_INFO_DATA);
@@ -235,6 +243,8 @@ dk_nl_veth_add (struct dk_nl *nl, const char *name, const char *peer, int peer_n
     mnl_attr_put (nlh, IFLA_ADDRESS, 6, mac);
   if (mtu)
     mnl_attr_put_u32 (nlh, IFLA_MTU, mtu);
+  mnl_attr_put_u32 (nlh, IFLA_NUM_TX_QUEUES, 1);
+  mnl_attr_put_u32 (nlh, IFLA_NUM_RX_QUEUES, 1);
   mnl_attr_nest_end (nlh, pi);
   mnl_attr_nest_end (nlh, data);
   mnl_attr_nest_end (nlh, li);
@@ -319,6 +329,8 @@ dk_nl_addr_add (struct dk_nl *nl, int index, int family, const void *addr, int p
   ifa->ifa_prefixlen = prefix_len;
   ifa->ifa_scope = RT_SCOPE_UNIVERSE;
   ifa->ifa_index = index;
+  if (family == AF_INET6)
+    ifa->ifa_flags = IFA_F_NODAD; /* usable at once, not tentative */
   mnl_attr_put (nlh, IFA_LOCAL, alen (family), addr);
   mnl_attr_put (nlh, IFA_ADDRESS, alen (family), addr);
   if (family == AF_INET && prefix_len < 31)
@@ -589,4 +601,81 @@ dk_sysctl_get (const char *key, char *buf, size_t len, dk_err_t *err)
   while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
     buf[--n] = '\0';
   return 0;
+}
+
+int
+dk_nl_open_monitor (int proto, int group, struct dk_nl **out, dk_err_t *err)
+{
+  struct mnl_socket *s = mnl_socket_open2 (proto, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (s == NULL)
+    return dk_make_error (err, errno, "open netlink socket");
+  if (mnl_socket_bind (s, 0, MNL_SOCKET_AUTOPID) < 0
+      || mnl_socket_setsockopt (s, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0)
+    {
+      int e = errno;
+      mnl_socket_close (s);
+      return dk_make_error (err, e, "subscribe to netlink group %d", group);
+    }
+  struct dk_nl *nl = xzalloc (sizeof *nl);
+  nl->sock = s;
+  nl->portid = mnl_socket_get_portid (s);
+  *out = nl;
+  return 0;
+}
+
+int
+dk_nl_fd (const struct dk_nl *nl)
+{
+  return mnl_socket_get_fd (nl->sock);
+}
+
+int
+dk_nl_monitor_read (struct dk_nl *nl, dk_nl_event_cb cb, void *data, dk_err_t *err)
+{
+  cleanup_free char *buf = xmalloc (NL_BUFSZ);
+  for (;;)
+    {
+      ssize_t n = mnl_socket_recvfrom (nl->sock, buf, NL_BUFSZ);
+      if (n < 0)
+        {
+          if (errno == EINTR || errno == ENOBUFS)
+            continue;
+          if (errno == EAGAIN)
+            return 0;
+          return dk_make_error (err, errno, "read netlink events");
+        }
+      int len = n;
+      for (struct nlmsghdr *h = (struct nlmsghdr *)buf; mnl_nlmsg_ok (h, len);
+           h = mnl_nlmsg_next (h, &len))
+        cb (h, data);
+    }
+}
+
+int
+dk_nl_event_dellink (const struct nlmsghdr *nlh)
+{
+  if (nlh->nlmsg_type != RTM_DELLINK || nlh->nlmsg_len < NLMSG_LENGTH (sizeof (struct ifinfomsg)))
+    return 0;
+  const struct ifinfomsg *ifm = mnl_nlmsg_get_payload (nlh);
+  return ifm->ifi_index;
+}
+
+static int
+gen_attr_cb (const struct nlattr *a, void *data)
+{
+  int *pid = data;
+  if (mnl_attr_get_type (a) == NFTA_GEN_PROC_PID && mnl_attr_get_payload_len (a) == 4)
+    *pid = ntohl (mnl_attr_get_u32 (a));
+  return MNL_CB_OK;
+}
+
+int
+dk_nl_event_nft_commit (const struct nlmsghdr *nlh)
+{
+  if (nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)
+      || nlh->nlmsg_len < NLMSG_LENGTH (sizeof (struct nfgenmsg)))
+    return -1;
+  int pid = -1;
+  mnl_attr_parse (nlh, sizeof (struct nfgenmsg), gen_attr_cb, &pid);
+  return pid;
 }

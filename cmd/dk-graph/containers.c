@@ -95,12 +95,13 @@ cmd_container_create (struct store *s, int argc, char **argv, dk_err_t *err)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid container ID `%s`", id);
   cleanup_free char *iid = NULL;
   cleanup_jv jv config = jv_invalid ();
+  cleanup_jv jv imeta = jv_invalid ();
   cleanup_free char *top = xstrdup ("");
   if (image && *image)
     {
-      if (image_resolve (s, image, &iid, err) < 0 || image_load (s, iid, &config, NULL, err) < 0)
+      if (image_resolve (s, image, &iid, err) < 0 || image_load (s, iid, &config, &imeta, err) < 0)
         return -1;
-      cleanup_jv jv chain = image_chain (config);
+      cleanup_jv jv chain = image_chain_meta (config, imeta);
       int n = dk_json_len (chain);
       if (n > 0)
         {
@@ -314,13 +315,17 @@ cmd_container_unmount (struct store *s, int argc, char **argv, dk_err_t *err)
   return 0;
 }
 
+/* The layer is renamed into tmp/ under the lock: from then on it is gone
+   for every command, and a crash leaves it to the next store_open. The
+   unmount (which syncs the upper file system) and the delete run in a child
+   after the result is out. */
 int
 cmd_container_rm (struct store *s, int argc, char **argv, dk_err_t *err)
 {
   if (argc != 2)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "usage: container-rm ID");
   cleanup_free char *dir = NULL;
-  if (container_meta (s, argv[1], NULL, &dir, err) < 0 || unmount (dir, err) < 0)
+  if (container_meta (s, argv[1], NULL, &dir, err) < 0)
     return -1;
   struct tmpdir t = { 0 };
   if (tmpdir_new (s, &t, err) < 0 || store_lock (s, err) < 0)
@@ -332,10 +337,15 @@ cmd_container_rm (struct store *s, int argc, char **argv, dk_err_t *err)
   int r = rename (dir, dest);
   int e = errno;
   store_unlock (s);
-  tmpdir_done (&t);
   if (r < 0)
-    return dk_make_error (err, e, "remove container layer %s", argv[1]);
+    {
+      tmpdir_done (&t);
+      return dk_make_error (err, e, "remove container layer %s", argv[1]);
+    }
   dk_jsonl_write (stdout, result_obj ());
+  if (getenv ("DK_GRAPH_RM_CRASH"))
+    _exit (9); /* tests: a kill -9 between the rename and the cleanup */
+  tmpdir_done_background (&t);
   return 0;
 }
 

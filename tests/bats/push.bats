@@ -97,6 +97,71 @@ pull_into_store() {
   grep -q 'repository:priv/bb:pull,push' "$TOKEN_LOG"
 }
 
+@test "push: --upload-chunk-size: PATCH chunks with Content-Range, then PUT; a failed chunk resumes where the registry is" {
+  start_registry plain
+  push_fixture busybox "$REGISTRY/dk/bb:latest"
+  pull_into_store "$REGISTRY/dk/bb:latest"
+  id=$("$GRAPH" --root "$WORK/root" resolve "$REGISTRY/dk/bb:latest" | jq -r .id)
+  src=$REGISTRY
+  start_registry plain
+  dst=$REGISTRY
+  start_fault_proxy P "$dst"
+  "$GRAPH" --root "$WORK/root" tag "$src/dk/bb:latest" "$P/ch/bb:latest" >/dev/null
+  # the third PATCH gets a 503 (the registry never sees it)
+  fault_rules "$P_RULES" '[{"method": "PATCH", "path": "/blobs/uploads/", "status": 503, "after": 2, "times": 1}]'
+  run "$DK_PULL" --root "$WORK/root" --log-level debug push --upload-chunk-size 65536 "$P/ch/bb:latest"
+  assert_success
+  assert_line --partial '"Pushed"'
+  assert_output --partial "resuming there"
+  # accepted chunks: contiguous from 0, at most 64 KiB each
+  mapfile -t ranges < <(jq -r 'select(.method == "PATCH" and .status == 202) | .content_range' "$P_LOG")
+  [ "${#ranges[@]}" -ge 4 ]
+  next=0
+  for r in "${ranges[@]}"; do
+    [[ $r =~ ^([0-9]+)-([0-9]+)$ ]]
+    assert_equal "${BASH_REMATCH[1]}" "$next"
+    [ $((BASH_REMATCH[2] - BASH_REMATCH[1] + 1)) -le 65536 ]
+    next=$((BASH_REMATCH[2] + 1))
+  done
+  # the failed one, then the upload's status asked, then the same range again
+  jq -s -e 'map(select(.path | test("/blobs/uploads/")))
+    | (map(.status == 503) | index(true)) as $i
+    | .[$i].method == "PATCH" and .[$i + 1].method == "GET" and .[$i + 1].status == 204
+      and .[$i + 2].content_range == .[$i].content_range' "$P_LOG"
+  # the layer ends with an empty PUT ?digest=; the small config went up whole
+  assert_equal "$(fault_count "$P_LOG" '.method == "PUT" and (.path | test("digest=")) and .length == 0 and .status == 201')" 1
+  assert_equal "$(fault_count "$P_LOG" '.method == "PUT" and (.path | test("digest=")) and .length > 0 and .status == 201')" 1
+  # the registry has the whole layer: pulled back, the same image
+  run "$DK_PULL" --output-dir "$WORK/back" "$dst/ch/bb:latest"
+  assert_success
+  assert_equal "$(last_line | jq -r .id)" "$id"
+}
+
+@test "push: a blob PUT answered 503 starts a new upload; a manifest PUT failing for good gives Docker's message" {
+  start_registry plain
+  push_fixture busybox "$REGISTRY/dk/bb:latest"
+  pull_into_store "$REGISTRY/dk/bb:latest"
+  src=$REGISTRY
+  start_registry plain
+  start_fault_proxy P "$REGISTRY"
+  "$GRAPH" --root "$WORK/root" tag "$src/dk/bb:latest" "$P/f/bb:latest" >/dev/null
+  fault_rules "$P_RULES" '[{"method": "PUT", "path": "digest=", "status": 503, "times": 1}]'
+  run "$DK_PULL" --root "$WORK/root" --log-level debug push "$P/f/bb:latest"
+  assert_success
+  assert_output --partial "starting again"
+  # layer and config, and the layer or config again
+  assert_equal "$(fault_count "$P_LOG" '.method == "POST" and (.path | test("/blobs/uploads/"))')" 3
+  assert_equal "$(fault_count "$P_LOG" '.method == "PUT" and .status == 201 and (.path | test("digest="))')" 2
+  "$GRAPH" --root "$WORK/root" tag "$src/dk/bb:latest" "$P/f/bb:v2" >/dev/null
+  fault_rules "$P_RULES" '[{"method": "PUT", "path": "/manifests/", "status": 500}]'
+  : >"$P_LOG"
+  run "$DK_PULL" --root "$WORK/root" --retries 2 push "$P/f/bb:v2"
+  assert_failure 1
+  assert_equal "$(last_line | jq -r .message)" "received unexpected HTTP status: 500 Internal Server Error"
+  assert_equal "$(fault_count "$P_LOG" '.method == "PUT" and (.path | test("/manifests/"))')" 2
+  assert_line --partial '"Layer already exists"'
+}
+
 @test "push: an image that is not in the store" {
   start_registry plain
   run "$DK_PULL" --root "$WORK/root" push "$REGISTRY/no/such:latest"
