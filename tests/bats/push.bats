@@ -137,6 +137,31 @@ pull_into_store() {
   assert_equal "$(last_line | jq -r .id)" "$id"
 }
 
+@test "push: a blob PUT answered 503 starts a new upload; a manifest PUT failing for good gives Docker's message" {
+  start_registry plain
+  push_fixture busybox "$REGISTRY/dk/bb:latest"
+  pull_into_store "$REGISTRY/dk/bb:latest"
+  src=$REGISTRY
+  start_registry plain
+  start_fault_proxy P "$REGISTRY"
+  "$GRAPH" --root "$WORK/root" tag "$src/dk/bb:latest" "$P/f/bb:latest" >/dev/null
+  fault_rules "$P_RULES" '[{"method": "PUT", "path": "digest=", "status": 503, "times": 1}]'
+  run "$DK_PULL" --root "$WORK/root" --log-level debug push "$P/f/bb:latest"
+  assert_success
+  assert_output --partial "starting again"
+  # layer and config, and the layer or config again
+  assert_equal "$(fault_count "$P_LOG" '.method == "POST" and (.path | test("/blobs/uploads/"))')" 3
+  assert_equal "$(fault_count "$P_LOG" '.method == "PUT" and .status == 201 and (.path | test("digest="))')" 2
+  "$GRAPH" --root "$WORK/root" tag "$src/dk/bb:latest" "$P/f/bb:v2" >/dev/null
+  fault_rules "$P_RULES" '[{"method": "PUT", "path": "/manifests/", "status": 500}]'
+  : >"$P_LOG"
+  run "$DK_PULL" --root "$WORK/root" --retries 2 push "$P/f/bb:v2"
+  assert_failure 1
+  assert_equal "$(last_line | jq -r .message)" "received unexpected HTTP status: 500 Internal Server Error"
+  assert_equal "$(fault_count "$P_LOG" '.method == "PUT" and (.path | test("/manifests/"))')" 2
+  assert_line --partial '"Layer already exists"'
+}
+
 @test "push: an image that is not in the store" {
   start_registry plain
   run "$DK_PULL" --root "$WORK/root" push "$REGISTRY/no/such:latest"
