@@ -176,7 +176,8 @@ ep_base (jv ep, const struct conn_opts *o, const char *netns)
 static bool
 nft_direct (const struct daemon_cfg *d, const struct net *n, jv ports)
 {
-  if (!d->iptables || n->internal || dk_json_len (ports) <= 0 || getenv ("DK_NETSETUP_NO_NFT"))
+  if (!d->iptables || n->internal || dk_json_len (ports) <= 0 || dk_json_len (ports) > NFT_MAX_PORTS
+      || getenv ("DK_NETSETUP_NO_NFT"))
     return false;
   bool ok = true;
   jv_array_foreach (ports, i, p)
@@ -272,7 +273,14 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   if (r == 0 && nft_direct (d, n, ports))
     {
       cleanup_error dk_err_t e = NULL;
-      if (nft_ports_add (d, n, ip, ports, &nft, &e) == 0)
+      int rc = nft_ports_add (d, n, ip, ports, &nft, &e);
+      if (rc == -2)
+        {
+          /* the rules may be in: fail, the teardown removes them by text */
+          *err = steal_ptr (&e);
+          r = -1;
+        }
+      else if (rc == 0)
         {
           nets = jv_object_set (nets, jv_string (n->name),
                                 jv_object_set (jv_object_get (jv_copy (nets), jv_string (n->name)),
@@ -281,7 +289,7 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
           r = ep_save (c, o->id, jv_copy (ep), err);
         }
       else
-        dk_warn ("nf_tables: %s; iptables-restore instead", e->msg);
+        dk_warn ("%s; iptables-restore instead", e->msg);
     }
   if (r == 0 && !jv_is_valid (nft))
     r = rules_ports_start (d, n, ip, ports, true, &rj, err);

@@ -145,7 +145,10 @@ int cmd_finish (struct cmd_job *job, bool quiet, dk_err_t *err);
 /* nftrules.c: the port rules over nf_tables directly (iptables-nft only). */
 /* Whether the iptables on PATH is iptables-nft. */
 bool nft_usable (void);
-/* Adds the rules of ports (tcp/udp only); *out: the record to delete them. */
+/* Ports of one endpoint that go in one batch (more: iptables-restore). */
+#define NFT_MAX_PORTS 16
+/* Adds the rules of ports (tcp/udp only); *out: the record to delete them.
+   -1: nothing was added; -2: the outcome is unknown (rules may be in). */
 int nft_ports_add (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, jv *out,
                    dk_err_t *err);
 /* Deletes the rules of a record of nft_ports_add (borrowed). */

@@ -120,3 +120,32 @@ teardown() { net_teardown; }
   run ns_tool network-rm appnet
   assert_success
 }
+
+@test "a user network with --ipv6: v6 subnet, members reach and name each other over v6" {
+  ns_tool init >/dev/null
+  run ns_tool network-create v6net --subnet 10.125.0.0/24 --ipv6 --subnet fd00:125::/64
+  assert_success
+  assert_output --partial '"EnableIPv6":true'
+  assert_output --partial '{"Subnet":"fd00:125::/64","Gateway":"fd00:125::1"}'
+  run ns_tool network-create other --ipv6 --subnet fd00:125:0:0:1::/80
+  assert_failure
+  assert_output --partial 'overlaps'
+  run ns_tool network-create nov6 --subnet fd00:126::/64
+  assert_failure
+  assert_output --partial 'needs --ipv6'
+  run ns_tool connect --id c1 --network v6net --name alpha --files-dir "$T/c1"
+  assert_output --partial '"ipv6":"fd00:125::2","ipv6_prefix_len":64,"ipv6_gateway":"fd00:125::1"'
+  ns_tool connect --id c2 --network v6net --name beta --alias b --files-dir "$T/c2" >/dev/null
+  run in_ctr c1 busybox ping -6 -c1 -W2 fd00:125::3
+  assert_success
+  run in_ctr c1 ip -6 route
+  assert_output --partial 'default via fd00:125::1 dev eth0'
+  run cat "$T/c1/hosts"
+  assert_output --partial $'fd00:125::3\tbeta\tb'
+  assert_output --partial $'10.125.0.3\tbeta\tb'
+  ns_tool disconnect --id c2 >/dev/null
+  ns_tool disconnect --id c1 >/dev/null
+  [ ! -e "$T/state/ipam/v6net.json" ]
+  run ns_tool network-rm v6net
+  assert_success
+}
