@@ -225,6 +225,11 @@ dk_nl_veth_add (struct dk_nl *nl, const char *name, const char *peer, int peer_n
   mnl_attr_put_strz (nlh, IFLA_IFNAME, name);
   if (mtu)
     mnl_attr_put_u32 (nlh, IFLA_MTU, mtu);
+  /* one queue each way, on both ends: with the kernel's default (one per
+     CPU) veth setup shrinks the real number of queues again, which waits
+     for an RCU grace period (~1-2 ms) */
+  mnl_attr_put_u32 (nlh, IFLA_NUM_TX_QUEUES, 1);
+  mnl_attr_put_u32 (nlh, IFLA_NUM_RX_QUEUES, 1);
   struct nlattr *li = mnl_attr_nest_start (nlh, IFLA_LINKINFO);
   mnl_attr_put_strz (nlh, IFLA_INFO_KIND, "veth");
   struct nlattr *data = mnl_attr_nest_start (nlh, IFLA_INFO_DATA);
@@ -238,6 +243,8 @@ dk_nl_veth_add (struct dk_nl *nl, const char *name, const char *peer, int peer_n
     mnl_attr_put (nlh, IFLA_ADDRESS, 6, mac);
   if (mtu)
     mnl_attr_put_u32 (nlh, IFLA_MTU, mtu);
+  mnl_attr_put_u32 (nlh, IFLA_NUM_TX_QUEUES, 1);
+  mnl_attr_put_u32 (nlh, IFLA_NUM_RX_QUEUES, 1);
   mnl_attr_nest_end (nlh, pi);
   mnl_attr_nest_end (nlh, data);
   mnl_attr_nest_end (nlh, li);
@@ -322,6 +329,8 @@ dk_nl_addr_add (struct dk_nl *nl, int index, int family, const void *addr, int p
   ifa->ifa_prefixlen = prefix_len;
   ifa->ifa_scope = RT_SCOPE_UNIVERSE;
   ifa->ifa_index = index;
+  if (family == AF_INET6)
+    ifa->ifa_flags = IFA_F_NODAD; /* usable at once, not tentative */
   mnl_attr_put (nlh, IFA_LOCAL, alen (family), addr);
   mnl_attr_put (nlh, IFA_ADDRESS, alen (family), addr);
   if (family == AF_INET && prefix_len < 31)

@@ -41,6 +41,7 @@ int dk_nl_brport_isolated (struct dk_nl *nl, int index, bool on, dk_err_t *err);
    reaching its own published port through the host's address). */
 int dk_nl_brport_hairpin (struct dk_nl *nl, int index, bool on, dk_err_t *err);
 
+/* An IPv6 address is added without duplicate address detection. */
 int dk_nl_addr_add (struct dk_nl *nl, int index, int family, const void *addr, int prefix_len,
                     dk_err_t *err);
 /* Absent is not an error (returns 0, 1 when deleted). */

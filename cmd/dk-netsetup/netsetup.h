@@ -5,6 +5,7 @@
 #define DK_NETSETUP_H
 
 #include <stdbool.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -35,6 +36,9 @@ struct net
   int plen, range_plen;
   bool internal, icc, masq, is_default, user_bridge; /* user_bridge: adopted, never deleted */
   unsigned mtu;
+  bool v6; /* an IPv6 subnet too (default bridge with --ipv6) */
+  struct in6_addr subnet6, gateway6;
+  int plen6;
   jv labels, options;
 };
 
@@ -46,6 +50,20 @@ uint32_t mask4 (int plen);
 bool in_subnet (uint32_t a, uint32_t net, int plen);
 bool overlaps (uint32_t a, int alen, uint32_t b, int blen);
 int parse_bool (const char *s, bool *out);
+
+/* ipv6.c */
+int parse_ip6 (const char *s, struct in6_addr *out);
+int parse_cidr6 (const char *s, struct in6_addr *addr, int *plen);
+char *fmt_ip6 (const struct in6_addr *a);
+void mask6 (struct in6_addr *a, int plen);
+bool in_subnet6 (const struct in6_addr *a, const struct in6_addr *net, int plen);
+/* As ipam_alloc, in the network's IPv6 subnet (want may be NULL). */
+int ipam_alloc6 (struct ctx *c, const struct net *n, const struct in6_addr *want, const char *owner,
+                 struct in6_addr *out, dk_err_t *err);
+int ipam_release_key (struct ctx *c, const char *net, const char *key, dk_err_t *err);
+/* The default bridge's IPv6 settings from init's flags. */
+int net6_configure (const struct daemon_cfg *d, struct net *n, const char *fixed6, const char *dgw6,
+                    dk_err_t *err);
 
 /* store.c */
 bool name_ok (const char *name);
@@ -127,7 +145,10 @@ int cmd_finish (struct cmd_job *job, bool quiet, dk_err_t *err);
 /* nftrules.c: the port rules over nf_tables directly (iptables-nft only). */
 /* Whether the iptables on PATH is iptables-nft. */
 bool nft_usable (void);
-/* Adds the rules of ports (tcp/udp only); *out: the record to delete them. */
+/* Ports of one endpoint that go in one batch (more: iptables-restore). */
+#define NFT_MAX_PORTS 16
+/* Adds the rules of ports (tcp/udp only); *out: the record to delete them.
+   -1: nothing was added; -2: the outcome is unknown (rules may be in). */
 int nft_ports_add (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, jv *out,
                    dk_err_t *err);
 /* Deletes the rules of a record of nft_ports_add (borrowed). */
@@ -164,6 +185,27 @@ int files_refresh_network (struct ctx *c, const char *net, dk_err_t *err);
 int linger_fork (int keep, int (*fn) (void *data), void *data, int *res_fd, dk_err_t *err);
 /* Reads the result from res_fd (blocks); EIO when the child died first. */
 int linger_result (int res_fd, int *result);
+
+/* links.c */
+struct link_cfg
+{
+  const char *veth, *ifname; /* host side, container side */
+  const uint8_t *mac;
+  uint32_t ip, gw; /* host order */
+  int plen;
+  bool route; /* default route(s) through this link */
+  bool v6;
+  struct in6_addr ip6, gw6;
+  int plen6;
+};
+char *random_veth (void);
+/* The gateways a container uses: the bridge's, or the --default-gateway(-v6). */
+void link_gateways (const struct net *n, struct link_cfg *l);
+/* The veth pair of an endpoint, on n's bridge and configured inside netns. */
+int create_links (const struct daemon_cfg *d, const struct net *n, const char *netns,
+                  const struct link_cfg *l, dk_err_t *err);
+/* Deletes a veth pair; returns when it is gone from the link list. */
+int veth_delete (const char *veth, dk_err_t *err);
 
 /* endpoint.c */
 int cmd_connect (struct ctx *c, int argc, char **argv, dk_err_t *err);

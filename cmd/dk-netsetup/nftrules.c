@@ -316,7 +316,9 @@ on_msg (const struct nlmsghdr *h, struct reply *r)
     }
 }
 
-/* Sends b and reads until every request in it is acknowledged. */
+/* Sends b and reads until every request in it is acknowledged: 0, -1
+   (nothing was done, or the kernel refused the batch: nothing committed)
+   or -2 when the answers were lost (the batch may have been committed). */
 static int
 talk (struct mnl_socket *s, struct batch *b, int want_acks, struct reply *r, dk_err_t *err)
 {
@@ -334,7 +336,8 @@ talk (struct mnl_socket *s, struct batch *b, int want_acks, struct reply *r, dk_
             continue;
           if ((errno == EAGAIN || errno == EWOULDBLOCK) && r->err)
             break; /* a failed batch may leave requests unanswered */
-          return dk_make_error (err, errno, "nf_tables: receive");
+          dk_make_error (err, errno, "nf_tables: receive");
+          return -2;
         }
       int len = n;
       for (struct nlmsghdr *h = (struct nlmsghdr *)buf; mnl_nlmsg_ok (h, len);
@@ -365,6 +368,8 @@ sock_open (struct mnl_socket **out, dk_err_t *err)
     }
   struct timeval tv = { 5, 0 }; /* never hang on a lost answer */
   setsockopt (mnl_socket_get_fd (s), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int one = 1; /* acks without a copy of the request */
+  setsockopt (mnl_socket_get_fd (s), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
   *out = s;
   return 0;
 }
@@ -411,17 +416,18 @@ nft_ports_add (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv 
                dk_err_t *err)
 {
   int count = dk_json_len (ports);
-  if (count * 3 * 700 + 64 > BATCH_SZ)
+  if (count > NFT_MAX_PORTS)
     return dk_make_error (err, E2BIG, "nf_tables: too many ports for one batch");
   struct mnl_socket *s;
   if (sock_open (&s, err) < 0)
     return -1;
   uint32_t seq = (uint32_t)time (NULL);
   int64_t th_nat, th_filter;
-  if (table_handle (s, seq, "nat", &th_nat, err) < 0
-      || table_handle (s, seq + 10, "filter", &th_filter, err) < 0)
+  if (table_handle (s, seq, "nat", &th_nat, err) != 0
+      || table_handle (s, seq + 10, "filter", &th_filter, err) != 0)
     return sock_close (s), -1;
-  cleanup_free char *buf = xzalloc (BATCH_SZ);
+  /* a rule is < 700 bytes (the largest, DNAT with -d and ! -i, ~560) */
+  cleanup_free char *buf = xzalloc (count * 3 * 700 + 256);
   struct batch b = { buf, 0, seq + 20, seq + 20 };
   batch_begin (&b);
   jv_array_foreach (ports, i, p)
@@ -442,12 +448,15 @@ nft_ports_add (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv 
   int rc = talk (s, &b, count * 3, &r, err);
   sock_close (s);
   if (rc == 0 && jv_array_length (jv_copy (r.rules)) != count * 3)
-    rc = dk_make_error (err, 0, "nf_tables: %d rule handles echoed, %d expected",
-                        jv_array_length (jv_copy (r.rules)), count * 3);
+    {
+      dk_make_error (err, 0, "nf_tables: %d rule handles echoed, %d expected",
+                     jv_array_length (jv_copy (r.rules)), count * 3);
+      rc = -2; /* committed, but not all handles are known */
+    }
   if (rc < 0)
     {
       jv_free (r.rules);
-      return -1;
+      return rc;
     }
   *out = JV_OBJECT (jv_string ("nat"), jv_number (th_nat), jv_string ("filter"),
                     jv_number (th_filter), jv_string ("rules"), r.rules);
@@ -471,8 +480,8 @@ nft_ports_del (jv rec, dk_err_t *err)
   dk_json_int (rec, "nat", &want_nat);
   dk_json_int (rec, "filter", &want_filter);
   int rc = 0;
-  if (table_handle (s, seq, "nat", &th_nat, err) < 0
-      || table_handle (s, seq + 10, "filter", &th_filter, err) < 0)
+  if (table_handle (s, seq, "nat", &th_nat, err) != 0
+      || table_handle (s, seq + 10, "filter", &th_filter, err) != 0)
     rc = -1;
   else if (th_nat != want_nat || th_filter != want_filter)
     rc = dk_make_error (err, ESTALE, "nf_tables: the tables were recreated");

@@ -220,9 +220,10 @@ on_upload (int64_t sent, int64_t total, void *ud)
 static int
 finish_upload (struct reg_client *c, const char *repo, const char *scope, const char *url,
                const char *digest, const void *data, size_t len, struct up_progress *up,
-               dk_err_t *err)
+               bool *again, dk_err_t *err)
 {
   cleanup_free char *put = with_digest (url, digest);
+  *again = false;
   const char *hdrs[] = { "Content-Type: application/octet-stream", NULL };
   struct reg_req req = { .method = "PUT",
                          .on_upload = up->id && len ? on_upload : NULL,
@@ -236,10 +237,14 @@ finish_upload (struct reg_client *c, const char *repo, const char *scope, const 
                          .no_retry = true };
   struct reg_resp resp = { 0 };
   if (reg_do (c, &req, &resp, err) < 0)
-    return dk_error_wrap (err, "upload %s", digest);
+    {
+      *again = true;
+      return dk_error_wrap (err, "upload %s", digest);
+    }
   int ret = 0;
   if (resp.status != 201)
     {
+      *again = resp.status == 429 || resp.status >= 500;
       reg_status_error (&resp, "push", repo, repo, err);
       ret = dk_error_wrap (err, "upload %s", digest);
     }
@@ -350,7 +355,16 @@ upload_chunked (struct reg_client *c, const char *repo, const char *scope, const
   if (ret == 0)
     {
       up->base = 0;
-      ret = finish_upload (c, repo, scope, url, digest, "", 0, up, err);
+      /* the closing PUT moves no data: repeated as it is when it fails */
+      bool again = true;
+      for (int attempt = 1; again; attempt++)
+        {
+          ret = finish_upload (c, repo, scope, url, digest, "", 0, up, &again, err);
+          if (ret == 0 || attempt >= c->retries)
+            break;
+          dk_error_release (err);
+          reg_backoff (attempt);
+        }
     }
   else
     dk_error_wrap (err, "upload %s", digest);
@@ -365,10 +379,22 @@ upload_blob (struct reg_client *c, const char *repo, const char *scope, const ch
   struct up_progress up = { id, 0, 0, 0 };
   if (chunk > 0 && (int64_t)len > chunk)
     return upload_chunked (c, repo, scope, digest, data, len, chunk, &up, err);
-  cleanup_free char *url = NULL;
-  if (start_upload (c, repo, scope, &url, err) < 0)
-    return -1;
-  return finish_upload (c, repo, scope, url, digest, data, len, &up, err);
+  /* a monolithic upload that fails on the way (connection, 429, 5xx) starts
+     again with a new upload, --retries times in all */
+  for (int attempt = 1;; attempt++)
+    {
+      cleanup_free char *url = NULL;
+      if (start_upload (c, repo, scope, &url, err) < 0)
+        return -1;
+      bool again = false;
+      if (finish_upload (c, repo, scope, url, digest, data, len, &up, &again, err) == 0)
+        return 0;
+      if (!again || attempt >= c->retries)
+        return -1;
+      dk_debug ("upload %s: %s; starting again", digest, (*err)->msg);
+      dk_error_release (err);
+      reg_backoff (attempt);
+    }
 }
 
 int

@@ -114,7 +114,7 @@ pull_into_store() {
   assert_line --partial '"Pushed"'
   assert_output --partial "resuming there"
   # accepted chunks: contiguous from 0, at most 64 KiB each
-  mapfile -t ranges < <(jq -r 'select(.method == "PATCH" and .status == 202) | .content_range' "$P_LOG")
+  mapfile -t ranges < <(fault_log "$P_LOG" | jq -r 'select(.method == "PATCH" and .status == 202) | .content_range')
   [ "${#ranges[@]}" -ge 4 ]
   next=0
   for r in "${ranges[@]}"; do
@@ -124,7 +124,7 @@ pull_into_store() {
     next=$((BASH_REMATCH[2] + 1))
   done
   # the failed one, then the upload's status asked, then the same range again
-  jq -s -e 'map(select(.path | test("/blobs/uploads/")))
+  jq -s -e 'sort_by(.t) | map(select(.path | test("/blobs/uploads/")))
     | (map(.status == 503) | index(true)) as $i
     | .[$i].method == "PATCH" and .[$i + 1].method == "GET" and .[$i + 1].status == 204
       and .[$i + 2].content_range == .[$i].content_range' "$P_LOG"
@@ -135,6 +135,47 @@ pull_into_store() {
   run "$DK_PULL" --output-dir "$WORK/back" "$dst/ch/bb:latest"
   assert_success
   assert_equal "$(last_line | jq -r .id)" "$id"
+}
+
+@test "push: a blob PUT answered 503 starts a new upload; a manifest PUT failing for good gives Docker's message" {
+  start_registry plain
+  push_fixture busybox "$REGISTRY/dk/bb:latest"
+  pull_into_store "$REGISTRY/dk/bb:latest"
+  src=$REGISTRY
+  start_registry plain
+  start_fault_proxy P "$REGISTRY"
+  "$GRAPH" --root "$WORK/root" tag "$src/dk/bb:latest" "$P/f/bb:latest" >/dev/null
+  fault_rules "$P_RULES" '[{"method": "PUT", "path": "digest=", "status": 503, "times": 1}]'
+  run "$DK_PULL" --root "$WORK/root" --log-level debug push "$P/f/bb:latest"
+  assert_success
+  assert_output --partial "starting again"
+  # layer and config, and the layer or config again
+  assert_equal "$(fault_count "$P_LOG" '.method == "POST" and (.path | test("/blobs/uploads/"))')" 3
+  assert_equal "$(fault_count "$P_LOG" '.method == "PUT" and .status == 201 and (.path | test("digest="))')" 2
+  "$GRAPH" --root "$WORK/root" tag "$src/dk/bb:latest" "$P/f/bb:v2" >/dev/null
+  fault_rules "$P_RULES" '[{"method": "PUT", "path": "/manifests/", "status": 500}]'
+  : >"$P_LOG"
+  run "$DK_PULL" --root "$WORK/root" --retries 2 push "$P/f/bb:v2"
+  assert_failure 1
+  assert_equal "$(last_line | jq -r .message)" "received unexpected HTTP status: 500 Internal Server Error"
+  assert_equal "$(fault_count "$P_LOG" '.method == "PUT" and (.path | test("/manifests/"))')" 2
+  assert_line --partial '"Layer already exists"'
+}
+
+@test "push: a docker.io name goes to Docker Hub (DK_PULL_TEST_HUB_URL), never to a mirror" {
+  start_registry plain
+  push_fixture busybox "$REGISTRY/dk/bb:latest"
+  pull_into_store "$REGISTRY/dk/bb:latest"
+  src=$REGISTRY
+  start_registry plain
+  "$GRAPH" --root "$WORK/root" tag "$src/dk/bb:latest" dkpushhub:v1 >/dev/null
+  DK_PULL_TEST_HUB_URL=http://$REGISTRY run "$DK_PULL" --root "$WORK/root" \
+    --registry-mirror "http://127.0.0.1:$(free_port)" push dkpushhub:v1
+  assert_success
+  assert_line --index 0 '{"type":"progress","status":"The push refers to repository [docker.io/library/dkpushhub]"}'
+  digest=$(last_line | jq -r .digest)
+  got=$(curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://$REGISTRY/v2/library/dkpushhub/manifests/v1")
+  assert_equal "sha256:$(printf '%s' "$got" | sha256sum | cut -d' ' -f1)" "$digest"
 }
 
 @test "push: an image that is not in the store" {
