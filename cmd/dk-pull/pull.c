@@ -73,11 +73,7 @@ open_and_resolve (const struct pull_opts *o, const struct dk_ref *ref, const str
       reg_client_free (c);
     }
   struct reg_client *c = NULL;
-  /* test knob (docs/registry.md): a local registry stands for Docker Hub */
-  const char *hub_url = hub ? getenv ("DK_PULL_TEST_HUB_URL") : NULL;
-  if (hub_url && *hub_url == '\0')
-    hub_url = NULL;
-  if (reg_client_open (hub_url ? NULL : dk_ref_registry_host (ref), hub_url, &o->reg, &c, err) < 0)
+  if (reg_client_open (dk_ref_registry_host (ref), NULL, &o->reg, &c, err) < 0)
     return -1;
   if (manifest_resolve (c, ref->path, tag_or_digest, p, fname, fref, m, err) < 0)
     {

@@ -91,6 +91,8 @@ void dk_proc_exec (struct dk_proc_plan *p) __attribute__ ((noreturn));
 /* ---- seccomp.c ---- */
 int dk_seccomp_compile (jv seccomp, struct sock_fprog **out, unsigned *flags, dk_err_t *err);
 int dk_seccomp_load (struct sock_fprog *prog, unsigned flags, dk_err_t *err);
+/* seccomp_cache.c: dk_seccomp_compile through the cache under the root. */
+int dk_seccomp_prepare (jv seccomp, struct sock_fprog **out, unsigned *flags, dk_err_t *err);
 
 /* ---- rootfs.c: mounts, /dev, pivot_root (in the child) ---- */
 int dk_rootfs_prepare (jv config, const char *rootfs, const char *cgroup, bool userns,

@@ -42,7 +42,7 @@ teardown() {
 # gaps LOG REGEX: seconds between consecutive logged requests whose path
 # matches REGEX, one per line.
 gaps() {
-  jq -s -r --arg re "$2" '[.[] | select(.path | test($re)) | .t]
+  jq -s -r --arg re "$2" '[sort_by(.t)[] | select(.path | test($re)) | .t]
     | range(1; length) as $i | .[$i] - .[$i - 1]' "$1"
 }
 
@@ -68,15 +68,14 @@ nothing_registered() {
   for st in 500:'Internal Server Error' 502:'Bad Gateway' 503:'Service Unavailable'; do
     : >"$P_LOG"
     fault_rules "$P_RULES" "[{\"path\": \"/manifests/\", \"status\": ${st%%:*}}]"
-    start=$(date +%s.%N)
     run "$DK_PULL" --output-dir "$WORK/o$st" --retries 3 "$P/dk/bb:latest"
-    took=$(echo "$(date +%s.%N) - $start" | bc)
     assert_failure 1
     assert_equal "$(last_line | jq -r .message)" "received unexpected HTTP status: ${st%%:*} ${st#*:}"
     assert_equal "$(last_line | jq -r .code)" unavailable
     assert_equal "$(fault_count "$P_LOG" '.path | test("/manifests/")')" 3
-    # 0.25 + 0.5 s of backoff, not more than a few seconds in all
-    [ "$(echo "$took < 5" | bc)" = 1 ]
+    # 0.25 + 0.5 s of backoff between the attempts, and no more than that
+    # (with room for a loaded machine)
+    jq -se 'add | . >= 0.74 and . < 4' < <(gaps "$P_LOG" /manifests/)
   done
 }
 
@@ -95,7 +94,7 @@ nothing_registered() {
   run "$DK_PULL" --output-dir "$WORK/once" "$P/dk/bb:latest"
   assert_success
   assert_equal "$(fault_count "$P_LOG" '.path | test("/manifests/")')" 2
-  jq -en --argjson a "$(gaps "$P_LOG" /manifests/)" '$a >= 0.24 and $a < 2'
+  jq -en --argjson a "$(gaps "$P_LOG" /manifests/)" '$a >= 0.24 and $a < 3'
   # the Hub's rate limit answer: its own words
   body='{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}'
   fault_rules "$P_RULES" "$(jq -cn --arg b "$body" '[{path: "/manifests/", status: 429, body: $b,
@@ -116,13 +115,13 @@ nothing_registered() {
   run "$DK_PULL" --output-dir "$WORK/short" "$P/dk/bb:latest"
   assert_success
   # the registry's 1 s, not our 0.25 s
-  jq -en --argjson a "$(gaps "$P_LOG" /manifests/)" '$a >= 0.95 and $a < 3'
+  jq -en --argjson a "$(gaps "$P_LOG" /manifests/)" '$a >= 0.95 and $a < 4'
   : >"$P_LOG"
   fault_rules "$P_RULES" '[{"path": "/manifests/", "status": 429, "headers": {"Retry-After": "3600"}}]'
   start=$(date +%s)
   run "$DK_PULL" --output-dir "$WORK/long" "$P/dk/bb:latest"
   assert_failure 1
-  [ $(($(date +%s) - start)) -lt 5 ]
+  [ $(($(date +%s) - start)) -lt 10 ]
   assert_equal "$(fault_count "$P_LOG" '.path | test("/manifests/")')" 1
   assert_equal "$(last_line | jq -r .message)" "toomanyrequests: too many requests (the registry asks to retry after 3600 s)"
 }
@@ -171,7 +170,7 @@ nothing_registered() {
   fault_rules "$P_RULES" "[{\"path\": \"/blobs/$BIG_LAYER\", \"method\": \"GET\", \"cut\": 1000000, \"times\": 1}]"
   run "$DK_PULL" --root "$WORK/root" --log-level debug "$P/dk/big:latest"
   assert_success
-  mapfile -t ranges < <(jq -r "select(.path | test(\"/blobs/$BIG_LAYER\")) | .range" "$P_LOG")
+  mapfile -t ranges < <(fault_log "$P_LOG" | jq -r "select(.path | test(\"/blobs/$BIG_LAYER\")) | .range")
   assert_equal "${#ranges[@]}" 2
   assert_equal "${ranges[0]}" null
   # the second request asks for the rest only

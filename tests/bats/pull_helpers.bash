@@ -209,6 +209,12 @@ fault_rules() {
   printf '%s\n' "$2" >"$1.tmp" && mv "$1.tmp" "$1"
 }
 
+# fault_log LOG: the logged requests in the order they came in (the log is
+# written as they finish, which under load is not always the same order).
+fault_log() {
+  jq -s -c 'sort_by(.t)[]' "$1"
+}
+
 # fault_count LOG JQ-FILTER: how many logged requests match the filter.
 fault_count() {
   jq -c "select($2)" "$1" | wc -l

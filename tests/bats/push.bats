@@ -114,7 +114,7 @@ pull_into_store() {
   assert_line --partial '"Pushed"'
   assert_output --partial "resuming there"
   # accepted chunks: contiguous from 0, at most 64 KiB each
-  mapfile -t ranges < <(jq -r 'select(.method == "PATCH" and .status == 202) | .content_range' "$P_LOG")
+  mapfile -t ranges < <(fault_log "$P_LOG" | jq -r 'select(.method == "PATCH" and .status == 202) | .content_range')
   [ "${#ranges[@]}" -ge 4 ]
   next=0
   for r in "${ranges[@]}"; do
@@ -124,7 +124,7 @@ pull_into_store() {
     next=$((BASH_REMATCH[2] + 1))
   done
   # the failed one, then the upload's status asked, then the same range again
-  jq -s -e 'map(select(.path | test("/blobs/uploads/")))
+  jq -s -e 'sort_by(.t) | map(select(.path | test("/blobs/uploads/")))
     | (map(.status == 503) | index(true)) as $i
     | .[$i].method == "PATCH" and .[$i + 1].method == "GET" and .[$i + 1].status == 204
       and .[$i + 2].content_range == .[$i].content_range' "$P_LOG"
@@ -160,6 +160,22 @@ pull_into_store() {
   assert_equal "$(last_line | jq -r .message)" "received unexpected HTTP status: 500 Internal Server Error"
   assert_equal "$(fault_count "$P_LOG" '.method == "PUT" and (.path | test("/manifests/"))')" 2
   assert_line --partial '"Layer already exists"'
+}
+
+@test "push: a docker.io name goes to Docker Hub (DK_PULL_TEST_HUB_URL), never to a mirror" {
+  start_registry plain
+  push_fixture busybox "$REGISTRY/dk/bb:latest"
+  pull_into_store "$REGISTRY/dk/bb:latest"
+  src=$REGISTRY
+  start_registry plain
+  "$GRAPH" --root "$WORK/root" tag "$src/dk/bb:latest" dkpushhub:v1 >/dev/null
+  DK_PULL_TEST_HUB_URL=http://$REGISTRY run "$DK_PULL" --root "$WORK/root" \
+    --registry-mirror "http://127.0.0.1:$(free_port)" push dkpushhub:v1
+  assert_success
+  assert_line --index 0 '{"type":"progress","status":"The push refers to repository [docker.io/library/dkpushhub]"}'
+  digest=$(last_line | jq -r .digest)
+  got=$(curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://$REGISTRY/v2/library/dkpushhub/manifests/v1")
+  assert_equal "sha256:$(printf '%s' "$got" | sha256sum | cut -d' ' -f1)" "$digest"
 }
 
 @test "push: an image that is not in the store" {
