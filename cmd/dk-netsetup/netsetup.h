@@ -61,9 +61,10 @@ bool in_subnet6 (const struct in6_addr *a, const struct in6_addr *net, int plen)
 int ipam_alloc6 (struct ctx *c, const struct net *n, const struct in6_addr *want, const char *owner,
                  struct in6_addr *out, dk_err_t *err);
 int ipam_release_key (struct ctx *c, const char *net, const char *key, dk_err_t *err);
-/* The default bridge's IPv6 settings from init's flags. */
-int net6_configure (const struct daemon_cfg *d, struct net *n, const char *fixed6, const char *dgw6,
-                    dk_err_t *err);
+/* The default bridge's IPv6 settings from init's flags (old: the saved
+   network, name NULL when none). */
+int net6_configure (const struct daemon_cfg *d, struct net *n, const struct net *old,
+                    const char *fixed6, const char *dgw6, dk_err_t *err);
 
 /* store.c */
 bool name_ok (const char *name);
