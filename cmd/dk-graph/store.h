@@ -30,6 +30,10 @@ void store_close (struct store *s);
 /* Exclusive lock of the store's metadata (layers, images, references). */
 int store_lock (struct store *s, dk_err_t *err);
 void store_unlock (struct store *s);
+/* Removes overlay2 short links whose layer is gone (a crash between the
+   link and the layer's commit): prune does it, no other command needs it
+   (a mount recreates missing links from meta.json). */
+void store_clean_links (struct store *s);
 
 /* A private directory under tmp/ for partial work, locked while it lives so
    that tmp cleanup of another process leaves it alone. */

@@ -623,3 +623,25 @@ parent_child() {
   tar -C "$T" -xf "$T/c.tar" manifest.json
   assert_equal "$(jq -r '.[0].Parent // "none"' "$T/manifest.json")" none
 }
+
+@test "graph: container-create --volatile mounts overlay volatile and mounts again after an unmount" {
+  two_layer_image busybox:latest
+  run "${G[@]}" container-create c1 --image busybox:latest --volatile --mount
+  assert_success
+  p=$(jq -r .path <<<"$output")
+  run findmnt -n -o OPTIONS "$p"
+  assert_output --regexp 'volatile'
+  echo kept >"$p/written"
+  run "${G[@]}" container-unmount c1
+  assert_success
+  # the kernel leaves work/work/incompat/volatile and refuses a mount over it
+  assert [ -d "$R/overlay2/containers/c1/work/work/incompat/volatile" ]
+  run "${G[@]}" container-mount c1
+  assert_success
+  assert_equal "$(cat "$p/written")" kept
+  run "${G[@]}" container-create c2 --image busybox:latest --mount
+  run findmnt -n -o OPTIONS "$(jq -r .path <<<"$output")"
+  refute_output --regexp 'volatile'
+  run "${G[@]}" container-rm c1
+  assert_success
+}

@@ -110,12 +110,19 @@ nothing_registered() {
   assert_equal "$(last_line | jq -r .message)" "toomanyrequests: too many requests"
 }
 
-@test "faults: 429 with Retry-After: waited for when short, not at all when beyond 30 s" {
+@test "faults: Retry-After (seconds or an HTTP date): waited for when short, not at all beyond 30 s" {
   fault_rules "$P_RULES" '[{"path": "/manifests/", "status": 429, "times": 1, "headers": {"Retry-After": "1"}}]'
   run "$DK_PULL" --output-dir "$WORK/short" "$P/dk/bb:latest"
   assert_success
   # the registry's 1 s, not our 0.25 s
   jq -en --argjson a "$(gaps "$P_LOG" /manifests/)" '$a >= 0.95 and $a < 4'
+  # an HTTP date 3 s ahead
+  : >"$P_LOG"
+  when=$(LC_ALL=C date -u -d '+3 seconds' '+%a, %d %b %Y %H:%M:%S GMT')
+  fault_rules "$P_RULES" "[{\"path\": \"/manifests/\", \"status\": 503, \"times\": 1, \"headers\": {\"Retry-After\": \"$when\"}}]"
+  run "$DK_PULL" --output-dir "$WORK/date" "$P/dk/bb:latest"
+  assert_success
+  jq -en --argjson a "$(gaps "$P_LOG" /manifests/)" '$a >= 1 and $a < 5'
   : >"$P_LOG"
   fault_rules "$P_RULES" '[{"path": "/manifests/", "status": 429, "headers": {"Retry-After": "3600"}}]'
   start=$(date +%s)
