@@ -139,26 +139,43 @@ note_dellink (const struct nlmsghdr *nlh, void *data)
     g->seen = true;
 }
 
-/* Deletes the veth pair; returns once the kernel has unlisted it, which is
+/* Deleting the veth pair returns once the kernel has unlisted it, which is
    ~15 ms before its answer to RTM_DELLINK (an RCU barrier): a lingerer
    sends the request and waits for that answer, we wait for the link's
-   RTM_DELLINK event. */
+   RTM_DELLINK event (or the lingerer's answer, whichever comes first). */
 int
-veth_delete (const char *veth, dk_err_t *err)
+veth_delete_start (const char *veth, struct veth_del *vd, dk_err_t *err)
 {
-  cleanup_nl struct dk_nl *nl = NULL, *mon = NULL;
+  *vd = (struct veth_del){ .rfd = -1 };
+  cleanup_nl struct dk_nl *nl = NULL;
   if (dk_nl_open (&nl, err) < 0)
     return -1;
   int idx = dk_nl_link_index (nl, veth, err);
   if (idx <= 0)
     return idx;
   cleanup_error dk_err_t e = NULL;
-  int res_fd = -1;
-  if (dk_nl_open_monitor (NETLINK_ROUTE, RTNLGRP_LINK, &mon, &e) < 0
-      || linger_fork (-1, dellink, (void *)veth, &res_fd, &e) < 0)
-    return dk_nl_link_del (nl, veth, err) < 0 ? -1 : 0;
-  cleanup_close int rfd = res_fd;
-  struct gone g = { idx, false };
+  if (dk_nl_open_monitor (NETLINK_ROUTE, RTNLGRP_LINK, &vd->mon, &e) < 0
+      || linger_fork (-1, dellink, (void *)veth, &vd->rfd, &e) < 0)
+    {
+      dk_nl_close (vd->mon);
+      vd->mon = NULL;
+      return dk_nl_link_del (nl, veth, err) < 0 ? -1 : 0;
+    }
+  vd->index = idx;
+  vd->veth = veth;
+  return 0;
+}
+
+int
+veth_delete_finish (struct veth_del *vd, dk_err_t *err)
+{
+  if (vd->mon == NULL)
+    return 0;
+  cleanup_nl struct dk_nl *mon = vd->mon;
+  cleanup_close int rfd = vd->rfd;
+  vd->mon = NULL;
+  vd->rfd = -1;
+  struct gone g = { vd->index, false };
   struct pollfd p[2] = { { dk_nl_fd (mon), POLLIN, 0 }, { rfd, POLLIN, 0 } };
   while (!g.seen)
     {
@@ -176,8 +193,17 @@ veth_delete (const char *veth, dk_err_t *err)
           linger_result (rfd, &r);
           if (r == 0 || r == ENODEV)
             return 0;
-          return dk_make_error (err, r, "delete link %s", veth);
+          return dk_make_error (err, r, "delete link %s", vd->veth);
         }
     }
   return 0;
+}
+
+int
+veth_delete (const char *veth, dk_err_t *err)
+{
+  struct veth_del vd;
+  if (veth_delete_start (veth, &vd, err) < 0)
+    return -1;
+  return veth_delete_finish (&vd, err);
 }

@@ -205,8 +205,17 @@ void link_gateways (const struct net *n, struct link_cfg *l);
 /* The veth pair of an endpoint, on n's bridge and configured inside netns. */
 int create_links (const struct daemon_cfg *d, const struct net *n, const char *netns,
                   const struct link_cfg *l, dk_err_t *err);
-/* Deletes a veth pair; returns when it is gone from the link list. */
+/* Deletes a veth pair; returns when it is gone from the link list.  In two
+   steps, so that the caller works while the kernel does. */
 int veth_delete (const char *veth, dk_err_t *err);
+struct veth_del
+{
+  struct dk_nl *mon; /* NULL: nothing to wait for */
+  int rfd, index;
+  const char *veth;
+};
+int veth_delete_start (const char *veth, struct veth_del *vd, dk_err_t *err);
+int veth_delete_finish (struct veth_del *vd, dk_err_t *err);
 
 /* endpoint.c */
 int cmd_connect (struct ctx *c, int argc, char **argv, dk_err_t *err);
