@@ -80,6 +80,9 @@ void containers_load (void);
 /* lifecycle.c: removes the layer and directories of a container without a record */
 void container_discard (const char *id);
 
+/* create_check.c: the JSON kinds of a create body's fields; *body normalized */
+int container_create_check (jv *body, dk_err_t *err);
+
 /* start.c */
 void container_start (struct container *c, struct http_req *req);
 void container_exited (struct container *c, jv status);

@@ -4,6 +4,7 @@
 #include "cleanup.h"
 #include "log.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,12 +268,14 @@ h_container_stop (struct http_req *req)
   struct container *c = lookup (req);
   if (c == NULL)
     return;
+  long long t = LLONG_MIN;
+  if (!http_query_int (req, "t", &t))
+    return;
   if (!is_running (c))
     {
       http_respond_empty (req, 304);
       return;
     }
-  cleanup_free char *ts = http_query (req, "t");
   cleanup_free char *ss = http_query (req, "signal");
   jv create = container_create_body (c);
   jv iconf = dk_json_get (c->doc, "ImageConfig");
@@ -284,8 +287,8 @@ h_container_stop (struct http_req *req)
   dk_json_int (create, "StopTimeout", &timeout);
   jv_free (create);
   jv_free (iconf);
-  if (ts && *ts)
-    timeout = strtoll (ts, NULL, 10);
+  if (t != LLONG_MIN)
+    timeout = t;
   if (sig < 0)
     {
       http_error (req, 400, "Invalid signal: %s", ss);
