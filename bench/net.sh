@@ -5,11 +5,12 @@
 #     same without a port;
 #  2. 100 endpoints connected concurrently: 100 distinct addresses, and after
 #     teardown no veth, rule, allocation or namespace is left.
-# Usage: bench/net.sh [rounds]   (needs root; bin/dk-netsetup built)
+# Usage: bench/net.sh [rounds]   (needs root; bin/dk-netsetup built, or
+#        DK_NETSETUP_BIN=path to compare another build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-50}
-bin=$PWD/bin/dk-netsetup
+bin=${DK_NETSETUP_BIN:-$PWD/bin/dk-netsetup}  # another build, for A/B runs
 T=$(mktemp -d)
 NS=dkb-$$-$RANDOM
 ip netns add "$NS"

@@ -16,6 +16,9 @@
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
+#ifndef CGROUP_SUPER_MAGIC
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#endif
 
 const char *
 dk_cgroup_root (void)
@@ -61,6 +64,14 @@ dk_cgroup_path (const char *cgroups_path, const char *id)
 
 /* The hierarchies that hold a container: every v1 mount under the root
    (a directory, not a symlink such as cpu,cpuacct) or the single v2 one. */
+bool
+dk_cgroup_is_hierarchy (const char *dir)
+{
+  struct statfs st;
+  return statfs (dir, &st) == 0
+         && (st.f_type == CGROUP_SUPER_MAGIC || st.f_type == CGROUP2_SUPER_MAGIC);
+}
+
 static char **
 hierarchies (void)
 {
@@ -77,8 +88,16 @@ hierarchies (void)
     {
       if (de->d_name[0] == '.' || de->d_type != DT_DIR)
         continue;
+      char *h = xasprintf ("%s/%s", dk_cgroup_root (), de->d_name);
+      /* a plain directory on the tmpfs is no hierarchy (something made
+         /sys/fs/cgroup/hugetlb here once: every create then failed) */
+      if (!dk_cgroup_is_hierarchy (h))
+        {
+          free (h);
+          continue;
+        }
       v = xrealloc (v, sizeof (char *) * (n + 2));
-      v[n++] = xasprintf ("%s/%s", dk_cgroup_root (), de->d_name);
+      v[n++] = h;
       v[n] = NULL;
     }
   return v;

@@ -46,6 +46,8 @@ int dk_cgroup_devices_v2 (const char *dir, jv rules, dk_err_t *err);
 int dk_cgroup_pids (const char *path, pid_t **pids, size_t *n, dk_err_t *err);
 /* Number of OOM kills recorded for the cgroup (0 when unknown). */
 long dk_cgroup_oom_kills (const char *path);
+/* true when dir is a cgroup or cgroup2 mount (not a plain directory). */
+bool dk_cgroup_is_hierarchy (const char *dir);
 /* Directory of the cgroup for a v1 controller ("memory") or, on v2, the
    unified directory (controller ignored).  malloc'd. */
 char *dk_cgroup_dir (const char *path, const char *controller);

@@ -74,9 +74,10 @@ cmd_container_create (struct store *s, int argc, char **argv, dk_err_t *err)
 {
   static const struct option longopts[] = { { "image", required_argument, 0, 'i' },
                                             { "mount", no_argument, 0, 'm' },
+                                            { "volatile", no_argument, 0, 'v' },
                                             { 0, 0, 0, 0 } };
   const char *image = NULL;
-  bool do_mount = false;
+  bool do_mount = false, is_volatile = false;
   int c;
   optind = 0;
   while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1)
@@ -84,9 +85,11 @@ cmd_container_create (struct store *s, int argc, char **argv, dk_err_t *err)
       image = optarg;
     else if (c == 'm')
       do_mount = true;
+    else if (c == 'v')
+      is_volatile = true;
     else
       return dk_make_error_code (err, DK_ECODE_INVALID, 0,
-                                 "usage: container-create ID --image IMAGE");
+                                 "usage: container-create ID --image IMAGE [--mount] [--volatile]");
   if (optind + 1 != argc)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0,
                                "usage: container-create ID --image IMAGE");
@@ -95,12 +98,13 @@ cmd_container_create (struct store *s, int argc, char **argv, dk_err_t *err)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid container ID `%s`", id);
   cleanup_free char *iid = NULL;
   cleanup_jv jv config = jv_invalid ();
+  cleanup_jv jv imeta = jv_invalid ();
   cleanup_free char *top = xstrdup ("");
   if (image && *image)
     {
-      if (image_resolve (s, image, &iid, err) < 0 || image_load (s, iid, &config, NULL, err) < 0)
+      if (image_resolve (s, image, &iid, err) < 0 || image_load (s, iid, &config, &imeta, err) < 0)
         return -1;
-      cleanup_jv jv chain = image_chain (config);
+      cleanup_jv jv chain = image_chain_meta (config, imeta);
       int n = dk_json_len (chain);
       if (n > 0)
         {
@@ -158,6 +162,8 @@ cmd_container_create (struct store *s, int argc, char **argv, dk_err_t *err)
       m = jv_object_set (m, jv_string ("image"), jv_string (iid ? iid : ""));
       m = jv_object_set (m, jv_string ("layer"), jv_string (top));
       m = jv_object_set (m, jv_string ("created"), jv_string (now));
+      if (is_volatile && s->overlay)
+        m = jv_object_set (m, jv_string ("volatile"), jv_true ());
       cleanup_free char *mp = xasprintf ("%s/meta.json", t.path);
       ret = dk_scratch_write_json (mp, m, err); /* disposable layer */
     }
@@ -256,9 +262,22 @@ mount_layer (struct store *s, const char *id, char **path, dk_err_t *err)
         }
       /* relative paths from the driver directory keep 125 layers within the
          one page the kernel copies mount options into */
+      bool vol = false;
+      if (dk_json_bool (meta, "volatile", &vol) && vol)
+        {
+          /* a volatile mount leaves work/work/incompat/volatile, and the
+             kernel refuses the next mount while it exists: the layer is a
+             --rm container's, whose upper dir is not kept across a crash */
+          cleanup_free char *inc = xasprintf ("%s/work/work/incompat", dir);
+          cleanup_free char *v = xasprintf ("%s/volatile", inc);
+          if (dk_remove_tree (v, err) < 0)
+            return -1;
+          if (rmdir (inc) < 0 && errno != ENOENT)
+            return dk_make_error (err, errno, "remove `%s`", inc);
+        }
       cleanup_free char *opts = xasprintf ("lowerdir=%s,upperdir=containers/%s/diff,"
-                                           "workdir=containers/%s/work",
-                                           lo.data, id, id);
+                                           "workdir=containers/%s/work%s",
+                                           lo.data, id, id, vol ? ",volatile" : "");
       dk_buf_free (&lo);
       if (strlen (opts) >= (size_t)getpagesize ())
         return dk_make_error_code (err, DK_ECODE_INTERNAL, 0,
@@ -314,13 +333,17 @@ cmd_container_unmount (struct store *s, int argc, char **argv, dk_err_t *err)
   return 0;
 }
 
+/* The layer is renamed into tmp/ under the lock: from then on it is gone
+   for every command, and a crash leaves it to the next store_open. The
+   unmount (which syncs the upper file system) and the delete run in a child
+   after the result is out. */
 int
 cmd_container_rm (struct store *s, int argc, char **argv, dk_err_t *err)
 {
   if (argc != 2)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "usage: container-rm ID");
   cleanup_free char *dir = NULL;
-  if (container_meta (s, argv[1], NULL, &dir, err) < 0 || unmount (dir, err) < 0)
+  if (container_meta (s, argv[1], NULL, &dir, err) < 0)
     return -1;
   struct tmpdir t = { 0 };
   if (tmpdir_new (s, &t, err) < 0 || store_lock (s, err) < 0)
@@ -332,10 +355,15 @@ cmd_container_rm (struct store *s, int argc, char **argv, dk_err_t *err)
   int r = rename (dir, dest);
   int e = errno;
   store_unlock (s);
-  tmpdir_done (&t);
   if (r < 0)
-    return dk_make_error (err, e, "remove container layer %s", argv[1]);
+    {
+      tmpdir_done (&t);
+      return dk_make_error (err, e, "remove container layer %s", argv[1]);
+    }
   dk_jsonl_write (stdout, result_obj ());
+  if (getenv ("DK_GRAPH_RM_CRASH"))
+    _exit (9); /* tests: a kill -9 between the rename and the cleanup */
+  tmpdir_done_background (&t);
   return 0;
 }
 

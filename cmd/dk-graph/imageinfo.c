@@ -67,15 +67,22 @@ labels_of (jv config)
   return jv_is_valid (l) ? l : jv_object ();
 }
 
+static jv
+str_or_empty (jv obj, const char *key)
+{
+  const char *v = dk_json_str (obj, key);
+  return jv_string (v ? v : "");
+}
+
 jv
 image_summary (struct store *s, const char *id, jv config, jv meta, jv refs)
 {
   jv tags, digests;
   image_refs (refs, id, &tags, &digests);
-  cleanup_jv jv chain = image_chain (config);
+  cleanup_jv jv chain = image_chain_meta (config, meta);
   jv o = jv_object ();
   o = jv_object_set (o, jv_string ("Id"), jv_string (id));
-  o = jv_object_set (o, jv_string ("ParentId"), jv_string (""));
+  o = jv_object_set (o, jv_string ("ParentId"), str_or_empty (meta, "parent"));
   o = jv_object_set (o, jv_string ("RepoTags"), tags);
   o = jv_object_set (o, jv_string ("RepoDigests"), digests);
   o = jv_object_set (o, jv_string ("Created"),
@@ -133,12 +140,15 @@ cmd_ls (struct store *s, int argc, char **argv, dk_err_t *err)
                                             { "filter", required_argument, 0, 'f' },
                                             { 0, 0, 0, 0 } };
   cleanup_jv jv filters = jv_array ();
+  bool all = false;
   int c;
   optind = 0;
   while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1)
     switch (c)
       {
       case 'a':
+        all = true;
+        break;
       case 'd':
         break;
       case 'f':
@@ -182,6 +192,8 @@ cmd_ls (struct store *s, int argc, char **argv, dk_err_t *err)
     jv_free (f);
   }
 
+  /* untagged images with children are intermediate: shown with --all */
+  cleanup_jv jv parents = all ? jv_object () : image_parent_set (s);
   cleanup_free char *dir = xasprintf ("%s/images", s->idir);
   cleanup_closedir DIR *d = opendir (dir);
   jv *list = NULL;
@@ -198,10 +210,14 @@ cmd_ls (struct store *s, int argc, char **argv, dk_err_t *err)
         continue;
       jv sum = image_summary (s, id, config, meta, refs);
       cleanup_jv jv tags = dk_json_get (sum, "RepoTags");
+      cleanup_jv jv digests = dk_json_get (sum, "RepoDigests");
       cleanup_jv jv labels = dk_json_get (sum, "Labels");
       int64_t created = 0;
       dk_json_int (sum, "Created", &created);
       bool keep = created < before && created > since;
+      if (dk_json_len (tags) <= 0 && dk_json_len (digests) <= 0
+          && jv_get_kind (dk_json_get (parents, id)) == JV_KIND_TRUE)
+        keep = false;
       jv_array_foreach (filters, i, f)
       {
         const char *fs = jv_string_value (f);
@@ -232,13 +248,6 @@ cmd_ls (struct store *s, int argc, char **argv, dk_err_t *err)
   free (list);
   dk_jsonl_write (stdout, jv_object_set (result_obj (), jv_string ("images"), arr));
   return 0;
-}
-
-static jv
-str_or_empty (jv obj, const char *key)
-{
-  const char *v = dk_json_str (obj, key);
-  return jv_string (v ? v : "");
 }
 
 static jv
@@ -281,14 +290,15 @@ cmd_inspect (struct store *s, int argc, char **argv, dk_err_t *err)
     return -1;
   jv tags, digests;
   image_refs (refs, id, &tags, &digests);
-  cleanup_jv jv chain = image_chain (config);
+  cleanup_jv jv chain = image_chain_meta (config, meta);
   cleanup_jv jv rootfs = dk_json_get_kind (config, "rootfs", JV_KIND_OBJECT);
   jv diff_ids = dk_json_get_kind (rootfs, "diff_ids", JV_KIND_ARRAY);
   jv o = jv_object ();
   o = jv_object_set (o, jv_string ("Id"), jv_string (id));
   o = jv_object_set (o, jv_string ("RepoTags"), tags);
   o = jv_object_set (o, jv_string ("RepoDigests"), digests);
-  o = jv_object_set (o, jv_string ("Parent"), str_or_empty (config, "parent"));
+  o = jv_object_set (o, jv_string ("Parent"),
+                     str_or_empty (dk_json_str (meta, "parent") ? meta : config, "parent"));
   o = jv_object_set (o, jv_string ("Comment"), str_or_empty (config, "comment"));
   o = jv_object_set (o, jv_string ("Created"), str_or_empty (config, "created"));
   o = jv_object_set (o, jv_string ("DockerVersion"), str_or_empty (config, "docker_version"));

@@ -88,6 +88,7 @@ image_add_raw (struct store *s, const char *raw, size_t len, const char *mraw, s
       meta = jv_object_set (jv_object (), jv_string ("id"), jv_string (id));
       meta = jv_object_set (meta, jv_string ("added"), jv_string (now));
     }
+  meta = jv_object_set (meta, jv_string ("chain"), jv_copy (chain));
   if (mraw)
     meta = jv_object_set (meta, jv_string ("manifest_digest"), jv_string (mdigest));
   if (jv_array_length (jv_copy (keys)) > 0)
@@ -114,12 +115,11 @@ image_add_raw (struct store *s, const char *raw, size_t len, const char *mraw, s
 int
 cmd_image_add (struct store *s, int argc, char **argv, dk_err_t *err)
 {
-  static const struct option longopts[] = { { "config", required_argument, 0, 'c' },
-                                            { "manifest", required_argument, 0, 'm' },
-                                            { "tag", required_argument, 0, 't' },
-                                            { "digest-ref", required_argument, 0, 'r' },
-                                            { 0, 0, 0, 0 } };
-  const char *config_file = NULL, *manifest_file = NULL;
+  static const struct option longopts[]
+      = { { "config", required_argument, 0, 'c' }, { "manifest", required_argument, 0, 'm' },
+          { "tag", required_argument, 0, 't' },    { "digest-ref", required_argument, 0, 'r' },
+          { "parent", required_argument, 0, 'p' }, { 0, 0, 0, 0 } };
+  const char *config_file = NULL, *manifest_file = NULL, *parent_ref = NULL;
   cleanup_jv jv keys = jv_array ();
   int c;
   optind = 0;
@@ -134,6 +134,9 @@ cmd_image_add (struct store *s, int argc, char **argv, dk_err_t *err)
         case 'm':
           manifest_file = optarg;
           break;
+        case 'p':
+          parent_ref = optarg;
+          break;
         case 't':
         case 'r':
           if (parse_ref (optarg, c == 't', &key, err) < 0)
@@ -142,9 +145,10 @@ cmd_image_add (struct store *s, int argc, char **argv, dk_err_t *err)
           free (key);
           break;
         default:
-          return dk_make_error_code (err, DK_ECODE_INVALID, 0,
-                                     "usage: image-add --config FILE [--manifest FILE] "
-                                     "[--tag NAME:TAG]... [--digest-ref NAME@DIGEST]");
+          return dk_make_error_code (
+              err, DK_ECODE_INVALID, 0,
+              "usage: image-add --config FILE [--manifest FILE] "
+              "[--tag NAME:TAG]... [--digest-ref NAME@DIGEST] [--parent IMAGE]");
         }
     }
   if (config_file == NULL)
@@ -157,8 +161,12 @@ cmd_image_add (struct store *s, int argc, char **argv, dk_err_t *err)
   size_t mlen = 0;
   if (manifest_file && dk_read_file (manifest_file, &mraw, &mlen, err) < 0)
     return -1;
+  cleanup_free char *parent = NULL;
+  if (parent_ref && image_resolve (s, parent_ref, &parent, err) < 0)
+    return -1;
   char id[DK_DIGEST_STR_LEN];
-  if (image_add_raw (s, raw, len, mraw, mlen, keys, id, err) < 0)
+  if (image_add_raw (s, raw, len, mraw, mlen, keys, id, err) < 0
+      || (parent && image_set_parent (s, id, parent, err) < 0))
     return -1;
   dk_jsonl_write (stdout, jv_object_set (result_obj (), jv_string ("id"), jv_string (id)));
   return 0;
@@ -320,7 +328,7 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
 {
   static const struct option longopts[]
       = { { "force", no_argument, 0, 'f' }, { "no-prune", no_argument, 0, 'n' }, { 0, 0, 0, 0 } };
-  bool force = false;
+  bool force = false, prune = true;
   int c;
   optind = 0;
   while ((c = getopt_long (argc, argv, "f", longopts, NULL)) != -1)
@@ -330,6 +338,7 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
         force = true;
         break;
       case 'n':
+        prune = false;
         break;
       default:
         return dk_make_error_code (err, DK_ECODE_INVALID, 0, "usage: rm [--force] IMAGE");
@@ -346,10 +355,12 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
   if (refs_load (s, &refs, err) < 0)
     return -1;
   cleanup_jv jv records = jv_array ();
+  cleanup_jv jv refs_left = jv_invalid (); /* refs after the untagging */
   cleanup_jv jv mine = refs_of (refs, id);
   cleanup_free char *user = container_using (s, id);
   char short_id[13];
   snprintf (short_id, sizeof short_id, "%s", dk_digest_hex (id));
+  int children = image_children (s, id);
 
   if (!is_id_prefix (id, ref))
     {
@@ -394,7 +405,8 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
             }
         }
       cleanup_jv jv left = refs_of (refs, id);
-      if (jv_array_length (jv_copy (left)) > 0)
+      /* untagged; with children it stays as an intermediate image */
+      if (jv_array_length (jv_copy (left)) > 0 || children > 0)
         {
           if (refs_save (s, refs, err) < 0)
             return -1;
@@ -403,6 +415,14 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
     }
   else
     {
+      if (children > 0)
+        {
+          jv_free (refs);
+          return dk_make_error_code (err, DK_ECODE_CONFLICT, 0,
+                                     "conflict: unable to delete %s (cannot be forced) - image has "
+                                     "dependent child images",
+                                     short_id);
+        }
       int tags = 0;
       bool one_repo = true;
       cleanup_free char *first = NULL;
@@ -439,6 +459,7 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
         jv_free (k);
       }
     }
+  refs_left = jv_copy (refs);
   if (refs_save (s, refs, err) < 0)
     return -1;
   if (user && !force)
@@ -447,7 +468,9 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
     cleanup_jv jv config = jv_invalid ();
     if (image_load (s, id, &config, NULL, err) < 0)
       return -1;
-    if (delete_image_layers (s, id, image_chain (config), &records, NULL, err) < 0)
+    cleanup_free char *parent = image_parent (s, id);
+    if (delete_image_layers (s, id, image_chain (config), &records, NULL, err) < 0
+        || (prune && prune_parents (s, parent, refs_left, &records, NULL, err) < 0))
       return -1;
   }
 done:

@@ -133,7 +133,7 @@ progress (const char *status, const char *id, int64_t cur, int64_t total)
 }
 
 static int
-load_image (struct store *s, int rootfd, jv entry, bool quiet, jv *loaded, dk_err_t *err)
+load_image (struct store *s, int rootfd, jv entry, bool quiet, jv *loaded, jv *links, dk_err_t *err)
 {
   const char *cpath = dk_json_str (entry, "Config");
   if (cpath == NULL)
@@ -205,7 +205,42 @@ load_image (struct store *s, int rootfd, jv entry, bool quiet, jv *loaded, dk_er
     return -1;
   if (jv_array_length (jv_copy (keys)) == 0)
     *loaded = jv_array_append (*loaded, jv_string (id));
+  const char *pid = dk_json_str (entry, "Parent");
+  if (pid && dk_digest_is_valid (pid))
+    *links = jv_array_append (*links, JV_ARRAY (jv_string (id), jv_string (pid)));
   return 0;
+}
+
+/* moby's rule for a loaded "Parent": the parent's layers are the first
+   layers of the child. A parent that is not in the store (or not valid) is
+   ignored rather than failing the load. */
+static void
+set_parents (struct store *s, jv links)
+{
+  jv_array_foreach (links, i, l)
+  {
+    cleanup_jv jv idv = jv_array_get (jv_copy (l), 0);
+    cleanup_jv jv pv = jv_array_get (l, 1);
+    const char *id = jv_string_value (idv), *parent = jv_string_value (pv);
+    cleanup_jv jv cc = jv_invalid ();
+    cleanup_jv jv pc = jv_invalid ();
+    if (image_load (s, id, &cc, NULL, NULL) < 0 || image_load (s, parent, &pc, NULL, NULL) < 0)
+      continue;
+    cleanup_jv jv cch = image_chain (cc);
+    cleanup_jv jv pch = image_chain (pc);
+    int np = dk_json_len (pch);
+    bool prefix = np <= dk_json_len (cch);
+    for (int j = 0; prefix && j < np; j++)
+      {
+        cleanup_jv jv a = jv_array_get (jv_copy (cch), j);
+        cleanup_jv jv b = jv_array_get (jv_copy (pch), j);
+        prefix = strcmp (jv_string_value (a), jv_string_value (b)) == 0;
+      }
+    dk_err_t e = NULL;
+    if (prefix)
+      image_set_parent (s, id, parent, &e);
+    dk_error_release (&e);
+  }
 }
 
 int
@@ -245,13 +280,16 @@ cmd_load (struct store *s, int argc, char **argv, dk_err_t *err)
   if (ret == 0 && jv_get_kind (manifest) != JV_KIND_ARRAY)
     ret = dk_make_error_code (err, DK_ECODE_INVALID, 0, "archive: manifest.json is no array");
   cleanup_jv jv loaded = jv_array ();
+  cleanup_jv jv links = jv_array ();
   if (ret == 0)
     jv_array_foreach (manifest, i, e)
     {
-      if (ret == 0 && load_image (s, rootfd, e, quiet, &loaded, err) < 0)
+      if (ret == 0 && load_image (s, rootfd, e, quiet, &loaded, &links, err) < 0)
         ret = -1;
       jv_free (e);
     }
+  if (ret == 0)
+    set_parents (s, links);
   tmpdir_done (&t);
   if (ret < 0)
     return -1;

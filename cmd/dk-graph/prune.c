@@ -57,6 +57,54 @@ parse_until (const char *v, int64_t *out, dk_err_t *err)
   return 0;
 }
 
+/* Deletes image id when prune's rules allow it: 1 deleted, 0 kept, -1 error. */
+static int
+prune_one (struct store *s, const char *id, bool all, int64_t until, jv labels, jv *refs,
+           jv *records, int64_t *reclaimed, dk_err_t *err)
+{
+  cleanup_jv jv config = jv_invalid ();
+  cleanup_jv jv mine = refs_of (*refs, id);
+  cleanup_free char *user = container_using (s, id);
+  bool tagged = false;
+  jv_array_foreach (mine, j, k)
+  {
+    tagged |= strchr (jv_string_value (k), '@') == NULL;
+    jv_free (k);
+  }
+  if (user || (tagged && !all) || image_children (s, id) > 0
+      || image_load (s, id, &config, NULL, NULL) < 0
+      || parse_time (dk_json_str (config, "created")) >= until)
+    return 0;
+  cleanup_jv jv l = labels_of (config);
+  bool keep = false;
+  jv_array_foreach (labels, j, f)
+  {
+    const char *fs = jv_string_value (f);
+    bool neg = strncmp (fs, "label!=", 7) == 0;
+    cleanup_free char *k = xstrdup (fs + (neg ? 7 : 6));
+    char *eq = strchr (k, '=');
+    if (eq)
+      *eq++ = '\0';
+    const char *v = dk_json_str (l, k);
+    bool match = v && (eq == NULL || strcmp (v, eq) == 0);
+    keep |= neg ? match : !match;
+    jv_free (f);
+  }
+  if (keep)
+    return 0;
+  jv_array_foreach (mine, j, k)
+  {
+    *refs = untag_key (*refs, jv_string_value (k), records);
+    jv_free (k);
+  }
+  cleanup_free char *parent = image_parent (s, id);
+  if (refs_save (s, jv_copy (*refs), err) < 0
+      || delete_image_layers (s, id, image_chain (config), records, reclaimed, err) < 0
+      || prune_parents (s, parent, *refs, records, reclaimed, err) < 0)
+    return -1;
+  return 1;
+}
+
 int
 cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err)
 {
@@ -92,57 +140,31 @@ cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err)
       }
   if (store_lock (s, err) < 0)
     return -1;
+  store_clean_links (s);
   cleanup_jv jv refs = jv_invalid ();
   if (refs_load (s, &refs, err) < 0)
     return -1;
   cleanup_jv jv records = jv_array ();
   int64_t reclaimed = 0;
-  cleanup_jv jv ids = image_ids (s);
   int ret = 0;
-  jv_array_foreach (ids, i, idv)
-  {
-    const char *id = jv_string_value (idv);
-    cleanup_jv jv config = jv_invalid ();
-    cleanup_jv jv mine = refs_of (refs, id);
-    cleanup_free char *user = container_using (s, id);
-    bool tagged = false;
-    jv_array_foreach (mine, j, k)
+  /* an image with children is kept; deleting its last child can free it,
+     so --all goes round until a pass deletes nothing */
+  for (bool again = true; again && ret == 0;)
     {
-      tagged |= strchr (jv_string_value (k), '@') == NULL;
-      jv_free (k);
-    }
-    bool keep = ret < 0 || user || (tagged && !all) || image_load (s, id, &config, NULL, NULL) < 0
-                || parse_time (dk_json_str (config, "created")) >= until;
-    if (!keep)
+      again = false;
+      cleanup_jv jv ids = image_ids (s);
+      jv_array_foreach (ids, i, idv)
       {
-        cleanup_jv jv l = labels_of (config);
-        jv_array_foreach (labels, j, f)
-        {
-          const char *fs = jv_string_value (f);
-          bool neg = strncmp (fs, "label!=", 7) == 0;
-          cleanup_free char *k = xstrdup (fs + (neg ? 7 : 6));
-          char *eq = strchr (k, '=');
-          if (eq)
-            *eq++ = '\0';
-          const char *v = dk_json_str (l, k);
-          bool match = v && (eq == NULL || strcmp (v, eq) == 0);
-          keep |= neg ? match : !match;
-          jv_free (f);
-        }
-      }
-    if (!keep)
-      {
-        jv_array_foreach (mine, j, k)
-        {
-          refs = untag_key (refs, jv_string_value (k), &records);
-          jv_free (k);
-        }
-        if (refs_save (s, jv_copy (refs), err) < 0
-            || delete_image_layers (s, id, image_chain (config), &records, &reclaimed, err) < 0)
+        int r = ret < 0 ? 0
+                        : prune_one (s, jv_string_value (idv), all, until, labels, &refs, &records,
+                                     &reclaimed, err);
+        if (r < 0)
           ret = -1;
+        else if (r > 0)
+          again = all;
+        jv_free (idv);
       }
-    jv_free (idv);
-  }
+    }
   if (ret < 0)
     return -1;
   /* DK_GRAPH_ORPHAN_AGE: seconds a layer without image must have existed

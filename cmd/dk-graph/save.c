@@ -290,6 +290,20 @@ build_layout (struct store *s, jv sel, const char *dir, dk_err_t *err)
       }
     jv_free (e);
   }
+  /* "Parent" when the parent image is saved too, as moby writes it */
+  int nm = dk_json_len (manifests);
+  for (int i = 0; i < nm && ret == 0; i++)
+    {
+      jv legacy = jv_array_get (jv_copy (manifests), i);
+      const char *cfg = dk_json_str (legacy, "Config");
+      cleanup_free char *cid
+          = cfg && strrchr (cfg, '/') ? xasprintf ("sha256:%s", strrchr (cfg, '/') + 1) : NULL;
+      cleanup_free char *parent = cid ? image_parent (s, cid) : NULL;
+      int64_t ppos;
+      if (parent && dk_json_int (done, parent, &ppos))
+        legacy = jv_object_set (legacy, jv_string ("Parent"), jv_string (parent));
+      manifests = jv_array_set (manifests, i, legacy);
+    }
   jv_free (done);
   jv ix = jv_object_set (jv_object (), jv_string ("schemaVersion"), jv_number (2));
   ix = jv_object_set (ix, jv_string ("mediaType"),

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -19,6 +20,73 @@ jv
 result_obj (void)
 {
   return jv_object_set (jv_object (), jv_string ("type"), jv_string ("result"));
+}
+
+/* Mount points at or under dir, from /proc/self/mountinfo, deepest first. */
+static char **
+mounts_under (const char *dir, size_t *n)
+{
+  *n = 0;
+  cleanup_fclose FILE *f = fopen ("/proc/self/mountinfo", "re");
+  if (f == NULL)
+    return NULL;
+  char **v = NULL;
+  size_t dl = strlen (dir);
+  cleanup_free char *line = NULL;
+  size_t cap = 0;
+  while (getline (&line, &cap, f) > 0)
+    {
+      /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...", octal escapes in paths */
+      char *p = line;
+      for (int field = 0; field < 4 && p; field++)
+        p = strchr (p, ' ') ? strchr (p, ' ') + 1 : NULL;
+      if (p == NULL)
+        continue;
+      char *end = strchr (p, ' ');
+      if (end)
+        *end = '\0';
+      char *mp = xmalloc (strlen (p) + 1), *o = mp;
+      for (; *p; p++)
+        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0'
+            && p[3] <= '7')
+          {
+            *o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+            p += 3;
+          }
+        else
+          *o++ = *p;
+      *o = '\0';
+      if (strncmp (mp, dir, dl) == 0 && (mp[dl] == '/' || mp[dl] == '\0'))
+        {
+          v = xrealloc (v, (*n + 1) * sizeof *v);
+          v[(*n)++] = mp;
+        }
+      else
+        free (mp);
+    }
+  /* a longer path cannot be an ancestor: unmount the longest first */
+  for (size_t i = 0; i < *n; i++)
+    for (size_t j = i + 1; j < *n; j++)
+      if (strlen (v[j]) > strlen (v[i]))
+        {
+          char *x = v[i];
+          v[i] = v[j];
+          v[j] = x;
+        }
+  return v;
+}
+
+void
+unmount_under (const char *dir)
+{
+  size_t n = 0;
+  char **v = mounts_under (dir, &n);
+  for (size_t i = 0; i < n; i++)
+    {
+      umount2 (v[i], MNT_DETACH);
+      free (v[i]);
+    }
+  free (v);
 }
 
 static void
@@ -38,6 +106,8 @@ clean_tmp (struct store *s)
       cleanup_close int fd = open (lock, O_RDWR | O_CLOEXEC);
       if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) < 0)
         continue; /* its owner is alive */
+      /* a container layer removed by a process that died before unmounting */
+      unmount_under (dir);
       dk_err_t e = NULL;
       if (dk_remove_tree (dir, &e) == 0)
         unlink (lock);
@@ -45,8 +115,8 @@ clean_tmp (struct store *s)
     }
 }
 
-static void
-clean_links (struct store *s)
+void
+store_clean_links (struct store *s)
 {
   cleanup_free char *l = xasprintf ("%s/l", s->ddir);
   cleanup_closedir DIR *d = opendir (l);
@@ -81,22 +151,22 @@ store_open (struct store *s, const char *root, const char *driver, dk_err_t *err
   s->ddir = xasprintf ("%s/%s", abs, driver);
   s->idir = xasprintf ("%s/image/%s", abs, driver);
   s->tmp = xasprintf ("%s/tmp", abs);
-  const char *sub[] = { "layers", "l", "containers" };
-  for (size_t i = 0; i < 3; i++)
-    {
-      cleanup_free char *p = xasprintf ("%s/%s", s->ddir, sub[i]);
-      if (dk_mkdir_p (p, 0700, err) < 0)
-        return -1;
-    }
+  cleanup_free char *layers = xasprintf ("%s/layers", s->ddir);
+  cleanup_free char *links = xasprintf ("%s/l", s->ddir);
+  cleanup_free char *conts = xasprintf ("%s/containers", s->ddir);
   cleanup_free char *c = xasprintf ("%s/content/sha256", s->idir);
   cleanup_free char *im = xasprintf ("%s/images", s->idir);
-  if (dk_mkdir_p (c, 0700, err) < 0 || dk_mkdir_p (im, 0700, err) < 0
-      || dk_mkdir_p (s->tmp, 0700, err) < 0)
-    return -1;
+  const char *dirs[] = { layers, links, conts, c, im, s->tmp };
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+    {
+      /* one syscall when it exists (every run but the first) */
+      struct stat st;
+      if (stat (dirs[i], &st) < 0 && dk_mkdir_p (dirs[i], 0700, err) < 0)
+        return -1;
+    }
   if (store_lock (s, err) < 0)
     return -1;
   clean_tmp (s);
-  clean_links (s);
   store_unlock (s);
   return 0;
 }
@@ -105,6 +175,7 @@ void
 store_close (struct store *s)
 {
   store_unlock (s);
+  tmpdir_done_background (&s->trash);
   free (s->root);
   free (s->driver);
   free (s->ddir);
@@ -161,6 +232,43 @@ tmpdir_done (struct tmpdir *t)
   cleanup_free char *lock = xasprintf ("%s.lock", t->path);
   unlink (lock);
   dk_lock_release (t->lockfd);
+  free (t->path);
+  t->path = NULL;
+}
+
+void
+tmpdir_done_background (struct tmpdir *t)
+{
+  if (t->path == NULL)
+    return;
+  fflush (stdout);
+  fflush (stderr);
+  pid_t pid = fork ();
+  if (pid == 0)
+    {
+      /* its own session, and none of the caller's pipes: whoever waits for
+         our exit and for EOF on stdout is not held up */
+      setsid ();
+      int nul = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      if (nul >= 0)
+        for (int fd = 0; fd < 3; fd++)
+          dup2 (nul, fd);
+      /* nothing else of the parent's: above all not a store lock */
+      if (t->lockfd > 3)
+        close_range (3, t->lockfd - 1, 0);
+      close_range (t->lockfd + 1, ~0U, 0);
+      unmount_under (t->path);
+      tmpdir_done (t);
+      _exit (0);
+    }
+  if (pid < 0)
+    {
+      unmount_under (t->path);
+      tmpdir_done (t);
+      return;
+    }
+  /* the child's copy of the lock fd keeps the flock */
+  close (t->lockfd);
   free (t->path);
   t->path = NULL;
 }
@@ -226,6 +334,27 @@ image_chain (jv config)
   jv_free (ids);
   jv_free (rootfs);
   return out;
+}
+
+jv
+image_chain_meta (jv config, jv meta)
+{
+  cleanup_jv jv rootfs = dk_json_get_kind (config, "rootfs", JV_KIND_OBJECT);
+  cleanup_jv jv ids = dk_json_get_kind (rootfs, "diff_ids", JV_KIND_ARRAY);
+  jv chain = jv_is_valid (meta) ? dk_json_get_kind (meta, "chain", JV_KIND_ARRAY) : jv_invalid ();
+  if (jv_is_valid (chain) && dk_json_len (chain) == dk_json_len (ids))
+    {
+      bool ok = true;
+      jv_array_foreach (chain, i, c)
+      {
+        ok &= jv_get_kind (c) == JV_KIND_STRING && dk_digest_is_valid (jv_string_value (c));
+        jv_free (c);
+      }
+      if (ok)
+        return chain;
+    }
+  jv_free (chain);
+  return image_chain (config);
 }
 
 int

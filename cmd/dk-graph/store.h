@@ -11,6 +11,13 @@
 #include "json.h"
 #include "tarapply.h"
 
+/* A private directory under tmp/ for partial work, locked while it lives so
+   that tmp cleanup of another process leaves it alone. */
+struct tmpdir
+{
+  char *path;
+  int lockfd;
+};
 struct store
 {
   char *root;   /* --root */
@@ -20,6 +27,9 @@ struct store
   char *tmp;    /* ROOT/tmp */
   int lockfd;   /* graph.lock while held */
   bool overlay;
+  /* deleted layers are renamed in here; removed in the background when the
+     store is closed (after the command's result) */
+  struct tmpdir trash;
   /* --uidmap/--gidmap (--userns-remap): layers are unpacked shifted */
   struct dk_idmap *uidmap, *gidmap;
   size_t n_uidmap, n_gidmap;
@@ -30,16 +40,19 @@ void store_close (struct store *s);
 /* Exclusive lock of the store's metadata (layers, images, references). */
 int store_lock (struct store *s, dk_err_t *err);
 void store_unlock (struct store *s);
+/* Removes overlay2 short links whose layer is gone (a crash between the
+   link and the layer's commit): prune does it, no other command needs it
+   (a mount recreates missing links from meta.json). */
+void store_clean_links (struct store *s);
 
-/* A private directory under tmp/ for partial work, locked while it lives so
-   that tmp cleanup of another process leaves it alone. */
-struct tmpdir
-{
-  char *path;
-  int lockfd;
-};
 int tmpdir_new (struct store *s, struct tmpdir *t, dk_err_t *err);
 void tmpdir_done (struct tmpdir *t); /* removes what is left */
+/* tmpdir_done in a child process: the caller returns at once (the child
+   holds the directory's lock until it is gone; a crash leaves it to the next
+   store_open). Mounts under the directory are detached first. */
+void tmpdir_done_background (struct tmpdir *t);
+/* Detaches every mount at or under dir, deepest first. */
+void unmount_under (const char *dir);
 
 /* Layers: ROOT/DRIVER/layers/<chain hex>/{diff,meta.json}. */
 char *layer_dir (struct store *s, const char *chain_id);
@@ -57,6 +70,9 @@ int refs_save (struct store *s, jv refs, dk_err_t *err); /* consumes refs */
 int image_resolve (struct store *s, const char *ref, char **id, dk_err_t *err);
 /* Chain IDs of an image's layers, bottom first (jv array of strings). */
 jv image_chain (jv config);
+/* The same, from the image meta's "chain" when it has one (written by
+   image-add: reading it spares loading libcrypto), else computed. */
+jv image_chain_meta (jv config, jv meta);
 
 /* RFC 3339 -> unix seconds (0 when unparsable). */
 int64_t parse_time (const char *s);
@@ -107,6 +123,15 @@ struct dk_unpack_opts;
 int layer_register_fd (struct store *s, int fd, const char *parent,
                        const struct dk_unpack_opts *opts, long wait_secs, jv *result,
                        dk_err_t *err);
+/* Parent images (parents.c). */
+char *image_parent (struct store *s, const char *id); /* meta "parent" or NULL */
+int image_children (struct store *s, const char *id); /* images whose parent is id */
+jv image_parent_set (struct store *s);                /* {"<id>": true} of every parent */
+int image_set_parent (struct store *s, const char *id, const char *parent, dk_err_t *err);
+/* Deletes parent and its ancestors while they are untagged, unused and
+   childless (moby's quiet prune after an image delete). refs borrowed. */
+int prune_parents (struct store *s, const char *parent, jv refs, jv *records, int64_t *reclaimed,
+                   dk_err_t *err);
 int cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_du (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_save (struct store *s, int argc, char **argv, dk_err_t *err);

@@ -133,6 +133,17 @@ bridge_ensure (struct ctx *c, const struct daemon_cfg *d, struct net *n, dk_err_
     return -1;
   if (d->ip_forward && dk_sysctl_set ("net/ipv4/ip_forward", "1", err) < 0)
     return -1;
+  if (n->v6)
+    {
+      /* the gateway address, without duplicate address detection (it
+         would keep the address tentative for a second or more) */
+      cleanup_free char *k = xasprintf ("net/ipv6/conf/%s/disable_ipv6", n->bridge);
+      if (dk_sysctl_set (k, "0", err) < 0
+          || dk_nl_addr_add (nl, idx, AF_INET6, &n->gateway6, n->plen6, err) < 0)
+        return dk_error_wrap (err, "bridge %s", n->bridge);
+      if (d->ip_forward && dk_sysctl_set ("net/ipv6/conf/all/forwarding", "1", err) < 0)
+        return -1;
+    }
   if (d->iptables)
     {
       /* bridged traffic through iptables, as Docker's br_netfilter setup */
@@ -255,17 +266,27 @@ init_addresses (struct ctx *c, struct net *n, const struct net *old, const char 
 static int
 forget_old (const struct daemon_cfg *d, const struct net *old, const struct net *n, dk_err_t *err)
 {
-  if (old->name == NULL || old->plen == 0
-      || (old->gateway == n->gateway && old->plen == n->plen && !strcmp (old->bridge, n->bridge)))
+  if (old->name == NULL || old->plen == 0)
     return 0;
-  cleanup_error dk_err_t e = NULL;
-  rules_network (d, old, false, &e);
+  bool same_br = !strcmp (old->bridge, n->bridge);
+  bool same4 = same_br && old->gateway == n->gateway && old->plen == n->plen;
+  bool same6 = !old->v6
+               || (same_br && n->v6 && old->plen6 == n->plen6
+                   && !memcmp (&old->gateway6, &n->gateway6, sizeof n->gateway6));
+  if (same4 && same6)
+    return 0;
   cleanup_nl struct dk_nl *nl = NULL;
   if (dk_nl_open (&nl, err) < 0)
     return -1;
   int idx = dk_nl_link_index (nl, old->bridge, err);
   if (idx < 0)
     return -1;
+  if (!same6 && idx > 0 && dk_nl_addr_del (nl, idx, AF_INET6, &old->gateway6, old->plen6, err) < 0)
+    return -1;
+  if (same4)
+    return 0;
+  cleanup_error dk_err_t e = NULL;
+  rules_network (d, old, false, &e);
   uint32_t a = htonl (old->gateway);
   if (idx > 0 && dk_nl_addr_del (nl, idx, AF_INET, &a, old->plen, err) < 0)
     return -1;
@@ -292,6 +313,7 @@ cmd_init (struct ctx *c, int argc, char **argv, dk_err_t *err)
                                         { 0, 0, 0, 0 } };
   struct daemon_cfg d = { .iptables = true, .ip_forward = true, .userland_proxy = true };
   const char *bridge = "docker0", *bip = NULL, *fixed = NULL, *dgw = NULL;
+  const char *fixed6 = NULL, *dgw6 = NULL;
   bool icc = true, masq = true;
   long mtu = 0;
   int o;
@@ -314,8 +336,11 @@ cmd_init (struct ctx *c, int argc, char **argv, dk_err_t *err)
           dgw = optarg;
           break;
         case 'F':
+          fixed6 = optarg;
+          break;
         case 'G':
-          break; /* IPv6 is not implemented yet (docs/network.md) */
+          dgw6 = optarg;
+          break;
         case 'm':
           mtu = strtol (optarg, NULL, 10);
           if (mtu < 68 || mtu > 65535)
@@ -383,17 +408,25 @@ cmd_init (struct ctx *c, int argc, char **argv, dk_err_t *err)
       n.created = now_rfc3339 ();
     }
   if (init_addresses (c, &n, &old, bridge, bip, fixed, dgw, err) < 0
-      || forget_old (&d, &old, &n, err) < 0 || bridge_ensure (c, &d, &n, err) < 0
-      || net_save (c, &n, err) < 0)
+      || net6_configure (&d, &n, &old, fixed6, dgw6, err) < 0 || forget_old (&d, &old, &n, err) < 0
+      || bridge_ensure (c, &d, &n, err) < 0 || net_save (c, &n, err) < 0)
     r = -1;
   else
     {
       cleanup_free char *sub = fmt_ip4 (n.subnet);
       cleanup_free char *gw = fmt_ip4 (n.gateway);
-      dk_jsonl_write (stdout, JV_OBJECT (jv_string ("type"), jv_string ("result"),
-                                         jv_string ("bridge"), jv_string (n.bridge),
-                                         jv_string ("subnet"), jv_string_fmt ("%s/%d", sub, n.plen),
-                                         jv_string ("gateway"), jv_string (gw)));
+      jv res
+          = JV_OBJECT (jv_string ("type"), jv_string ("result"), jv_string ("bridge"),
+                       jv_string (n.bridge), jv_string ("subnet"),
+                       jv_string_fmt ("%s/%d", sub, n.plen), jv_string ("gateway"), jv_string (gw));
+      if (n.v6)
+        {
+          cleanup_free char *s6 = fmt_ip6 (&n.subnet6);
+          cleanup_free char *g6 = fmt_ip6 (&n.gateway6);
+          res = jv_object_set (res, jv_string ("subnet6"), jv_string_fmt ("%s/%d", s6, n.plen6));
+          res = jv_object_set (res, jv_string ("gateway6"), jv_string (g6));
+        }
+      dk_jsonl_write (stdout, res);
     }
   net_free (&n);
   net_free (&old);

@@ -95,11 +95,11 @@ files_write_hostname (const char *dir, const char *hostname, dk_err_t *err)
   return write_runtime_file (p, s, strlen (s), err);
 }
 
-/* "IP name alias..." of a member of a user-defined network. */
+/* "IP name alias..." of a member of a user-defined network, for its IPv4
+   or IPv6 address. */
 static void
-member_line (struct dk_buf *b, jv ep, jv nv)
+member_line (struct dk_buf *b, jv ep, jv nv, const char *ip)
 {
-  const char *ip = dk_json_str (nv, "ip");
   if (ip == NULL)
     return;
   dk_buf_adds (b, ip);
@@ -148,14 +148,15 @@ files_write_hosts (struct ctx *c, jv ep, dk_err_t *err)
   if (jv_is_valid (nets))
     jv_object_foreach (nets, k, nv)
     {
-      const char *ip = dk_json_str (nv, "ip");
-      if (ip && host)
-        {
-          if (dom && *dom)
-            dk_buf_printf (&b, "%s\t%s.%s %s\n", ip, host, dom, host);
-          else
-            dk_buf_printf (&b, "%s\t%s\n", ip, host);
-        }
+      const char *ips[2] = { dk_json_str (nv, "ip"), dk_json_str (nv, "ip6") };
+      for (int i = 0; i < 2; i++)
+        if (ips[i] && host)
+          {
+            if (dom && *dom)
+              dk_buf_printf (&b, "%s\t%s.%s %s\n", ips[i], host, dom, host);
+            else
+              dk_buf_printf (&b, "%s\t%s\n", ips[i], host);
+          }
       bool is_default = false;
       dk_json_bool (nv, "default_bridge", &is_default);
       if (!is_default)
@@ -170,7 +171,10 @@ files_write_hosts (struct ctx *c, jv ep, dk_err_t *err)
               cleanup_jv jv onets = dk_json_get_kind (other, "networks", JV_KIND_OBJECT);
               cleanup_jv jv onv = dk_json_get (onets, jv_string_value (k));
               if (jv_get_kind (onv) == JV_KIND_OBJECT)
-                member_line (&b, other, onv);
+                {
+                  member_line (&b, other, onv, dk_json_str (onv, "ip"));
+                  member_line (&b, other, onv, dk_json_str (onv, "ip6"));
+                }
             }
         }
       jv_free (k);

@@ -3,18 +3,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "atomicfile.h"
 #include "cleanup.h"
+#include "log.h"
 #include "netlink.h"
 #include "netsetup.h"
 
 struct conn_opts
 {
-  const char *id, *network, *ip, *mac, *hostname, *domainname, *name, *files_dir;
+  const char *id, *network, *ip, *ip6, *mac, *hostname, *domainname, *name, *files_dir;
   bool publish_all;
   jv publish, expose, dns, dns_search, dns_opt, add_host, alias;
 };
@@ -22,23 +25,13 @@ struct conn_opts
 static int
 parse_conn (int argc, char **argv, struct conn_opts *o, dk_err_t *err)
 {
-  static const struct option opts[] = { { "id", 1, 0, 'i' },
-                                        { "network", 1, 0, 'n' },
-                                        { "ip", 1, 0, 'I' },
-                                        { "mac", 1, 0, 'm' },
-                                        { "publish", 1, 0, 'p' },
-                                        { "publish-all", 0, 0, 'P' },
-                                        { "expose", 1, 0, 'e' },
-                                        { "hostname", 1, 0, 'h' },
-                                        { "domainname", 1, 0, 'D' },
-                                        { "dns", 1, 0, 'd' },
-                                        { "dns-search", 1, 0, 's' },
-                                        { "dns-opt", 1, 0, 'o' },
-                                        { "add-host", 1, 0, 'a' },
-                                        { "alias", 1, 0, 'A' },
-                                        { "files-dir", 1, 0, 'f' },
-                                        { "name", 1, 0, 'N' },
-                                        { 0, 0, 0, 0 } };
+  static const struct option opts[]
+      = { { "id", 1, 0, 'i' },          { "network", 1, 0, 'n' },  { "ip", 1, 0, 'I' },
+          { "ip6", 1, 0, '6' },         { "mac", 1, 0, 'm' },      { "publish", 1, 0, 'p' },
+          { "publish-all", 0, 0, 'P' }, { "expose", 1, 0, 'e' },   { "hostname", 1, 0, 'h' },
+          { "domainname", 1, 0, 'D' },  { "dns", 1, 0, 'd' },      { "dns-search", 1, 0, 's' },
+          { "dns-opt", 1, 0, 'o' },     { "add-host", 1, 0, 'a' }, { "alias", 1, 0, 'A' },
+          { "files-dir", 1, 0, 'f' },   { "name", 1, 0, 'N' },     { 0, 0, 0, 0 } };
   int c;
   optind = 1;
   while ((c = getopt_long (argc, argv, "p:P", opts, NULL)) != -1)
@@ -52,6 +45,9 @@ parse_conn (int argc, char **argv, struct conn_opts *o, dk_err_t *err)
         break;
       case 'I':
         o->ip = optarg;
+        break;
+      case '6':
+        o->ip6 = optarg;
         break;
       case 'm':
         o->mac = optarg;
@@ -120,17 +116,6 @@ parse_mac (const char *s, uint8_t mac[6])
   return 0;
 }
 
-static char *
-random_veth (void)
-{
-  unsigned char b[4];
-  FILE *f = fopen ("/dev/urandom", "re");
-  if (f == NULL || fread (b, 1, sizeof b, f) != sizeof b)
-    abort ();
-  fclose (f);
-  return xasprintf ("veth%02x%02x%02x%x", b[0], b[1], b[2], b[3] & 15);
-}
-
 /* Next free ethN in the record. */
 static char *
 next_ifname (jv nets)
@@ -153,68 +138,13 @@ next_ifname (jv nets)
     }
 }
 
-struct inside
+static void
+release_addrs (struct ctx *c, const char *net, uint32_t ip, const char *ip6)
 {
-  const char *ifname;
-  uint32_t ip, gw;
-  int plen;
-  bool route;
-};
-
-static int
-configure_inside (void *data, dk_err_t *err)
-{
-  struct inside *in = data;
-  cleanup_nl struct dk_nl *nl = NULL;
-  if (dk_nl_open (&nl, err) < 0)
-    return -1;
-  int lo = dk_nl_link_index (nl, "lo", err);
-  int idx = dk_nl_link_index (nl, in->ifname, err);
-  if (lo < 0 || idx <= 0)
-    return idx == 0 ? dk_make_error (err, 0, "%s not found in the namespace", in->ifname) : -1;
-  uint32_t a = htonl (in->ip), g = htonl (in->gw);
-  if (dk_nl_link_set (nl, lo, true, 0, 0, err) < 0
-      || dk_nl_addr_add (nl, idx, AF_INET, &a, in->plen, err) < 0
-      || dk_nl_link_set (nl, idx, true, 0, 0, err) < 0)
-    return -1;
-  if (in->route && dk_nl_route_add_default (nl, AF_INET, &g, idx, err) < 0)
-    return -1;
-  return 0;
-}
-
-static int
-create_links (struct ctx *c, const struct daemon_cfg *d, const struct net *n, const char *netns,
-              const char *veth, const char *ifname, const uint8_t mac[6], uint32_t ip, bool route,
-              dk_err_t *err)
-{
-  cleanup_nl struct dk_nl *nl = NULL;
-  if (dk_nl_open (&nl, err) < 0)
-    return -1;
-  int br = dk_nl_link_index (nl, n->bridge, err);
-  if (br <= 0)
-    return br < 0 ? -1
-                  : dk_make_error_code (err, DK_ECODE_UNAVAILABLE, 0, "bridge %s not found",
-                                        n->bridge);
-  cleanup_close int nsfd = open (netns, O_RDONLY | O_CLOEXEC);
-  if (nsfd < 0)
-    return dk_make_error (err, errno, "open `%s`", netns);
-  if (dk_nl_veth_add (nl, veth, ifname, nsfd, mac, n->mtu, err) < 0)
-    return -1;
-  int idx = dk_nl_link_index (nl, veth, err);
-  if (idx <= 0)
-    return idx < 0 ? -1 : dk_make_error (err, 0, "veth %s vanished", veth);
-  if (dk_nl_link_set (nl, idx, true, br, 0, err) < 0)
-    return -1;
-  /* without the proxy, a container reaches its own published port by
-     hairpin NAT: out of its port and back in */
-  if (!d->userland_proxy && dk_nl_brport_hairpin (nl, idx, true, err) < 0)
-    return -1;
-  uint32_t gw = n->gateway;
-  cleanup_jv jv dgw = dk_json_get_kind (n->options, "dk.default_gateway", JV_KIND_STRING);
-  if (jv_is_valid (dgw))
-    parse_ip4 (jv_string_value (dgw), &gw);
-  struct inside in = { ifname, ip, gw, n->plen, route && !n->internal };
-  return dk_netns_run (netns, configure_inside, &in, err);
+  cleanup_error dk_err_t e = NULL;
+  ipam_release (c, net, ip, &e);
+  if (ip6)
+    ipam_release_key (c, net, ip6, &e);
 }
 
 /* The record's per-container part, created or updated from the options. */
@@ -242,6 +172,24 @@ ep_base (jv ep, const struct conn_opts *o, const char *netns)
   return ep;
 }
 
+/* Whether the port rules can go straight to nf_tables (tcp and udp). */
+static bool
+nft_direct (const struct daemon_cfg *d, const struct net *n, jv ports)
+{
+  if (!d->iptables || n->internal || dk_json_len (ports) <= 0 || dk_json_len (ports) > NFT_MAX_PORTS
+      || getenv ("DK_NETSETUP_NO_NFT"))
+    return false;
+  bool ok = true;
+  jv_array_foreach (ports, i, p)
+  {
+    const char *proto = dk_json_str (p, "proto");
+    if (!proto || (strcmp (proto, "tcp") && strcmp (proto, "udp")))
+      ok = false;
+    jv_free (p);
+  }
+  return ok && nft_usable ();
+}
+
 static int
 connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, struct net *n,
                 jv req_ports, dk_err_t *err)
@@ -257,13 +205,30 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   uint32_t want = 0, ip;
   if (o->ip && parse_ip4 (o->ip, &want) < 0)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid IPv4 address: %s", o->ip);
+  struct in6_addr want6, ip6 = { 0 };
+  if (o->ip6 && (!n->v6 || parse_ip6 (o->ip6, &want6) < 0))
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                               n->v6 ? "invalid IPv6 address: %s"
+                                     : "network has no IPv6 subnet for the address %s",
+                               o->ip6);
   if (ipam_alloc (c, n, want, o->id, &ip, err) < 0)
     return -1;
+  cleanup_free char *ip6s = NULL, *gw6s = NULL;
+  if (n->v6)
+    {
+      if (ipam_alloc6 (c, n, o->ip6 ? &want6 : NULL, o->id, &ip6, err) < 0)
+        {
+          cleanup_error dk_err_t e = NULL;
+          ipam_release (c, n->name, ip, &e);
+          return -1;
+        }
+      ip6s = fmt_ip6 (&ip6);
+      gw6s = fmt_ip6 (&n->gateway6);
+    }
   uint8_t mac[6] = { 0x02, 0x42, ip >> 24, ip >> 16, ip >> 8, ip };
   if (o->mac && parse_mac (o->mac, mac) < 0)
     {
-      cleanup_error dk_err_t e = NULL;
-      ipam_release (c, n->name, ip, &e);
+      release_addrs (c, n->name, ip, ip6s);
       return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid MAC address: %s", o->mac);
     }
   jv ports = jv_invalid ();
@@ -272,8 +237,7 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
     ports = jv_array (); /* an internal network publishes nothing */
   else if (ports_assign (c, o->id, req_ports, d->userland_proxy, &ports, &fds, err) < 0)
     {
-      cleanup_error dk_err_t e = NULL;
-      ipam_release (c, n->name, ip, &e);
+      release_addrs (c, n->name, ip, ip6s);
       return -1;
     }
   cleanup_free char *ips = fmt_ip4 (ip);
@@ -292,13 +256,42 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   nv = jv_object_set (nv, jv_string ("endpoint_id"), jv_string (epid));
   nv = jv_object_set (nv, jv_string ("default_bridge"), jv_bool (n->is_default));
   nv = jv_object_set (nv, jv_string ("aliases"), jv_copy (o->alias));
+  if (ip6s)
+    {
+      nv = jv_object_set (nv, jv_string ("ip6"), jv_string (ip6s));
+      nv = jv_object_set (nv, jv_string ("prefix_len6"), dk_json_int64 (n->plen6));
+      nv = jv_object_set (nv, jv_string ("gateway6"), jv_string (gw6s));
+    }
   nets = jv_object_set (nets, jv_string (n->name), nv);
   ep = jv_object_set (ep, jv_string ("networks"), jv_copy (nets));
   /* the record goes first: a crash from here on is undone by cleanup */
   int r = ep_save (c, o->id, jv_copy (ep), err);
-  /* iptables-restore runs while the links are made (it needs no link) */
+  /* nf_tables directly when possible, else iptables-restore, which runs
+     while the links are made (it needs no link) */
   struct rules_job rj = { .text = NULL };
-  if (r == 0)
+  jv nft = jv_invalid ();
+  if (r == 0 && nft_direct (d, n, ports))
+    {
+      cleanup_error dk_err_t e = NULL;
+      int rc = nft_ports_add (d, n, ip, ports, &nft, &e);
+      if (rc == -2)
+        {
+          /* the rules may be in: fail, the teardown removes them by text */
+          *err = steal_ptr (&e);
+          r = -1;
+        }
+      else if (rc == 0)
+        {
+          nets = jv_object_set (nets, jv_string (n->name),
+                                jv_object_set (jv_object_get (jv_copy (nets), jv_string (n->name)),
+                                               jv_string ("nft"), nft));
+          ep = jv_object_set (ep, jv_string ("networks"), jv_copy (nets));
+          r = ep_save (c, o->id, jv_copy (ep), err);
+        }
+      else
+        dk_warn ("%s; iptables-restore instead", e->msg);
+    }
+  if (r == 0 && !jv_is_valid (nft))
     r = rules_ports_start (d, n, ip, ports, true, &rj, err);
   if (r == 0)
     {
@@ -307,7 +300,19 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
         r = dk_mkdir_p (nsdir, 0711, err) < 0 ? -1 : dk_netns_create (netns, err);
     }
   if (r == 0)
-    r = create_links (c, d, n, netns, veth, ifname, mac, ip, first, err);
+    {
+      struct link_cfg l = { .veth = veth,
+                            .ifname = ifname,
+                            .mac = mac,
+                            .ip = ip,
+                            .plen = n->plen,
+                            .route = first && !n->internal,
+                            .v6 = n->v6,
+                            .ip6 = ip6,
+                            .plen6 = n->plen6 };
+      link_gateways (n, &l);
+      r = create_links (d, n, netns, &l, err);
+    }
   if (r == 0 && dk_json_len (ports) > 0 && d->userland_proxy)
     r = proxy_add (c, o->id, n->name, ip, ports, fds, err);
   if (r == 0)
@@ -352,6 +357,12 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   res = jv_object_set (res, jv_string ("endpoint_id"), jv_string (epid));
   res = jv_object_set (res, jv_string ("network_id"), jv_string (n->id));
   res = jv_object_set (res, jv_string ("ports"), ports);
+  if (ip6s)
+    {
+      res = jv_object_set (res, jv_string ("ipv6"), jv_string (ip6s));
+      res = jv_object_set (res, jv_string ("ipv6_prefix_len"), dk_json_int64 (n->plen6));
+      res = jv_object_set (res, jv_string ("ipv6_gateway"), jv_string (gw6s));
+    }
   dk_jsonl_write (stdout, res);
   return 0;
 }
@@ -406,29 +417,39 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
   uint32_t ip = 0;
   parse_ip4 (dk_json_str (nv, "ip"), &ip);
   cleanup_jv jv ports = dk_json_get_kind (nv, "ports", JV_KIND_ARRAY);
-  /* iptables-restore removes the rules while the veth goes (its deletion
-     waits ~15 ms in the kernel) */
+  /* the veth goes first and the rules and proxy ports while the kernel
+     unlists it (links.c) */
+  struct veth_del vd = { .mon = NULL };
+  const char *veth = dk_json_str (nv, "veth");
+  if (veth)
+    veth_delete_start (veth, &vd, &e);
   struct rules_job rj = { .text = NULL };
-  if (dk_json_len (ports) > 0 && have_net)
+  cleanup_jv jv nft = dk_json_get_kind (nv, "nft", JV_KIND_OBJECT);
+  bool nft_done = false;
+  if (jv_is_valid (nft))
+    {
+      cleanup_error dk_err_t e2 = NULL;
+      nft_done = nft_ports_del (nft, &e2) == 0;
+      if (!nft_done)
+        dk_debug ("nf_tables: %s; iptables-restore instead", e2->msg);
+    }
+  if (dk_json_len (ports) > 0 && have_net && !nft_done)
     {
       cleanup_error dk_err_t e2 = NULL;
       rules_ports_start (&d, &n, ip, ports, false, &rj, &e2);
     }
   if (dk_json_len (ports) > 0)
     proxy_remove (c, id, netname, &e);
-  const char *veth = dk_json_str (nv, "veth");
-  if (veth)
-    {
-      cleanup_nl struct dk_nl *nl = NULL;
-      if (dk_nl_open (&nl, &e) == 0)
-        dk_nl_link_del (nl, veth, &e);
-    }
+  veth_delete_finish (&vd, &e);
   {
     cleanup_error dk_err_t e2 = NULL;
     rules_ports_finish (&rj, &e2);
   }
   if (ip)
     ipam_release (c, netname, ip, &e);
+  const char *ip6 = dk_json_str (nv, "ip6");
+  if (ip6)
+    ipam_release_key (c, netname, ip6, &e);
   nets = jv_object_delete (nets, jv_string (netname));
   *ep = jv_object_set (*ep, jv_string ("networks"), jv_copy (nets));
   int r = 0;

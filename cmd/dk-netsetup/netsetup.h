@@ -5,6 +5,7 @@
 #define DK_NETSETUP_H
 
 #include <stdbool.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -35,6 +36,9 @@ struct net
   int plen, range_plen;
   bool internal, icc, masq, is_default, user_bridge; /* user_bridge: adopted, never deleted */
   unsigned mtu;
+  bool v6; /* an IPv6 subnet too (default bridge with --ipv6) */
+  struct in6_addr subnet6, gateway6;
+  int plen6;
   jv labels, options;
 };
 
@@ -46,6 +50,21 @@ uint32_t mask4 (int plen);
 bool in_subnet (uint32_t a, uint32_t net, int plen);
 bool overlaps (uint32_t a, int alen, uint32_t b, int blen);
 int parse_bool (const char *s, bool *out);
+
+/* ipv6.c */
+int parse_ip6 (const char *s, struct in6_addr *out);
+int parse_cidr6 (const char *s, struct in6_addr *addr, int *plen);
+char *fmt_ip6 (const struct in6_addr *a);
+void mask6 (struct in6_addr *a, int plen);
+bool in_subnet6 (const struct in6_addr *a, const struct in6_addr *net, int plen);
+/* As ipam_alloc, in the network's IPv6 subnet (want may be NULL). */
+int ipam_alloc6 (struct ctx *c, const struct net *n, const struct in6_addr *want, const char *owner,
+                 struct in6_addr *out, dk_err_t *err);
+int ipam_release_key (struct ctx *c, const char *net, const char *key, dk_err_t *err);
+/* The default bridge's IPv6 settings from init's flags (old: the saved
+   network, name NULL when none). */
+int net6_configure (const struct daemon_cfg *d, struct net *n, const struct net *old,
+                    const char *fixed6, const char *dgw6, dk_err_t *err);
 
 /* store.c */
 bool name_ok (const char *name);
@@ -111,6 +130,8 @@ struct rules_job
   char *text; /* NULL: nothing started */
   bool add;
   struct cmd_job cmd;
+  struct dk_nl *mon; /* nf_tables events, NULL when unavailable */
+  int commits;       /* commits of cmd.pid still to be seen on mon */
 };
 int rules_ports_start (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports,
                        bool add, struct rules_job *job, dk_err_t *err);
@@ -121,6 +142,18 @@ int run_cmd (char *const argv[], const char *stdin_text, bool quiet, dk_err_t *e
 /* run_cmd in two steps: start spawns, finish reads stderr and waits. */
 int cmd_start (char *const argv[], const char *stdin_text, struct cmd_job *job, dk_err_t *err);
 int cmd_finish (struct cmd_job *job, bool quiet, dk_err_t *err);
+
+/* nftrules.c: the port rules over nf_tables directly (iptables-nft only). */
+/* Whether the iptables on PATH is iptables-nft. */
+bool nft_usable (void);
+/* Ports of one endpoint that go in one batch (more: iptables-restore). */
+#define NFT_MAX_PORTS 16
+/* Adds the rules of ports (tcp/udp only); *out: the record to delete them.
+   -1: nothing was added; -2: the outcome is unknown (rules may be in). */
+int nft_ports_add (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, jv *out,
+                   dk_err_t *err);
+/* Deletes the rules of a record of nft_ports_add (borrowed). */
+int nft_ports_del (jv rec, dk_err_t *err);
 
 /* ports.c */
 /* Parses -p specs and -P exposes into requested mappings. */
@@ -145,6 +178,44 @@ int files_write_hostname (const char *dir, const char *hostname, dk_err_t *err);
 int files_write_hosts (struct ctx *c, jv ep, dk_err_t *err);
 /* Rewrites the hosts files of every member of network net. */
 int files_refresh_network (struct ctx *c, const char *net, dk_err_t *err);
+
+/* linger.c: a child that outlives us (see there).  It runs fn (may be NULL)
+   and, when res_fd is not NULL, writes fn's result (an errno, 0 for
+   success) to the pipe *res_fd; it keeps fd keep (-1: none) open until this
+   process has exited. */
+int linger_fork (int keep, int (*fn) (void *data), void *data, int *res_fd, dk_err_t *err);
+/* Reads the result from res_fd (blocks); EIO when the child died first. */
+int linger_result (int res_fd, int *result);
+
+/* links.c */
+struct link_cfg
+{
+  const char *veth, *ifname; /* host side, container side */
+  const uint8_t *mac;
+  uint32_t ip, gw; /* host order */
+  int plen;
+  bool route; /* default route(s) through this link */
+  bool v6;
+  struct in6_addr ip6, gw6;
+  int plen6;
+};
+char *random_veth (void);
+/* The gateways a container uses: the bridge's, or the --default-gateway(-v6). */
+void link_gateways (const struct net *n, struct link_cfg *l);
+/* The veth pair of an endpoint, on n's bridge and configured inside netns. */
+int create_links (const struct daemon_cfg *d, const struct net *n, const char *netns,
+                  const struct link_cfg *l, dk_err_t *err);
+/* Deletes a veth pair; returns when it is gone from the link list.  In two
+   steps, so that the caller works while the kernel does. */
+int veth_delete (const char *veth, dk_err_t *err);
+struct veth_del
+{
+  struct dk_nl *mon; /* NULL: nothing to wait for */
+  int rfd, index;
+  const char *veth;
+};
+int veth_delete_start (const char *veth, struct veth_del *vd, dk_err_t *err);
+int veth_delete_finish (struct veth_del *vd, dk_err_t *err);
 
 /* endpoint.c */
 int cmd_connect (struct ctx *c, int argc, char **argv, dk_err_t *err);

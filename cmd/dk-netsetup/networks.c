@@ -28,6 +28,9 @@ check_overlap (struct ctx *c, const struct net *n, dk_err_t *err)
       struct net o;
       cleanup_error dk_err_t e = NULL;
       bool clash = net_load (c, *p, &o, &e) == 0 && overlaps (o.subnet, o.plen, n->subnet, n->plen);
+      if (!clash && o.v6 && n->v6)
+        clash = in_subnet6 (&o.subnet6, &n->subnet6, n->plen6)
+                || in_subnet6 (&n->subnet6, &o.subnet6, o.plen6);
       net_free (&o);
       if (clash)
         return dk_make_error_code (err, DK_ECODE_FORBIDDEN, 0,
@@ -46,10 +49,37 @@ opt_bool (jv opts, const char *key, bool *out, dk_err_t *err)
   return 0;
 }
 
+/* The IPv6 subnet and gateway of a user network (--ipv6 --subnet V6). */
+static int
+create6 (struct net *n, const char *subnet6, const char *gw6, dk_err_t *err)
+{
+  if (subnet6 == NULL)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                               "--ipv6 needs an IPv6 --subnet (there is no default IPv6 pool)");
+  if (parse_cidr6 (subnet6, &n->subnet6, &n->plen6) < 0 || n->plen6 > 126 || n->plen6 < 1)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid subnet %s", subnet6);
+  struct in6_addr m = n->subnet6;
+  mask6 (&m, n->plen6);
+  if (memcmp (&m, &n->subnet6, sizeof m))
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid subnet %s: host bits set",
+                               subnet6);
+  n->gateway6 = n->subnet6;
+  n->gateway6.s6_addr[15] |= 1;
+  if (gw6
+      && (parse_ip6 (gw6, &n->gateway6) < 0 || !in_subnet6 (&n->gateway6, &n->subnet6, n->plen6)))
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "no matching subnet for gateway %s", gw6);
+  n->v6 = true;
+  return 0;
+}
+
 static int
 create (struct ctx *c, struct net *n, const char *subnet, const char *gw, const char *range,
-        dk_err_t *err)
+        bool ipv6, const char *subnet6, const char *gw6, dk_err_t *err)
 {
+  if (!ipv6 && (subnet6 || gw6))
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "an IPv6 subnet or gateway needs --ipv6");
+  if (ipv6 && create6 (n, subnet6, gw6, err) < 0)
+    return -1;
   struct daemon_cfg d = { 0 };
   cleanup_error dk_err_t e = NULL;
   if (net_load (c, n->name, &(struct net){ 0 }, &e) == 0 || !strcmp (n->name, "host")
@@ -71,6 +101,8 @@ create (struct ctx *c, struct net *n, const char *subnet, const char *gw, const 
         return -1;
     }
   else if (subnet_pick (c, nl, &n->subnet, &n->plen, err) < 0)
+    return -1;
+  else if (n->v6 && check_overlap (c, n, err) < 0)
     return -1;
   n->gateway = n->subnet + 1;
   if (gw && (parse_ip4 (gw, &n->gateway) < 0 || !in_subnet (n->gateway, n->subnet, n->plen)))
@@ -133,15 +165,20 @@ inspect (struct ctx *c, const struct net *n)
       dk_json_int (nv, "prefix_len", &plen);
       const char *name = dk_json_str (ep, "name"), *epid = dk_json_str (nv, "endpoint_id");
       const char *mac = dk_json_str (nv, "mac");
+      const char *ip6 = dk_json_str (nv, "ip6");
+      int64_t plen6 = 0;
+      dk_json_int (nv, "prefix_len6", &plen6);
       jv o = JV_OBJECT (jv_string ("Name"), jv_string (name ? name : ""), jv_string ("EndpointID"),
                         jv_string (epid ? epid : ""), jv_string ("MacAddress"),
                         jv_string (mac ? mac : ""), jv_string ("IPv4Address"),
                         jv_string_fmt ("%s/%d", dk_json_str (nv, "ip"), (int)plen),
-                        jv_string ("IPv6Address"), jv_string (""));
+                        jv_string ("IPv6Address"),
+                        ip6 ? jv_string_fmt ("%s/%d", ip6, (int)plen6) : jv_string (""));
       containers = jv_object_set (containers, jv_string (*id), o);
     }
   jv opts = jv_copy (n->options);
   opts = jv_object_delete (opts, jv_string ("dk.default_gateway"));
+  opts = jv_object_delete (opts, jv_string ("dk.default_gateway_v6"));
   if (n->is_default)
     {
       opts = jv_object_set (opts, jv_string ("com.docker.network.bridge.default_bridge"),
@@ -162,10 +199,19 @@ inspect (struct ctx *c, const struct net *n)
   o = jv_object_set (o, jv_string ("Scope"), jv_string ("local"));
   o = jv_object_set (o, jv_string ("Driver"), jv_string ("bridge"));
   o = jv_object_set (o, jv_string ("EnableIPv4"), jv_true ());
-  o = jv_object_set (o, jv_string ("EnableIPv6"), jv_false ());
+  o = jv_object_set (o, jv_string ("EnableIPv6"), jv_bool (n->v6));
+  jv cfgs = JV_ARRAY (cfg);
+  if (n->v6)
+    {
+      cleanup_free char *s6 = fmt_ip6 (&n->subnet6);
+      cleanup_free char *g6 = fmt_ip6 (&n->gateway6);
+      cfgs = jv_array_append (cfgs, JV_OBJECT (jv_string ("Subnet"),
+                                               jv_string_fmt ("%s/%d", s6, n->plen6),
+                                               jv_string ("Gateway"), jv_string (g6)));
+    }
   o = jv_object_set (o, jv_string ("IPAM"),
                      JV_OBJECT (jv_string ("Driver"), jv_string ("default"), jv_string ("Options"),
-                                jv_null (), jv_string ("Config"), JV_ARRAY (cfg)));
+                                jv_null (), jv_string ("Config"), cfgs));
   o = jv_object_set (o, jv_string ("Internal"), jv_bool (n->internal));
   o = jv_object_set (o, jv_string ("Attachable"), jv_false ());
   o = jv_object_set (o, jv_string ("Ingress"), jv_false ());
@@ -181,22 +227,27 @@ inspect (struct ctx *c, const struct net *n)
 int
 cmd_network_create (struct ctx *c, int argc, char **argv, dk_err_t *err)
 {
-  static const struct option opts[]
-      = { { "subnet", 1, 0, 's' },   { "gateway", 1, 0, 'g' },    { "ip-range", 1, 0, 'r' },
-          { "internal", 0, 0, 'i' }, { "label", 1, 0, 'l' },      { "opt", 1, 0, 'o' },
-          { "driver", 1, 0, 'd' },   { "attachable", 0, 0, 'a' }, { 0, 0, 0, 0 } };
-  const char *subnet = NULL, *gw = NULL, *range = NULL;
+  static const struct option opts[] = { { "subnet", 1, 0, 's' },   { "gateway", 1, 0, 'g' },
+                                        { "ip-range", 1, 0, 'r' }, { "internal", 0, 0, 'i' },
+                                        { "label", 1, 0, 'l' },    { "opt", 1, 0, 'o' },
+                                        { "driver", 1, 0, 'd' },   { "attachable", 0, 0, 'a' },
+                                        { "ipv6", 0, 0, '6' },     { 0, 0, 0, 0 } };
+  const char *subnet = NULL, *gw = NULL, *range = NULL, *subnet6 = NULL, *gw6 = NULL;
+  bool ipv6 = false;
   struct net n = { .labels = jv_object (), .options = jv_object (), .icc = true, .masq = true };
   int o, r = 0;
   optind = 1;
   while (r == 0 && (o = getopt_long (argc, argv, "o:", opts, NULL)) != -1)
     switch (o)
       {
-      case 's':
-        subnet = optarg;
+      case 's': /* one IPv4 and one IPv6 subnet (and gateway) at most */
+        *(strchr (optarg, ':') ? &subnet6 : &subnet) = optarg;
         break;
       case 'g':
-        gw = optarg;
+        *(strchr (optarg, ':') ? &gw6 : &gw) = optarg;
+        break;
+      case '6':
+        ipv6 = true;
         break;
       case 'r':
         range = optarg;
@@ -231,7 +282,7 @@ cmd_network_create (struct ctx *c, int argc, char **argv, dk_err_t *err)
       r = ctx_lock (c, err);
     }
   if (r == 0)
-    r = create (c, &n, subnet, gw, range, err);
+    r = create (c, &n, subnet, gw, range, ipv6, subnet6, gw6, err);
   if (r == 0)
     dk_jsonl_write (stdout, JV_OBJECT (jv_string ("type"), jv_string ("result"), jv_string ("id"),
                                        jv_string (n.id), jv_string ("network"), inspect (c, &n)));

@@ -3,6 +3,8 @@
    DOCKER / DOCKER-USER / DOCKER-ISOLATION-STAGE-1/2 and the icc rule. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 
 #include "buf.h"
 #include "cleanup.h"
+#include "netlink.h"
 #include "netsetup.h"
 
 int
@@ -44,6 +47,7 @@ cmd_start (char *const argv[], const char *stdin_text, struct cmd_job *job, dk_e
       dup2 (nul, 1);
       dup2 (errp[1], 2);
       signal (SIGPIPE, SIG_DFL);
+      close_range (3, ~0U, 0); /* nothing of our caller's (bats' fd 3) */
       execvp (argv[0], argv);
       _exit (127);
     }
@@ -229,6 +233,8 @@ rules_ports_start (const struct daemon_cfg *d, const struct net *n, uint32_t ip,
   job->text = NULL;
   job->add = add;
   job->cmd.pid = -1;
+  job->mon = NULL;
+  job->commits = 0;
   if (!d->iptables || n->internal || dk_json_len (ports) <= 0)
     return 0;
   cleanup_free char *cip = fmt_ip4 (ip);
@@ -258,14 +264,68 @@ rules_ports_start (const struct daemon_cfg *d, const struct net *n, uint32_t ip,
   job->text = xasprintf ("*nat\n%sCOMMIT\n*filter\n%sCOMMIT\n", nat.data, filt.data);
   dk_buf_free (&nat);
   dk_buf_free (&filt);
+  job->commits = 2; /* one per table */
+  /* the commits are seen as nf_tables events, before iptables-restore's
+     exit (which waits, see docs/network.md); a lingerer closes the event
+     socket last.  Without it, the exit is waited for. */
+  cleanup_error dk_err_t e = NULL;
+  if (dk_nl_open_monitor (NETLINK_NETFILTER, NFNLGRP_NFTABLES, &job->mon, &e) == 0
+      && linger_fork (dk_nl_fd (job->mon), NULL, NULL, NULL, &e) < 0)
+    {
+      dk_nl_close (job->mon);
+      job->mon = NULL;
+    }
   char *argv[] = { (char *)"iptables-restore", (char *)"-w", (char *)"--noflush", NULL };
   if (cmd_start (argv, job->text, &job->cmd, err) < 0)
     {
       free (job->text);
       job->text = NULL;
+      dk_nl_close (job->mon);
+      job->mon = NULL;
       return -1;
     }
   return 0;
+}
+
+static void
+count_commit (const struct nlmsghdr *nlh, void *data)
+{
+  struct rules_job *job = data;
+  if (job->commits > 0 && dk_nl_event_nft_commit (nlh) == job->cmd.pid)
+    job->commits--;
+}
+
+/* Waits for the commits of the job's iptables-restore: true when all were
+   seen (it is left to exit on its own), false when it exited first or
+   there is no event socket (then cmd_finish tells how it went). */
+static bool
+commits_seen (struct rules_job *job)
+{
+  if (job->mon == NULL)
+    return false;
+  struct pollfd p[2] = { { dk_nl_fd (job->mon), POLLIN, 0 }, { job->cmd.err_fd, POLLIN, 0 } };
+  while (job->commits > 0)
+    {
+      if (poll (p, 2, -1) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          break;
+        }
+      cleanup_error dk_err_t e = NULL;
+      if (p[0].revents && dk_nl_monitor_read (job->mon, count_commit, job, &e) < 0)
+        break;
+      if (job->commits > 0 && p[1].revents)
+        break; /* stderr output or its exit */
+    }
+  dk_nl_close (job->mon);
+  job->mon = NULL;
+  if (job->commits > 0)
+    return false;
+  close (job->cmd.err_fd);
+  job->cmd.err_fd = -1;
+  job->cmd.pid = -1; /* init reaps it once we are gone */
+  return true;
 }
 
 int
@@ -275,6 +335,8 @@ rules_ports_finish (struct rules_job *job, dk_err_t *err)
     return 0;
   cleanup_free char *text = job->text;
   job->text = NULL;
+  if (commits_seen (job))
+    return 0;
   if (job->add)
     return cmd_finish (&job->cmd, false, err);
   /* teardown must go on when some rule is already gone: one by one then */

@@ -176,6 +176,14 @@ net_load (struct ctx *c, const char *name, struct net *n, dk_err_t *err)
       || parse_ip4 (dk_json_str (o, "gateway"), &n->gateway) < 0
       || parse_cidr4 (dk_json_str (o, "ip_range"), &n->range, &n->range_plen) < 0)
     return dk_make_error_code (err, DK_ECODE_INTERNAL, 0, "network %s: corrupt state", name);
+  const char *s6 = dk_json_str (o, "subnet6");
+  if (s6)
+    {
+      if (parse_cidr6 (s6, &n->subnet6, &n->plen6) < 0
+          || parse_ip6 (dk_json_str (o, "gateway6"), &n->gateway6) < 0)
+        return dk_make_error_code (err, DK_ECODE_INTERNAL, 0, "network %s: corrupt state", name);
+      n->v6 = true;
+    }
   n->internal = get_bool (o, "internal", false);
   n->icc = get_bool (o, "icc", true);
   n->masq = get_bool (o, "masq", true);
@@ -207,6 +215,13 @@ net_to_json (const struct net *n)
   o = jv_object_set (o, jv_string ("subnet"), jv_string_fmt ("%s/%d", sub, n->plen));
   o = jv_object_set (o, jv_string ("gateway"), jv_string (gw));
   o = jv_object_set (o, jv_string ("ip_range"), jv_string_fmt ("%s/%d", rng, n->range_plen));
+  if (n->v6)
+    {
+      cleanup_free char *s6 = fmt_ip6 (&n->subnet6);
+      cleanup_free char *g6 = fmt_ip6 (&n->gateway6);
+      o = jv_object_set (o, jv_string ("subnet6"), jv_string_fmt ("%s/%d", s6, n->plen6));
+      o = jv_object_set (o, jv_string ("gateway6"), jv_string (g6));
+    }
   o = jv_object_set (o, jv_string ("internal"), jv_bool (n->internal));
   o = jv_object_set (o, jv_string ("icc"), jv_bool (n->icc));
   o = jv_object_set (o, jv_string ("masq"), jv_bool (n->masq));

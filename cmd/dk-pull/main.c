@@ -26,6 +26,8 @@ static const char usage[]
       "  --certs-dir DIR                  instead of /etc/docker/certs.d\n"
       "  --max-concurrent-downloads N     default 3\n"
       "  --max-concurrent-uploads N       default 5\n"
+      "  --upload-chunk-size BYTES        push blobs larger than this in PATCH chunks\n"
+      "                                   of this size (default 32 MiB; 0: never)\n"
       "  --serial-unpack                  overlay2: unpack layers one after another\n"
       "                                   (default: all at once, --parallel-unpack)\n"
       "  --auth-file FILE|-               Docker auth config JSON (or base64url)\n"
@@ -44,6 +46,7 @@ enum
   O_CERTS,
   O_MAXDL,
   O_MAXUL,
+  O_CHUNK,
   O_AUTH,
   O_OUTDIR,
   O_RETRIES,
@@ -64,6 +67,7 @@ static const struct option longopts[]
         { "certs-dir", required_argument, 0, O_CERTS },
         { "max-concurrent-downloads", required_argument, 0, O_MAXDL },
         { "max-concurrent-uploads", required_argument, 0, O_MAXUL },
+        { "upload-chunk-size", required_argument, 0, O_CHUNK },
         { "auth-file", required_argument, 0, O_AUTH },
         { "output-dir", required_argument, 0, O_OUTDIR },
         { "retries", required_argument, 0, O_RETRIES },
@@ -134,7 +138,7 @@ int
 main (int argc, char **argv)
 {
   struct pull_opts o = { .max_concurrent = 3, .parallel_unpack = true };
-  struct push_opts po = { .max_concurrent = 5 };
+  struct push_opts po = { .max_concurrent = 5, .chunk_size = PUSH_DEFAULT_CHUNK };
   size_t n_insecure = 0, n_mirrors = 0;
   const char *auth_path = NULL;
   int c;
@@ -167,6 +171,15 @@ main (int argc, char **argv)
       case O_MAXUL:
         if (!positive (optarg, &po.max_concurrent))
           return usage_error ("--max-concurrent-uploads wants a positive number");
+        break;
+      case O_CHUNK:
+        {
+          char *end = NULL;
+          long long v = strtoll (optarg, &end, 10);
+          if (*optarg == '\0' || *end != '\0' || v < 0)
+            return usage_error ("--upload-chunk-size wants a number of bytes (0: never)");
+          po.chunk_size = v;
+        }
         break;
       case O_AUTH:
         auth_path = optarg;

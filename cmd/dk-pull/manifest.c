@@ -2,6 +2,7 @@
 #include "cleanup.h"
 #include "digest.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -87,7 +88,14 @@ fetch (struct reg_client *c, const char *repo, const char *ref, const char *fnam
   cleanup_free char *scope = xasprintf ("repository:%s:pull", repo);
   struct reg_req req = { .path = path, .scope = scope, .headers = accept_headers };
   if (reg_do (c, &req, resp, err) < 0)
-    return dk_error_wrap (err, "manifest for %s", fref);
+    {
+      if ((*err)->status == EFBIG)
+        return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                   "manifest for %s is too big: more than %d bytes (4 MiB, the "
+                                   "limit of registries and of Docker)",
+                                   fref, REG_MAX_MANIFEST);
+      return dk_error_wrap (err, "manifest for %s", fref);
+    }
   if (resp->status != 200)
     {
       reg_status_error (resp, "pull", fname, fref, err);
@@ -290,7 +298,8 @@ manifest_resolve (struct reg_client *c, const char *repo, const char *ref,
             "Image manifest v2, schema 2.",
             fref);
       return dk_make_error_code (err, DK_ECODE_INVALID, 0,
-                                 "unsupported manifest media type for %s: %s", fref, mt);
+                                 "unsupported manifest media type and no default available: %s",
+                                 mt);
     }
   return dk_make_error_code (err, DK_ECODE_INVALID, 0, "manifest list nesting too deep");
 }

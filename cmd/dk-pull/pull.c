@@ -139,7 +139,14 @@ pull_resolved (const struct pull_opts *o, const struct dk_ref *ref, struct reg_c
   cleanup_free char *cfg = NULL;
   size_t cfg_len = 0;
   if (blob_get (c, ref->path, &m->config, MAX_CONFIG, &cfg, &cfg_len, err) < 0)
-    return dk_error_wrap (err, "image config");
+    {
+      /* Docker's words for a config whose bytes do not match */
+      if ((*err)->status == EBADMSG)
+        return dk_make_error_code (err, DK_ECODE_INTERNAL, 0,
+                                   "image config verification failed for digest %s",
+                                   m->config.digest);
+      return dk_error_wrap (err, "image config");
+    }
   char **diff_ids = NULL;
   if (config_diff_ids (cfg, cfg_len, m->n_layers, &diff_ids, err) < 0)
     return -1;

@@ -141,7 +141,7 @@ push_layer (struct push_job *j, int i, dk_err_t *err)
     progress ("Layer already exists", id, -1, 0);
   else
     {
-      if (upload_blob_fd (j->c, j->repo, scope, digest, fd, size, id, err) < 0)
+      if (upload_blob_fd (j->c, j->repo, scope, digest, fd, size, j->o->chunk_size, id, err) < 0)
         return -1;
       progress ("Pushed", id, -1, 0);
     }

@@ -19,17 +19,75 @@ reg_resp_free (struct reg_resp *r)
   free (r->docker_digest);
   free (r->location);
   free (r->www_auth);
+  free (r->reason);
+  free (r->range);
   memset (r, 0, sizeof *r);
+}
+
+long
+reg_backoff_ms (int attempt)
+{
+  /* 0.25s, 0.5s, 1s, 2s, 4s, 4s...: a registry restarting comes back within
+     the span of the default retries. */
+  return 250L << (attempt > 5 ? 4 : attempt - 1);
+}
+
+static void
+sleep_ms (long ms)
+{
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+  while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
+    ;
 }
 
 void
 reg_backoff (int attempt)
 {
-  /* 0.25s, 0.5s, 1s, 2s, 4s, 4s...: a registry restarting comes back within
-     the span of the default retries. */
-  long ms = 250L << (attempt > 5 ? 4 : attempt - 1);
-  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-  nanosleep (&ts, NULL);
+  sleep_ms (reg_backoff_ms (attempt));
+}
+
+const char *
+reg_status_text (long s)
+{
+  static const struct
+  {
+    long code;
+    const char *text;
+  } t[] = { { 400, "Bad Request" },
+            { 401, "Unauthorized" },
+            { 403, "Forbidden" },
+            { 404, "Not Found" },
+            { 405, "Method Not Allowed" },
+            { 408, "Request Timeout" },
+            { 409, "Conflict" },
+            { 413, "Request Entity Too Large" },
+            { 416, "Requested Range Not Satisfiable" },
+            { 429, "Too Many Requests" },
+            { 500, "Internal Server Error" },
+            { 501, "Not Implemented" },
+            { 502, "Bad Gateway" },
+            { 503, "Service Unavailable" },
+            { 504, "Gateway Timeout" } };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+    if (t[i].code == s)
+      return t[i].text;
+  return "";
+}
+
+/* Retry-After: delta-seconds or an HTTP date; -1 when unreadable. */
+static int64_t
+parse_retry_after (const char *v)
+{
+  char *end = NULL;
+  long long n = strtoll (v, &end, 10);
+  if (end != v && *end == '\0')
+    return n < 0 ? 0 : n;
+  struct tm tm = { 0 };
+  const char *e = strptime (v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (e == NULL || *e != '\0')
+    return -1;
+  int64_t d = (int64_t)timegm (&tm) - (int64_t)time (NULL);
+  return d < 0 ? 0 : d;
 }
 
 struct xfer
@@ -81,16 +139,34 @@ on_header (char *data, size_t size, size_t nmemb, void *ud)
       free (r->docker_digest), r->docker_digest = NULL;
       free (r->location), r->location = NULL;
       free (r->www_auth), r->www_auth = NULL;
+      free (r->reason), r->reason = NULL;
+      free (r->range), r->range = NULL;
       r->content_length = -1;
+      r->retry_after = -1;
+      /* "HTTP/1.1 503 Service Unavailable": keep the reason phrase */
+      const char *sp = memchr (data, ' ', len);
+      const char *end = data + len;
+      if (sp && (sp = memchr (sp + 1, ' ', end - sp - 1)) != NULL)
+        {
+          sp++;
+          while (end > sp && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+            end--;
+          if (end > sp)
+            r->reason = xstrndup (sp, end - sp);
+        }
       return len;
     }
   set_str (&r->content_type, header_value (data, len, "Content-Type"));
   set_str (&r->docker_digest, header_value (data, len, "Docker-Content-Digest"));
   set_str (&r->location, header_value (data, len, "Location"));
   set_str (&r->www_auth, header_value (data, len, "WWW-Authenticate"));
+  set_str (&r->range, header_value (data, len, "Range"));
   cleanup_free char *cl = header_value (data, len, "Content-Length");
   if (cl)
     r->content_length = strtoll (cl, NULL, 10);
+  cleanup_free char *ra = header_value (data, len, "Retry-After");
+  if (ra)
+    r->retry_after = parse_retry_after (ra);
   return len;
 }
 
@@ -269,6 +345,7 @@ perform_once (struct reg_client *c, const struct reg_req *req, const char *url, 
     }
   dk_buf_reset (&resp->body);
   resp->content_length = -1;
+  resp->retry_after = -1;
   *rcp = curl_easy_perform (h);
   curl_easy_getinfo (h, CURLINFO_RESPONSE_CODE, &resp->status);
   curl_slist_free_all (hl);
@@ -298,9 +375,11 @@ reg_do (struct reg_client *c, const struct reg_req *req, struct reg_resp *resp, 
       if (x.too_large)
         {
           reg_resp_free (resp);
-          return dk_make_error_code (err, DK_ECODE_INVALID, 0,
-                                     "%s \"%s\": response larger than %zu bytes", method, url,
-                                     req->max_body ? req->max_body : (size_t)REG_MAX_MANIFEST);
+          dk_make_error_code (err, DK_ECODE_INVALID, 0, "%s \"%s\": response larger than %zu bytes",
+                              method, url,
+                              req->max_body ? req->max_body : (size_t)REG_MAX_MANIFEST);
+          (*err)->status = EFBIG;
+          return -1;
         }
       if (x.sink_failed)
         {
@@ -334,9 +413,21 @@ reg_do (struct reg_client *c, const struct reg_req *req, struct reg_resp *resp, 
         }
       if ((resp->status == 429 || resp->status >= 500) && attempt < max_attempts)
         {
-          dk_debug ("%s %s: HTTP %ld; retrying", method, url, resp->status);
+          /* the registry's Retry-After is honoured when it is longer than
+             our backoff, up to REG_RETRY_AFTER_MAX; beyond that we give up
+             now rather than hang */
+          if (resp->retry_after > REG_RETRY_AFTER_MAX)
+            {
+              dk_debug ("%s %s: HTTP %ld, Retry-After %lld s: not waiting", method, url,
+                        resp->status, (long long)resp->retry_after);
+              return 0;
+            }
+          long ms = reg_backoff_ms (attempt);
+          if (resp->retry_after * 1000 > ms)
+            ms = (long)resp->retry_after * 1000;
+          dk_debug ("%s %s: HTTP %ld; retrying in %ld ms", method, url, resp->status, ms);
           reg_resp_free (resp);
-          reg_backoff (attempt);
+          sleep_ms (ms);
           continue;
         }
       return 0;
@@ -402,6 +493,11 @@ reg_client_open (const char *host, const char *mirror_url, const struct reg_opts
   setup_proxy (c);
   c->retries = o->retries > 0 ? o->retries : 5;
   cleanup_free char *base = NULL;
+  /* test knob (docs/registry.md): a local registry stands for Docker Hub */
+  const char *hub_url = getenv ("DK_PULL_TEST_HUB_URL");
+  if (mirror_url == NULL && host && strcmp (host, "registry-1.docker.io") == 0 && hub_url
+      && *hub_url)
+    mirror_url = hub_url;
   if (mirror_url)
     {
       const char *h = strstr (mirror_url, "://");
@@ -544,14 +640,24 @@ reg_status_error (const struct reg_resp *resp, const char *what, const char *nam
           "pull access denied for %s, repository does not exist or may require 'docker login': %s",
           name, detail ? detail : "denied: requested access to the resource is denied");
     }
-  if (s == 404)
+  if (s == 404 && !push)
     return dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "manifest for %s not found: %s", ref,
                                detail ? detail : "manifest unknown: manifest unknown");
   if (s == 429)
-    return dk_make_error_code (err, DK_ECODE_UNAVAILABLE, 0, "%s",
-                               detail ? detail
-                                      : "toomanyrequests: too many requests to the registry");
+    {
+      cleanup_free char *wait = resp->retry_after >= 0
+                                    ? xasprintf (" (the registry asks to retry after %lld s)",
+                                                 (long long)resp->retry_after)
+                                    : xstrdup ("");
+      return dk_make_error_code (err, DK_ECODE_UNAVAILABLE, 0, "%s%s",
+                                 detail ? detail : "toomanyrequests: too many requests", wait);
+    }
+  /* as Docker: 5xx is the status line alone; another 4xx the registry's
+     error when it sent one */
+  if (s < 500 && detail)
+    return dk_make_error_code (err, DK_ECODE_INTERNAL, 0, "%s", detail);
+  const char *reason = resp->reason ? resp->reason : reg_status_text (s);
   return dk_make_error_code (err, s >= 500 ? DK_ECODE_UNAVAILABLE : DK_ECODE_INTERNAL, 0,
-                             "received unexpected HTTP status: %ld%s%s", s, detail ? " " : "",
-                             detail ? detail : "");
+                             "received unexpected HTTP status: %ld%s%s", s, *reason ? " " : "",
+                             reason);
 }

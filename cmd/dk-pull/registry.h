@@ -16,6 +16,10 @@
 /* Largest manifest or config we accept (Docker's limit for manifests). */
 #define REG_MAX_MANIFEST (4 * 1024 * 1024)
 
+/* A Retry-After longer than this (seconds) is not waited for: the request
+   fails at once with the registry's answer. */
+#define REG_RETRY_AFTER_MAX 30
+
 struct reg_opts
 {
   char **insecure; /* "host:port", "host" or CIDR; NULL-terminated */
@@ -68,6 +72,9 @@ struct reg_resp
   char *docker_digest;
   char *location;
   char *www_auth;
+  char *reason;        /* the status line's reason phrase, or NULL */
+  char *range;         /* Range header of an upload's status: "0-N" */
+  int64_t retry_after; /* seconds of a Retry-After header, -1 without */
   int64_t content_length;
 };
 
@@ -122,5 +129,9 @@ bool reg_host_insecure (const char *host, char *const *insecure);
 
 /* Backoff sleep before attempt n (1-based). */
 void reg_backoff (int attempt);
+long reg_backoff_ms (int attempt);
+
+/* "Service Unavailable" for 503 (Go's http.StatusText), "" if unknown. */
+const char *reg_status_text (long status);
 
 #endif

@@ -3,18 +3,31 @@
 
      parent                               init (child)
      clone(CLONE_NEW*)  ----------------> waits for 'g'
-     cgroup, uid/gid maps, oom_score_adj
-     'g' -------------------------------> setns (joined namespaces), cgroupns,
-                                          mounts and /dev in the rootfs
+     cgroup dirs and limits, uid/gid maps,
+     oom_score_adj
+     'g' -------------------------------> setns (joined namespaces)
+     move init into its cgroup
+     'c' -------------------------------> (waited for here with a cgroup
+                                          namespace or hooks, else below)
+                                          cgroupns, mounts and /dev in the
+                                          rootfs
      prestart/createRuntime hooks <------ 'h' (only when there are hooks)
      'd' -------------------------------> createContainer hooks, pivot_root,
                                           masked/readonly paths, console,
-                                          executable lookup
+                                          executable lookup, waits for 'c'
      state.json, pid file  <------------- 'r'  (or 'e' + error, then exit)
                                           blocks opening exec.fifo for write
 
    `start` opens exec.fifo for reading, which lets init go on to its
-   credentials, capabilities, no_new_privs, seccomp and execve. */
+   credentials, capabilities, no_new_privs, seccomp and execve.
+
+   Why 'c' is separate from 'g': the first write to a cgroup.procs file
+   takes the kernel's cgroup_threadgroup_rwsem for writing, which waits for
+   an RCU grace period (8-15 ms here, most of create's wall time).  Init
+   does its mounts meanwhile; it needs its cgroup only before the cgroup
+   namespace is made, before hooks run and before it reports ready (nothing
+   of the container runs before that).  What init allocates in between is
+   charged to the runtime's cgroup: its own few pages and the mounts. */
 #include "run.h"
 #include "cgroup.h"
 
@@ -40,6 +53,7 @@
 enum
 {
   MSG_GO = 'g',
+  MSG_CGROUP = 'c',
   MSG_HOOKS = 'h',
   MSG_HOOKS_DONE = 'd',
   MSG_READY = 'r',
@@ -72,6 +86,7 @@ struct child_ctx
   int clone_flags;
   bool new_cgroupns;
   bool no_pivot;
+  bool cgroup_pending; /* init has not read MSG_CGROUP yet */
 };
 
 static void __attribute__ ((noreturn)) child_fail (int sync, dk_err_t err)
@@ -84,6 +99,18 @@ static void __attribute__ ((noreturn)) child_fail (int sync, dk_err_t err)
   if (send (sync, b.data, b.len, MSG_NOSIGNAL) < 0)
     dprintf (2, "dk-run: error: %s\n", err->msg);
   _exit (1);
+}
+
+/* The parent says MSG_CGROUP once init is in its cgroup. */
+static void
+wait_cgroup (struct child_ctx *c)
+{
+  char b;
+  if (!c->cgroup_pending)
+    return;
+  if (read (c->sync, &b, 1) != 1 || b != MSG_CGROUP)
+    _exit (1);
+  c->cgroup_pending = false;
 }
 
 static bool
@@ -156,6 +183,10 @@ static void __attribute__ ((noreturn)) child_main (struct child_ctx *c)
       if ((pass == 0) == (c->joins[i].type == CLONE_NEWUSER)
           && setns (c->joins[i].fd, c->joins[i].type) < 0)
         child_fail (c->sync, (dk_make_error (&err, errno, "join namespace"), err));
+  /* hooks run in the container's cgroup, as runc's do */
+  if (c->new_cgroupns || has_hooks (c->config, "prestart") || has_hooks (c->config, "createRuntime")
+      || has_hooks (c->config, "createContainer"))
+    wait_cgroup (c);
   /* after the cgroup move, so the namespace root is the container's cgroup */
   if (c->new_cgroupns && unshare (CLONE_NEWCGROUP) < 0)
     child_fail (c->sync, (dk_make_error (&err, errno, "unshare cgroup namespace"), err));
@@ -199,6 +230,7 @@ static void __attribute__ ((noreturn)) child_main (struct child_ctx *c)
                  err));
   if (dk_proc_find_exec (c->plan, &err) < 0)
     child_fail (c->sync, err);
+  wait_cgroup (c);
   /* the runtime exits once it has our 'r': stop dying with it before that */
   prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
   b = MSG_READY;
@@ -388,7 +420,8 @@ parent_setup (struct child_ctx *c, pid_t pid, jv lx, dk_err_t *err)
 {
   cleanup_jv jv resources
       = with_default_devices (dk_json_get_kind (lx, "resources", JV_KIND_OBJECT), lx);
-  if (dk_cgroup_create (c->cgroup, resources, pid, err) < 0)
+  /* init is moved in after MSG_GO (see the top of this file) */
+  if (dk_cgroup_create (c->cgroup, resources, 0, err) < 0)
     return -1;
   if (c->clone_flags & CLONE_NEWUSER)
     {
@@ -413,7 +446,7 @@ parent_setup (struct child_ctx *c, pid_t pid, jv lx, dk_err_t *err)
 
 /* Messages from init until it is ready. */
 static int
-parent_wait_ready (struct child_ctx *c, int sock, pid_t pid, dk_err_t *err)
+parent_wait_ready (struct child_ctx *c, int sock, pid_t pid, bool *eof, dk_err_t *err)
 {
   for (;;)
     {
@@ -422,7 +455,10 @@ parent_wait_ready (struct child_ctx *c, int sock, pid_t pid, dk_err_t *err)
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
-        return dk_make_error (err, n < 0 ? errno : 0, "container init exited during setup");
+        {
+          *eof = true;
+          return dk_make_error (err, n < 0 ? errno : 0, "container init exited during setup");
+        }
       buf[n] = '\0';
       if (buf[0] == MSG_READY)
         return 0;
@@ -446,11 +482,9 @@ parent_wait_ready (struct child_ctx *c, int sock, pid_t pid, dk_err_t *err)
     }
 }
 
-int
-dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *err)
+static int
+create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *err)
 {
-  if (dk_state_check_id (o->id, err) < 0)
-    return -1;
   cleanup_free char *bundle = realpath (o->bundle ? o->bundle : ".", NULL);
   if (bundle == NULL)
     return dk_make_error (err, errno, "bundle `%s`", o->bundle ? o->bundle : ".");
@@ -464,7 +498,8 @@ dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *e
                          .rootfs = rootfs,
                          .fifo_fd = -1,
                          .console_fd = -1,
-                         .no_pivot = o->no_pivot };
+                         .no_pivot = o->no_pivot,
+                         .cgroup_pending = true };
   cleanup_jv jv lx = dk_json_get_kind (config, "linux", JV_KIND_OBJECT);
   cleanup_jv jv process = dk_json_get_kind (config, "process", JV_KIND_OBJECT);
   cleanup_jv jv seccomp = dk_json_get_kind (lx, "seccomp", JV_KIND_OBJECT);
@@ -537,8 +572,23 @@ dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *e
       ret = parent_setup (&c, pid, lx, err);
       if (ret == 0 && send (sp[0], go, golen, MSG_NOSIGNAL) != golen)
         ret = dk_make_error (err, errno, "sync with init");
+      cleanup_error dk_err_t cgerr = NULL;
+      char cg = MSG_CGROUP;
+      /* init may have failed already: its message says more than ours */
+      if (ret == 0 && dk_cgroup_enter (cgroup, pid, &cgerr) < 0)
+        shutdown (sp[0], SHUT_WR); /* init's read of MSG_CGROUP sees the end */
+      else if (ret == 0)
+        send (sp[0], &cg, 1, MSG_NOSIGNAL); /* a dead init shows below */
+      bool eof = false;
       if (ret == 0)
-        ret = parent_wait_ready (&c, sp[0], pid, err);
+        ret = parent_wait_ready (&c, sp[0], pid, &eof, err);
+      if (ret < 0 && eof && cgerr)
+        {
+          dk_error_release (err);
+          *err = cgerr;
+          cgerr = NULL;
+          dk_error_wrap (err, "cgroup `%s`", cgroup);
+        }
     }
   if (sp[0] >= 0)
     close (sp[0]);
@@ -578,4 +628,16 @@ dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *e
     }
   *out_pid = pid;
   return 0;
+}
+
+int
+dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *err)
+{
+  if (dk_state_check_id (o->id, err) < 0)
+    return -1;
+  /* before the config is even read: see cgroup_warm.c */
+  pid_t warm = dk_cgroup_warm_start ();
+  int ret = create (o, out_pid, err);
+  dk_cgroup_warm_reap (warm);
+  return ret;
 }

@@ -163,7 +163,7 @@ dk_proc_plan_build (jv process, jv seccomp, struct dk_proc_plan *p, dk_err_t *er
         }
     }
   if (jv_get_kind (seccomp) == JV_KIND_OBJECT
-      && dk_seccomp_compile (seccomp, &p->seccomp, &p->seccomp_flags, err) < 0)
+      && dk_seccomp_prepare (seccomp, &p->seccomp, &p->seccomp_flags, err) < 0)
     return -1;
   return 0;
 }

@@ -210,6 +210,9 @@ mount_cgroup (int rootfd, const char *dest, const char *target, const struct msp
     {
       if (de->d_name[0] == '.' || de->d_type != DT_DIR)
         continue;
+      cleanup_free char *h = xasprintf ("%s/%s", dk_cgroup_root (), de->d_name);
+      if (!dk_cgroup_is_hierarchy (h))
+        continue;
       cleanup_free char *sub = xasprintf ("%s/%s", dest, de->d_name);
       cleanup_close int fd = ensure_in_root (rootfd, sub, false, err);
       if (fd < 0)

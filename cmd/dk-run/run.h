@@ -91,6 +91,8 @@ void dk_proc_exec (struct dk_proc_plan *p) __attribute__ ((noreturn));
 /* ---- seccomp.c ---- */
 int dk_seccomp_compile (jv seccomp, struct sock_fprog **out, unsigned *flags, dk_err_t *err);
 int dk_seccomp_load (struct sock_fprog *prog, unsigned flags, dk_err_t *err);
+/* seccomp_cache.c: dk_seccomp_compile through the cache under the root. */
+int dk_seccomp_prepare (jv seccomp, struct sock_fprog **out, unsigned *flags, dk_err_t *err);
 
 /* ---- rootfs.c: mounts, /dev, pivot_root (in the child) ---- */
 int dk_rootfs_prepare (jv config, const char *rootfs, const char *cgroup, bool userns,
@@ -107,6 +109,12 @@ int dk_console_connect (const char *path, dk_err_t *err);
 /* In the container: opens a pty, sends its master over sock, makes the
    slave the controlling terminal and stdio. */
 int dk_console_setup (int sock, dk_err_t *err);
+
+/* ---- cgroup_warm.c ---- */
+/* Starts the cgroup write lock's grace period in a helper process (see the
+   file); dk_cgroup_warm_reap waits for it. */
+pid_t dk_cgroup_warm_start (void);
+void dk_cgroup_warm_reap (pid_t pid);
 
 /* ---- create.c ---- */
 struct dk_create_opts

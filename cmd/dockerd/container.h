@@ -48,6 +48,10 @@ struct container
   struct http_req *rm_after;    /* a remove that waits for it */
   int start_gen;
   char *premounted; /* rootfs mounted by container-create --mount, for the first start */
+  /* an exit reported by the shim before its answer to `start` (a command
+     that ends at once): applied once the start is answered */
+  bool early_exit;
+  jv early_status;
   struct container *next;
 };
 
@@ -73,12 +77,21 @@ void container_event (struct container *c, const char *action, jv extra);
 void container_counts (int64_t *total, int64_t *running, int64_t *paused, int64_t *stopped);
 char *container_random_name (void);
 void containers_load (void);
+/* lifecycle.c: removes the layer and directories of a container without a record */
+void container_discard (const char *id);
+
+/* create_check.c: the JSON kinds of a create body's fields; *body normalized */
+int container_create_check (jv *body, dk_err_t *err);
 
 /* start.c */
 void container_start (struct container *c, struct http_req *req);
 void container_exited (struct container *c, jv status);
 void container_remove (struct container *c, bool volumes, void (*done) (struct container *, void *),
                        void *ud);
+/* lifecycle.c: the end of a removal once the layer is gone; a reply of 204 */
+void container_remove_finish (struct container *c, void (*done) (struct container *, void *),
+                              void *ud);
+void container_rm_reply (struct container *c, void *ud);
 void containers_restore (void);
 void container_kill (struct container *c, int sig, dk_err_t *err);
 void waiters_notify (struct container *c, bool removed);

@@ -208,6 +208,12 @@ h_container_create (struct http_req *req)
       http_error (req, 400, "invalid JSON: the body is not an object");
       return;
     }
+  if (container_create_check (&body, &err) < 0)
+    {
+      jv_free (body);
+      http_error_err (req, err);
+      return;
+    }
   const char *image = dk_json_str (body, "Image");
   if (image == NULL || *image == 0)
     {

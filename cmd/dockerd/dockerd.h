@@ -220,6 +220,11 @@ void image_cache_clear (void);
 char *url_decode (const char *s, size_t n);
 /* Docker filters JSON ({"k":{"v":true}} or {"k":["v"]}) -> {"k":["v",..]} */
 int parse_filters (const char *s, jv *out, dk_err_t *err);
+int filters_check_keys (jv filters, const char *const *known, const char *const *later,
+                        dk_err_t *err);
+/* An integer query value into *v (untouched when absent); false after a
+   400 answer when it is not one. */
+bool http_query_int (struct http_req *req, const char *key, long long *v);
 char *now_rfc3339 (void);
 char *rand_hex (int nbytes);
 int64_t dir_count (const char *path);

@@ -370,6 +370,22 @@ h_images_list (struct http_req *req)
       http_error_err (req, err);
       return;
     }
+  jv dl = dk_json_get_kind (filters, "dangling", JV_KIND_ARRAY);
+  if (jv_is_valid (dl))
+    jv_array_foreach (dl, i, e)
+    {
+      const char *v = jv_string_value (e);
+      if (!err && strcmp (v, "true") && strcmp (v, "false") && strcmp (v, "1") && strcmp (v, "0"))
+        dk_make_error_code (&err, DK_ECODE_INVALID, 0, "invalid filter 'dangling=%s'", v);
+      jv_free (e);
+    }
+  jv_free (dl);
+  if (err)
+    {
+      jv_free (filters);
+      http_error_err (req, err);
+      return;
+    }
   /* API < 1.25 sends filter=NAME */
   cleanup_free char *legacy = http_query (req, "filter");
   if (legacy && *legacy)

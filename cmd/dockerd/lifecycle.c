@@ -4,6 +4,7 @@
 #include "cleanup.h"
 #include "log.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,12 +268,14 @@ h_container_stop (struct http_req *req)
   struct container *c = lookup (req);
   if (c == NULL)
     return;
+  long long t = LLONG_MIN;
+  if (!http_query_int (req, "t", &t))
+    return;
   if (!is_running (c))
     {
       http_respond_empty (req, 304);
       return;
     }
-  cleanup_free char *ts = http_query (req, "t");
   cleanup_free char *ss = http_query (req, "signal");
   jv create = container_create_body (c);
   jv iconf = dk_json_get (c->doc, "ImageConfig");
@@ -284,8 +287,8 @@ h_container_stop (struct http_req *req)
   dk_json_int (create, "StopTimeout", &timeout);
   jv_free (create);
   jv_free (iconf);
-  if (ts && *ts)
-    timeout = strtoll (ts, NULL, 10);
+  if (t != LLONG_MIN)
+    timeout = t;
   if (sig < 0)
     {
       http_error (req, 400, "Invalid signal: %s", ss);
@@ -303,14 +306,11 @@ struct rm_ctx
   void *ud;
 };
 
-static void
-rm_done (struct job *j, jv result, int status, void *ud)
+/* The end of a removal, once container-rm has run: the container's
+   directories, the daemon's record, `destroy`, waiters. */
+void
+container_remove_finish (struct container *c, void (*done) (struct container *, void *), void *ud)
 {
-  struct rm_ctx *x = ud;
-  struct container *c = x->c;
-  const char *t = dk_json_str (result, "type");
-  if (t && !strcmp (t, "error"))
-    dk_warn ("container %.12s: removing its layer: %s", c->id, dk_json_str (result, "message"));
   cleanup_free char *dir = container_dir (c);
   cleanup_free char *edir = container_exec_dir (c);
   cleanup_error dk_err_t err = NULL;
@@ -322,9 +322,20 @@ rm_done (struct job *j, jv result, int status, void *ud)
   container_event (c, "destroy", jv_object ());
   attach_close_all (c);
   waiters_notify (c, true);
-  if (x->done)
-    x->done (c, x->ud);
+  if (done)
+    done (c, ud);
   container_free (c);
+}
+
+static void
+rm_done (struct job *j, jv result, int status, void *ud)
+{
+  struct rm_ctx *x = ud;
+  struct container *c = x->c;
+  const char *t = dk_json_str (result, "type");
+  if (t && !strcmp (t, "error"))
+    dk_warn ("container %.12s: removing its layer: %s", c->id, dk_json_str (result, "message"));
+  container_remove_finish (c, x->done, x->ud);
   free (x);
 }
 
@@ -345,8 +356,8 @@ container_remove (struct container *c, bool volumes, void (*done) (struct contai
     rm_done (NULL, jv_null (), 0, x);
 }
 
-static void
-rm_reply (struct container *c, void *ud)
+void
+container_rm_reply (struct container *c, void *ud)
 {
   struct http_req *req = ud;
   req->on_abort = NULL;
@@ -375,7 +386,7 @@ remove_now (struct http_req *req, struct container *c, bool volumes)
       return;
     }
   req->on_abort = rm_abort;
-  container_remove (c, volumes, rm_reply, req);
+  container_remove (c, volumes, container_rm_reply, req);
 }
 
 void
@@ -514,19 +525,60 @@ restore_reply (struct shimc *s, jv reply, void *ud)
   container_exited (c, jv_invalid ());
 }
 
+static void
+discard_done (struct job *j, jv result, int status, void *ud)
+{
+  char *id = ud;
+  cleanup_free char *dir = xasprintf ("%s/containers/%s", D.data_root, id);
+  cleanup_free char *edir = xasprintf ("%s/c/%s", D.exec_root, id);
+  cleanup_error dk_err_t err = NULL;
+  if (dk_remove_tree (edir, &err) < 0)
+    dk_error_release (&err);
+  if (dk_remove_tree (dir, &err) < 0)
+    dk_warn ("container %.12s: %s", id, err->msg);
+  free (id);
+}
+
+void
+container_discard (const char *id)
+{
+  const char *tail[] = { "container-rm", id, NULL };
+  struct job_opts o = { .on_done = discard_done, .ud = xstrdup (id) };
+  cleanup_error dk_err_t err = NULL;
+  if (job_start (graph_argv (tail), &o, &err) == NULL)
+    {
+      dk_warn ("container %.12s: %s", id, err->msg);
+      free (o.ud);
+    }
+}
+
+static bool
+autoremove (struct container *c)
+{
+  jv hc = container_hostconfig (c);
+  bool autorm = false;
+  dk_json_bool (hc, "AutoRemove", &autorm);
+  jv_free (hc);
+  return autorm;
+}
+
 void
 containers_restore (void)
 {
   containers_load ();
-  for (struct container *c = containers; c; c = c->next)
+  struct container *next;
+  for (struct container *c = containers; c; c = next)
     {
+      next = c->next; /* a removal unlinks c (later, from its job's end) */
       if (c->state == C_REMOVING)
+        c->state = C_EXITED;
+      if (!is_running (c))
         {
-          c->state = C_EXITED;
+          /* AutoRemove containers that are not running go, as in moby */
+          if (autoremove (c))
+            container_remove (c, true, NULL, NULL);
           continue;
         }
-      if (!is_running (c))
-        continue;
       cleanup_free char *sock = shim_sock (c);
       shimc_request (sock, jv_object_set (jv_object (), jv_string ("op"), jv_string ("status")),
                      restore_reply, NULL, c);

@@ -247,17 +247,40 @@ void
 h_containers_list (struct http_req *req)
 {
   cleanup_free char *filt = http_query (req, "filters");
-  cleanup_free char *limit_s = http_query (req, "limit");
   jv filters;
   cleanup_error dk_err_t err = NULL;
-  if (parse_filters (filt, &filters, &err) < 0)
+  static const char *const known[]
+      = { "id", "name", "status", "exited", "ancestor", "label", NULL };
+  static const char *const later[] = { "before",  "since",   "expose",  "health", "isolation",
+                                       "is-task", "network", "publish", "volume", NULL };
+  if (parse_filters (filt, &filters, &err) < 0
+      || filters_check_keys (filters, known, later, &err) < 0)
     {
       jv_free (filters);
       http_error_err (req, err);
       return;
     }
+  jv ex = dk_json_get_kind (filters, "exited", JV_KIND_ARRAY);
+  if (jv_is_valid (ex))
+    jv_array_foreach (ex, i, e)
+    {
+      char *end;
+      const char *v = jv_string_value (e);
+      strtoll (v, &end, 10);
+      if (!err && (*v == 0 || *end))
+        dk_make_error_code (&err, DK_ECODE_INVALID, 0, "invalid filter 'exited=%s'", v);
+      jv_free (e);
+    }
+  jv_free (ex);
+  long long limit = -1;
+  if (err || !http_query_int (req, "limit", &limit))
+    {
+      if (err)
+        http_error_err (req, err);
+      jv_free (filters);
+      return;
+    }
   bool all = http_query_bool (req, "all", false);
-  long limit = limit_s && *limit_s ? strtol (limit_s, NULL, 10) : -1;
   if (limit > 0)
     all = true;
   int n = 0;

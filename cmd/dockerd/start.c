@@ -25,59 +25,69 @@ struct start_ctx
   char *netns; /* NULL none, "host", or a path */
   struct job *job;
   bool shim_up;
+  int pending;     /* rootfs mount and network setup, run side by side */
+  int fail_status; /* the first of them to fail */
+  char *fail_msg;
 };
 
 static void start_fail (struct start_ctx *x, int status, const char *msg);
-static void cleanup_chain (struct container *c, bool remove_after);
+static void cleanup_chain (struct container *c);
 
-/* ---- small sequential job chains for cleanup ---- */
+/* ---- cleanup jobs: independent tools (network, layer) run side by side ---- */
 
 struct chain
 {
-  const char **argvs[4][24];
   char *owned[4][24];
-  int n, i;
+  int n, pending;
   void (*done) (void *ud);
   void *ud;
 };
 
-static void chain_next (struct chain *ch);
-
 static void
-chain_step_done (struct job *j, jv result, int status, void *ud)
+chain_finish (struct chain *ch)
 {
-  struct chain *ch = ud;
-  const char *t = dk_json_str (result, "type");
-  if (t && !strcmp (t, "error"))
-    dk_warn ("cleanup: %s",
-             dk_json_str (result, "message") ? dk_json_str (result, "message") : "failed");
-  ch->i++;
-  chain_next (ch);
-}
-
-static void
-chain_next (struct chain *ch)
-{
-  while (ch->i < ch->n)
-    {
-      const char *argv[24];
-      int k = 0;
-      for (; ch->owned[ch->i][k]; k++)
-        argv[k] = ch->owned[ch->i][k];
-      argv[k] = NULL;
-      struct job_opts o = { .on_done = chain_step_done, .ud = ch };
-      cleanup_error dk_err_t err = NULL;
-      if (job_start (argv, &o, &err))
-        return;
-      dk_warn ("cleanup: %s", err->msg);
-      ch->i++;
-    }
+  if (--ch->pending > 0)
+    return;
   if (ch->done)
     ch->done (ch->ud);
   for (int i = 0; i < ch->n; i++)
     for (int k = 0; ch->owned[i][k]; k++)
       free (ch->owned[i][k]);
   free (ch);
+}
+
+static void
+chain_step_done (struct job *j, jv result, int status, void *ud)
+{
+  const char *t = dk_json_str (result, "type");
+  if (t && !strcmp (t, "error"))
+    dk_warn ("cleanup: %s",
+             dk_json_str (result, "message") ? dk_json_str (result, "message") : "failed");
+  chain_finish (ud);
+}
+
+/* Starts every step at once; done() runs when the last one has ended. */
+static void
+chain_run (struct chain *ch)
+{
+  ch->pending = 1; /* this loop's own hold: no done() while starting */
+  for (int i = 0; i < ch->n; i++)
+    {
+      const char *argv[24];
+      int k = 0;
+      for (; ch->owned[i][k]; k++)
+        argv[k] = ch->owned[i][k];
+      argv[k] = NULL;
+      struct job_opts o = { .on_done = chain_step_done, .ud = ch };
+      cleanup_error dk_err_t err = NULL;
+      ch->pending++;
+      if (job_start (argv, &o, &err) == NULL)
+        {
+          dk_warn ("cleanup: %s", err->msg);
+          ch->pending--;
+        }
+    }
+  chain_finish (ch);
 }
 
 static void
@@ -123,12 +133,16 @@ after_cleanup (void *ud)
 {
   struct container *c = ud;
   c->cleaning = false;
-  jv hc = container_hostconfig (c);
-  bool autorm = false;
-  dk_json_bool (hc, "AutoRemove", &autorm);
-  jv_free (hc);
   struct http_req *start = c->start_after, *rm = c->rm_after;
   c->start_after = c->rm_after = NULL;
+  if (c->removing)
+    {
+      /* AutoRemove: its layer went with container-rm among the cleanup jobs */
+      if (start)
+        http_error (start, 409, "container is marked for removal and cannot be started");
+      container_remove_finish (c, rm ? container_rm_reply : removed_done, rm);
+      return;
+    }
   if (rm)
     {
       if (start)
@@ -136,19 +150,16 @@ after_cleanup (void *ud)
       remove_now (rm, c, true);
       return;
     }
-  if (autorm && !c->removing && c->state != C_RUNNING)
-    {
-      if (start)
-        http_error (start, 409, "container is marked for removal and cannot be started");
-      container_remove (c, true, removed_done, NULL);
-      return;
-    }
   if (start)
     container_start (c, start);
 }
 
+/* After an exit or a failed start: network disconnect and the layer's
+   unmount, or for an AutoRemove container its removal (container-rm
+   unmounts too), side by side; the container is gone (wait=removed
+   answered) once both have ended. */
 static void
-cleanup_chain (struct container *c, bool autoremove_after)
+cleanup_chain (struct container *c)
 {
   struct chain *ch = xzalloc (sizeof *ch);
   free (steal_ptr (&c->premounted)); /* unmounted below */
@@ -159,8 +170,14 @@ cleanup_chain (struct container *c, bool autoremove_after)
   bool autorm = false;
   dk_json_bool (hc, "AutoRemove", &autorm);
   jv_free (hc);
-  /* container-rm unmounts too: an AutoRemove skips a tool run */
-  if (!(autorm && autoremove_after))
+  if (autorm && !c->removing && c->state != C_RUNNING)
+    {
+      c->removing = true;
+      container_transition (c, C_REMOVING, NULL, jv_null ());
+      const char *tail[] = { "container-rm", c->id, NULL };
+      chain_add (ch, graph_argv (tail));
+    }
+  else
     {
       const char *tail[] = { "container-unmount", c->id, NULL };
       chain_add (ch, graph_argv (tail));
@@ -168,12 +185,19 @@ cleanup_chain (struct container *c, bool autoremove_after)
   c->cleaning = true;
   ch->done = after_cleanup;
   ch->ud = c;
-  chain_next (ch);
+  chain_run (ch);
 }
 
 void
 container_exited (struct container *c, jv status)
 {
+  if (c->starting && c->state != C_RUNNING && !c->early_exit)
+    {
+      /* the wait connection answered before the start did */
+      c->early_exit = true;
+      c->early_status = jv_copy (status);
+      return;
+    }
   if (c->state != C_RUNNING && c->state != C_PAUSED && c->state != C_RESTARTING)
     return;
   int64_t code = 255;
@@ -200,7 +224,7 @@ container_exited (struct container *c, jv status)
                         jv_object_set (jv_object (), jv_string ("exitCode"),
                                        jv_string_fmt ("%lld", (long long)code)));
   waiters_notify (c, false);
-  cleanup_chain (c, true);
+  cleanup_chain (c);
 }
 
 static void
@@ -244,6 +268,7 @@ start_ctx_free (struct start_ctx *x)
 {
   free (x->rootfs);
   free (x->netns);
+  free (x->fail_msg);
   free (x);
 }
 
@@ -267,6 +292,11 @@ start_fail (struct start_ctx *x, int status, const char *msg)
 {
   struct container *c = x->c;
   c->starting = false;
+  if (c->early_exit)
+    {
+      c->early_exit = false;
+      jv_free (c->early_status);
+    }
   dk_info ("container %.12s failed to start: %s", c->id, msg);
   container_set_state_field (c, "Error", jv_string (msg));
   int64_t code
@@ -294,7 +324,7 @@ start_fail (struct start_ctx *x, int status, const char *msg)
   waiters_notify (c, false);
   attach_close_all (c);
   /* undo: network, mount; --rm removes */
-  cleanup_chain (c, true);
+  cleanup_chain (c);
   start_ctx_free (x);
 }
 
@@ -324,6 +354,13 @@ started (struct shimc *s, jv reply, void *ud)
       http_respond_empty (x->req, 204);
     }
   start_ctx_free (x);
+  if (c->early_exit)
+    {
+      jv st = c->early_status;
+      c->early_exit = false;
+      container_exited (c, st);
+      jv_free (st);
+    }
 }
 
 static void
@@ -386,6 +423,33 @@ spawn_shim (struct start_ctx *x)
     start_fail (x, 500, err->msg);
 }
 
+/* One of the steps before the shim (mount, network) has ended: the shim
+   starts after the last, or the first failure is reported then. */
+static void
+step_done (struct start_ctx *x)
+{
+  if (--x->pending > 0)
+    return;
+  if (x->fail_msg)
+    {
+      cleanup_free char *m = steal_ptr (&x->fail_msg);
+      start_fail (x, x->fail_status, m);
+      return;
+    }
+  spawn_shim (x);
+}
+
+static void
+step_fail (struct start_ctx *x, int status, const char *msg)
+{
+  if (x->fail_msg == NULL)
+    {
+      x->fail_msg = xstrdup (msg);
+      x->fail_status = status;
+    }
+  step_done (x);
+}
+
 /* Files of our own when dk-netsetup is not involved (none, host). */
 static int
 write_net_files (struct container *c, bool host, dk_err_t *err)
@@ -438,15 +502,15 @@ net_done (struct job *j, jv result, int status, void *ud)
   if (t && !strcmp (t, "error"))
     {
       const char *m = dk_json_str (result, "message");
-      start_fail (x, http_status_for_code (dk_json_str (result, "code")),
-                  m ? m : "network setup failed");
+      step_fail (x, http_status_for_code (dk_json_str (result, "code")),
+                 m ? m : "network setup failed");
       return;
     }
   jv net = jv_object_delete (jv_copy (result), jv_string ("type"));
   x->c->doc = jv_object_set (x->c->doc, jv_string ("Net"), net);
   const char *ns = dk_json_str (result, "netns");
   x->netns = ns ? xstrdup (ns) : NULL;
-  spawn_shim (x);
+  step_done (x);
 }
 
 static char *
@@ -476,11 +540,11 @@ setup_network (struct start_ctx *x)
       bool host = !strcmp (mode, "host");
       if (write_net_files (c, host, &err) < 0)
         {
-          start_fail (x, 500, err->msg);
+          step_fail (x, 500, err->msg);
           return;
         }
       x->netns = host ? xstrdup ("host") : NULL;
-      spawn_shim (x);
+      step_done (x);
       return;
     }
   if (!strncmp (mode, "container:", 10))
@@ -491,18 +555,18 @@ setup_network (struct start_ctx *x)
       if (o == NULL || o->state != C_RUNNING)
         {
           jv_free (onet);
-          start_fail (x, 409,
-                      o ? "cannot join network of a non running container" : "No such container");
+          step_fail (x, 409,
+                     o ? "cannot join network of a non running container" : "No such container");
           return;
         }
       x->netns = ns ? xstrdup (ns) : NULL;
       jv_free (onet);
       if (write_net_files (c, false, &err) < 0)
         {
-          start_fail (x, 500, err->msg);
+          step_fail (x, 500, err->msg);
           return;
         }
-      spawn_shim (x);
+      step_done (x);
       return;
     }
   cleanup_free char *state = xasprintf ("%s/network", D.data_root);
@@ -630,7 +694,7 @@ setup_network (struct start_ctx *x)
     free (owned[i]);
   jv_free (keep);
   if (x->job == NULL)
-    start_fail (x, 500, err->msg);
+    step_fail (x, 500, err->msg);
 }
 
 static void
@@ -641,11 +705,11 @@ mounted (struct job *j, jv result, int status, void *ud)
   if ((t && !strcmp (t, "error")) || path == NULL)
     {
       const char *m = dk_json_str (result, "message");
-      start_fail (x, 500, m ? m : "cannot mount the container's root filesystem");
+      step_fail (x, 500, m ? m : "cannot mount the container's root filesystem");
       return;
     }
   x->rootfs = xstrdup (path);
-  setup_network (x);
+  step_done (x);
 }
 
 void
@@ -658,17 +722,25 @@ container_start (struct container *c, struct http_req *req)
   container_set_state_field (c, "Error", jv_string (""));
   req->on_abort = start_abort;
   req->abort_data = x;
+  /* the rootfs and the network do not depend on each other */
+  x->pending = 2;
   if (c->premounted)
     {
       /* mounted by container-create --mount and not unmounted since */
       x->rootfs = steal_ptr (&c->premounted);
-      setup_network (x);
-      return;
+      x->pending--;
     }
-  const char *tail[] = { "container-mount", c->id, NULL };
-  struct job_opts o = { .on_done = mounted, .ud = x };
-  cleanup_error dk_err_t err = NULL;
-  x->job = job_start (graph_argv (tail), &o, &err);
-  if (x->job == NULL)
-    start_fail (x, 500, err->msg);
+  else
+    {
+      const char *tail[] = { "container-mount", c->id, NULL };
+      struct job_opts o = { .on_done = mounted, .ud = x };
+      cleanup_error dk_err_t err = NULL;
+      if (job_start (graph_argv (tail), &o, &err) == NULL)
+        {
+          x->pending--;
+          x->fail_msg = xstrdup (err->msg);
+          x->fail_status = 500;
+        }
+    }
+  setup_network (x);
 }

@@ -8,6 +8,8 @@
 #include "log.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -79,13 +81,15 @@ int
 container_save (struct container *c, dk_err_t *err)
 {
   cleanup_free char *p = container_path (c, "config.v2.json");
-  /* An AutoRemove container's record is rewritten at each state change only
-     to be deleted at its exit: after its first (durable) write, no fsync. */
+  /* An AutoRemove container's record is never made durable: it is deleted
+     at the container's exit, and at the daemon's start one that is not
+     running is removed (as moby does), one that a crash left empty or
+     missing too (containers_load). */
   jv hc = container_hostconfig (c);
   bool autorm = false;
   dk_json_bool (hc, "AutoRemove", &autorm);
   jv_free (hc);
-  if (autorm && access (p, F_OK) == 0)
+  if (autorm)
     return dk_scratch_write_json (p, jv_copy (c->doc), err);
   return dk_atomic_write_json (p, jv_copy (c->doc), err);
 }
@@ -158,6 +162,8 @@ void
 container_free (struct container *c)
 {
   jv_free (c->doc);
+  if (c->early_exit)
+    jv_free (c->early_status);
   free (c->premounted);
   free (c);
 }
@@ -311,6 +317,15 @@ containers_load (void)
       cleanup_free char *p = xasprintf ("%s/%s/config.v2.json", dir, e->d_name);
       jv doc;
       cleanup_error dk_err_t err = NULL;
+      struct stat st;
+      if (stat (p, &st) < 0 ? errno == ENOENT : st.st_size == 0)
+        {
+          /* a create that never completed, or an AutoRemove record (written
+             without fsync) that a crash emptied */
+          dk_warn ("container %.12s: no record: removing what is left of it", e->d_name);
+          container_discard (e->d_name);
+          continue;
+        }
       if (dk_json_read_file (p, &doc, &err) < 0)
         {
           dk_warn ("skipping container %.12s: %s", e->d_name, err->msg);

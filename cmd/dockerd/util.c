@@ -1,5 +1,6 @@
 /* Small helpers of the API layer: URL decoding, Docker's filter syntax,
    timestamps, random IDs. */
+#include <errno.h>
 #include "dockerd.h"
 #include "cleanup.h"
 
@@ -97,6 +98,52 @@ parse_filters (const char *s, jv *out, dk_err_t *err)
       return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid filter: %s", s);
     }
   return 0;
+}
+
+/* A filter key outside `known` is a 400 "invalid filter 'key'" (moby's
+   text); a key in `later` (valid for Docker, not served here) is refused
+   clearly rather than ignored. */
+int
+filters_check_keys (jv filters, const char *const *known, const char *const *later, dk_err_t *err)
+{
+  int rc = 0;
+  jv_object_foreach (filters, k, v)
+  {
+    const char *key = jv_string_value (k);
+    bool ok = false;
+    for (int i = 0; known[i] && !ok; i++)
+      ok = !strcmp (key, known[i]);
+    if (!ok && rc == 0)
+      {
+        bool lat = false;
+        for (int i = 0; later && later[i] && !lat; i++)
+          lat = !strcmp (key, later[i]);
+        rc = lat ? dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                       "filter '%s' is not supported by this daemon yet", key)
+                 : dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid filter '%s'", key);
+      }
+    jv_free (k);
+    jv_free (v);
+  }
+  return rc;
+}
+
+bool
+http_query_int (struct http_req *req, const char *key, long long *v)
+{
+  cleanup_free char *s = http_query (req, key);
+  if (s == NULL || *s == 0)
+    return true;
+  char *end;
+  errno = 0;
+  long long n = strtoll (s, &end, 10);
+  if (*end || errno)
+    {
+      http_error (req, 400, "strconv.Atoi: parsing \"%s\": invalid syntax", s);
+      return false;
+    }
+  *v = n;
+  return true;
 }
 
 char *

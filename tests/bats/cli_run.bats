@@ -64,6 +64,16 @@ netsetup_ready() {
   assert_equal "$status" 127
 }
 
+@test "a command that ends at once: its exit is seen even before the start is answered" {
+  # the shim may answer the held wait before `start`: that exit must not be lost
+  for i in $(seq 15); do
+    run timeout 20 docker run --rm --network none busybox sh -c 'exit 5'
+    assert_equal "$status" 5
+  done
+  run docker ps -aq
+  assert_output ""
+}
+
 @test "stdout and stderr stay apart without a tty" {
   run bash -c 'docker run --rm --network none busybox sh -c "echo out; echo err >&2" 2>/dev/null'
   assert_output "out"
@@ -166,6 +176,26 @@ c"
   assert_success
   run docker inspect --format '{{.State.Status}}' survivor
   assert_output "exited"
+}
+
+@test "an AutoRemove container that is not running is removed at the daemon's next start" {
+  stop_keep() { kill "$DPID"; for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done; }
+  docker create --rm --name gone --network none busybox true
+  docker create --name kept --network none busybox true
+  id=$(docker inspect --format '{{.Id}}' gone)
+  # a record a crash left empty (AutoRemove records are written without fsync)
+  mkdir -p "$T/data/containers/$(printf 'e%.0s' $(seq 64))"
+  stop_keep
+  ip netns del "$NS"
+  start_dockerd
+  run docker ps -a --format '{{.Names}}'
+  assert_output "kept"
+  for _ in $(seq 50); do [ -e "$T/data/containers/$id" ] || break; sleep 0.1; done
+  [ ! -e "$T/data/containers/$id" ]
+  [ ! -e "$T/data/containers/$(printf 'e%.0s' $(seq 64))" ]
+  # its layer went too: nothing of it is mounted
+  run grep -c "$id" /proc/self/mountinfo
+  assert_output 0
 }
 
 @test "run -t gives the container a terminal" {

@@ -289,6 +289,69 @@ PY
   done
 }
 
+@test "graph: container-*, ls and inspect start without libarchive or libcrypto; save loads them" {
+  two_layer_image busybox:latest
+  loaded() { LD_DEBUG=files "$@" 2>&1 >/dev/null | grep -oE 'file=[^ ]*(archive|crypto)[^ ]*' | sort -u; }
+  assert_equal "$(loaded "${G[@]}" container-create c1 --image busybox:latest --mount)" ""
+  assert_equal "$(loaded "${G[@]}" ls)" ""
+  assert_equal "$(loaded "${G[@]}" inspect busybox:latest)" ""
+  assert_equal "$(loaded "${G[@]}" container-rm c1)" ""
+  run loaded "${G[@]}" save busybox:latest -o "$T/img.tar"
+  assert_output --partial "libarchive.so"
+  assert_output --partial "libcrypto.so"
+  assert_equal "$(tar -tf "$T/img.tar" | grep -c '^blobs/sha256/.')" 4
+}
+
+# mounts_under DIR: how many mount points are at or under DIR.
+mounts_under() {
+  awk -v d="$1" 'index($5, d) == 1' /proc/self/mountinfo | wc -l
+}
+
+@test "graph: container-rm is immediate, cleans up in the background, and survives a kill -9" {
+  two_layer_image busybox:latest
+  run "${G[@]}" container-create c1 --image busybox:latest --mount
+  assert_success
+  p=$(jq -r .path <<<"$output")
+  echo data >"$p/written"
+  run "${G[@]}" container-rm c1
+  assert_success
+  assert_output '{"type":"result"}'
+  # gone for every command at once, and the ID is free again
+  assert [ ! -e "$R/overlay2/containers/c1" ]
+  run "${G[@]}" container-changes c1
+  assert_failure 1
+  assert_output --partial '"code":"not_found"'
+  run "${G[@]}" container-create c1 --image busybox:latest --mount
+  assert_success
+  assert [ ! -e "$(jq -r .path <<<"$output")/written" ]
+  run "${G[@]}" container-rm c1
+  assert_success
+  # the background cleanup unmounts and deletes everything
+  for _ in $(seq 100); do
+    [ -z "$(ls "$R/tmp")" ] && [ "$(mounts_under "$R/")" = 0 ] && break
+    sleep 0.1
+  done
+  assert_equal "$(ls "$R/tmp")" ""
+  assert_equal "$(mounts_under "$R/")" 0
+
+  # killed right after the rename: the layer is gone, its mount and files
+  # sit under tmp/ until the next dk-graph run removes them
+  run "${G[@]}" container-create c2 --image busybox:latest --mount
+  assert_success
+  run env DK_GRAPH_RM_CRASH=1 "${G[@]}" container-rm c2
+  assert_failure 9
+  assert [ ! -e "$R/overlay2/containers/c2" ]
+  assert_equal "$(mounts_under "$R/tmp/")" 1
+  run "${G[@]}" ls
+  assert_success
+  assert_equal "$(ls "$R/tmp")" ""
+  assert_equal "$(mounts_under "$R/")" 0
+  # the image's layers are untouched
+  run "${G[@]}" container-create c3 --image busybox:latest --mount
+  assert_success
+  assert [ -x "$(jq -r .path <<<"$output")/bin/busybox" ]
+}
+
 @test "graph: container changes and diff round-trip through a layer (overlay2 and vfs)" {
   whiteout_image
   for drv in overlay2 vfs; do
@@ -465,4 +528,127 @@ JSON
   assert_failure 1
   assert_output --partial "parent layer"
   assert_equal "$(ls "$R/tmp" | wc -l)" 0
+}
+
+# parent_child: image parent:1 (base layer) and child:1 (base + top) whose
+# parent is parent:1; sets P and C to their IDs.
+parent_child() {
+  two_layer_image child:1
+  C=$ID
+  config "$D1"
+  cp "$T/config.json" "$T/pconfig.json"
+  P=$("${G[@]}" image-add --config "$T/pconfig.json" --tag parent:1 | jq -r .id)
+  config "$D1" "$D2"
+  run "${G[@]}" image-add --config "$T/config.json" --tag child:1 --parent parent:1
+  assert_success
+  assert_equal "$(jq -r .id <<<"$output")" "$C"
+}
+
+@test "graph: an image with children cannot be deleted; untagged it is a hidden intermediate image" {
+  parent_child
+  assert_equal "$("${G[@]}" inspect child:1 | jq -r .image.Parent)" "$P"
+  assert_equal "$("${G[@]}" ls | jq -r --arg c "$C" '.images[] | select(.Id == $c) | .ParentId')" "$P"
+  run "${G[@]}" image-add --config "$T/pconfig.json" --parent child:1
+  assert_failure 1
+  assert_output --partial "no cycles"
+  for f in "" --force; do
+    run "${G[@]}" rm $f "${P#sha256:}"
+    assert_failure 1
+    assert_output --partial '"code":"conflict"'
+    assert_output --partial "conflict: unable to delete ${P:7:12} (cannot be forced) - image has dependent child images"
+  done
+  # untagging works; the image stays as an intermediate of child:1
+  run "${G[@]}" rm parent:1
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" '[{"Untagged":"parent:1"}]'
+  run "${G[@]}" inspect "$P"
+  assert_success
+  assert_equal "$("${G[@]}" ls | jq -r '[.images[].Id] | join(" ")')" "$C"
+  assert_equal "$("${G[@]}" ls --all | jq -r '[.images[].Id] | sort | join(" ")')" \
+    "$(printf '%s\n' "$P" "$C" | sort | tr '\n' ' ' | sed 's/ $//')"
+  assert_equal "$("${G[@]}" ls --filter dangling=true | jq -c .images)" "[]"
+  run "${G[@]}" prune
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[]"
+  # deleting the child takes the untagged parent along (moby's prune of parents)
+  run "${G[@]}" rm child:1
+  assert_success
+  assert_equal "$(jq -r '[.deleted[] | .Untagged // .Deleted] | join(" ")' <<<"$output")" \
+    "child:1 $C $C2 $P $C1"
+  run "${G[@]}" ls --all
+  assert_equal "$(jq -c .images <<<"$output")" "[]"
+  assert_equal "$(ls "$R/overlay2/layers" | wc -l)" 0
+}
+
+@test "graph: rm --no-prune keeps the untagged parent, which prune then removes" {
+  parent_child
+  "${G[@]}" untag parent:1 >/dev/null
+  run "${G[@]}" rm --no-prune child:1
+  assert_success
+  assert_equal "$(jq -r '[.deleted[] | .Untagged // .Deleted] | .[0:2] | join(" ")' <<<"$output")" \
+    "child:1 $C"
+  # no child left: the parent is an ordinary dangling image now
+  assert_equal "$("${G[@]}" ls | jq -r '[.images[].Id] | join(" ")')" "$P"
+  run "${G[@]}" prune
+  assert_success
+  assert_equal "$(jq -r '.deleted[0].Deleted' <<<"$output")" "$P"
+  assert_equal "$(ls "$R/overlay2/layers" | wc -l)" 0
+}
+
+@test "graph: prune --all removes a child and then its tagged parent" {
+  parent_child
+  run "${G[@]}" prune --all
+  assert_success
+  # the layers left layers/ at once; their files go in the background
+  assert_equal "$(ls "$R/overlay2/layers" | wc -l)" 0
+  for _ in $(seq 100); do
+    [ -z "$(ls "$R/tmp")" ] && break
+    sleep 0.1
+  done
+  assert_equal "$(ls "$R/tmp")" ""
+  assert_equal "$(jq -r '[.deleted[] | .Deleted // empty | select(. == $p or . == $c)] | length' \
+    --arg p "$P" --arg c "$C" <<<"$output")" 2
+  assert_equal "$("${G[@]}" ls --all | jq -c .images)" "[]"
+}
+
+@test "graph: save writes the parent of an image saved with it; load restores it" {
+  parent_child
+  run "${G[@]}" save child:1 parent:1 -o "$T/pc.tar"
+  assert_success
+  tar -C "$T" -xf "$T/pc.tar" manifest.json
+  assert_equal "$(jq -r --arg c "${C#sha256:}" '.[] | select(.Config | endswith($c)) | .Parent' "$T/manifest.json")" "$P"
+  assert_equal "$(jq -r --arg p "${P#sha256:}" '.[] | select(.Config | endswith($p)) | .Parent // "none"' "$T/manifest.json")" none
+  g2=("$BIN/dk-graph" --root "$T/r2")
+  run "${g2[@]}" load -i "$T/pc.tar"
+  assert_success
+  assert_equal "$("${g2[@]}" inspect child:1 | jq -r .image.Parent)" "$P"
+  run "${g2[@]}" rm "$P"
+  assert_failure 1
+  assert_output --partial "image has dependent child images"
+  # saved alone, the child carries no parent
+  run "${G[@]}" save child:1 -o "$T/c.tar"
+  tar -C "$T" -xf "$T/c.tar" manifest.json
+  assert_equal "$(jq -r '.[0].Parent // "none"' "$T/manifest.json")" none
+}
+
+@test "graph: container-create --volatile mounts overlay volatile and mounts again after an unmount" {
+  two_layer_image busybox:latest
+  run "${G[@]}" container-create c1 --image busybox:latest --volatile --mount
+  assert_success
+  p=$(jq -r .path <<<"$output")
+  run findmnt -n -o OPTIONS "$p"
+  assert_output --regexp 'volatile'
+  echo kept >"$p/written"
+  run "${G[@]}" container-unmount c1
+  assert_success
+  # the kernel leaves work/work/incompat/volatile and refuses a mount over it
+  assert [ -d "$R/overlay2/containers/c1/work/work/incompat/volatile" ]
+  run "${G[@]}" container-mount c1
+  assert_success
+  assert_equal "$(cat "$p/written")" kept
+  run "${G[@]}" container-create c2 --image busybox:latest --mount
+  run findmnt -n -o OPTIONS "$(jq -r .path <<<"$output")"
+  refute_output --regexp 'volatile'
+  run "${G[@]}" container-rm c1
+  assert_success
 }

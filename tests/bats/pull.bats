@@ -93,8 +93,11 @@ teardown() {
   run "$DK_PULL" --output-dir "$WORK/anon" "$REGISTRY/dk/priv:latest"
   assert_failure 1
   assert_equal "$(last_line | jq -r .code)" unauthorized
+  assert_equal "$(last_line | jq -r .message)" "pull access denied for $REGISTRY/dk/priv, repository does not exist or may require 'docker login': unauthorized: authentication required"
   run "$DK_PULL" --output-dir "$WORK/bad" --auth-file "$(auth_file "$REGISTRY_USER" wrong)" "$REGISTRY/dk/priv:latest"
   assert_failure 1
+  assert_equal "$(last_line | jq -r .code)" unauthorized
+  assert_output --partial "may require 'docker login'"
   run "$DK_PULL" --output-dir "$WORK/ok" --auth-file "$(auth_file "$REGISTRY_USER" "$REGISTRY_PASS")" "$REGISTRY/dk/priv:latest"
   assert_success
   # the same credentials as base64url (what dockerd gets in X-Registry-Auth), on stdin

@@ -8,9 +8,15 @@ pull_setup() {
   WORK=$(mktemp -d "$BATS_TEST_TMPDIR/pull.XXXXXX")
   export WORK
   TOKEN_PID=
+  FAULT_PIDS=
 }
 
 pull_teardown() {
+  local p
+  for p in ${FAULT_PIDS:-}; do
+    kill "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
   if [ -n "${TOKEN_PID:-}" ]; then
     kill "$TOKEN_PID" 2>/dev/null
     wait "$TOKEN_PID" 2>/dev/null
@@ -175,4 +181,41 @@ start_registry_extra() {
   done
   cat "$dir/registry.log" >&2
   return 1
+}
+
+# start_fault_proxy VAR UPSTREAM: tests/fixtures/fault-proxy.py in front of
+# UPSTREAM (host:port).  Sets VAR=127.0.0.1:PORT, VAR_RULES (the rules file,
+# "[]" at first) and VAR_LOG (one JSON line per request).
+start_fault_proxy() {
+  local var=$1 dir i
+  dir=$(mktemp -d "$BATS_TEST_TMPDIR/fault.XXXXXX")
+  echo '[]' >"$dir/rules.json"
+  /usr/bin/python3 "$DK_REPO_ROOT/tests/fixtures/fault-proxy.py" --upstream "http://$2" \
+    --port-file "$dir/port" --rules "$dir/rules.json" --log "$dir/log" 3>&- &
+  FAULT_PIDS="${FAULT_PIDS:-} $!"
+  for i in $(seq 1 100); do
+    [ -s "$dir/port" ] && break
+    sleep 0.05
+  done
+  [ -s "$dir/port" ] || return 1
+  touch "$dir/log"
+  printf -v "$var" '127.0.0.1:%s' "$(cat "$dir/port")"
+  printf -v "${var}_RULES" '%s' "$dir/rules.json"
+  printf -v "${var}_LOG" '%s' "$dir/log"
+}
+
+# fault_rules FILE JSON: replaces the proxy's rules (read on every request).
+fault_rules() {
+  printf '%s\n' "$2" >"$1.tmp" && mv "$1.tmp" "$1"
+}
+
+# fault_log LOG: the logged requests in the order they came in (the log is
+# written as they finish, which under load is not always the same order).
+fault_log() {
+  jq -s -c 'sort_by(.t)[]' "$1"
+}
+
+# fault_count LOG JQ-FILTER: how many logged requests match the filter.
+fault_count() {
+  jq -c "select($2)" "$1" | wc -l
 }

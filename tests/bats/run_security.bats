@@ -56,6 +56,50 @@ teardown() { run_teardown; }
   assert_output "1"
 }
 
+@test "seccomp cache: cached and uncached runs deny the same; a corrupt or truncated cache file is rebuilt" {
+  rule() { echo ".linux.seccomp = {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdir\", \"mkdirat\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": $1}]}"; }
+  bundle "$T/b13" "$(rule 13)" -- dkinit mkdir /tmp/x
+  bundle "$T/b1" "$(rule 1)" -- dkinit mkdir /tmp/x
+  cache=$ROOT/.seccomp-cache
+  # uncached: compiled, and the program kept
+  run dkrun run --bundle "$T/b13" "$ID"
+  assert_success
+  assert_output "13"
+  run ls "$cache"
+  assert_success
+  [ "${#lines[@]}" -eq 1 ]
+  f=$cache/${lines[0]}
+  cp "$f" "$T/good.bpf"
+  ino=$(stat -c %i "$f")
+  # cached: the same file is loaded (not rewritten) and denies the same
+  run dkrun run --bundle "$T/b13" "$ID"
+  assert_output "13"
+  [ "$(stat -c %i "$f")" = "$ino" ]
+  # another profile gets its own program
+  run dkrun run --bundle "$T/b1" "$ID"
+  assert_output "1"
+  [ "$(ls "$cache" | wc -l)" -eq 2 ]
+  # truncated: rejected, compiled again, replaced
+  truncate -s -8 "$f"
+  run dkrun run --bundle "$T/b13" "$ID"
+  assert_output "13"
+  cmp "$f" "$T/good.bpf"
+  # same size, last byte of the program changed (the final allow would
+  # become another action): the checksum rejects it
+  size=$(stat -c %s "$f")
+  printf '\000' | dd of="$f" bs=1 seek=$((size - 1)) conv=notrunc status=none
+  ! cmp -s "$f" "$T/good.bpf"
+  run dkrun run --bundle "$T/b13" "$ID"
+  assert_success
+  assert_output "13"
+  cmp "$f" "$T/good.bpf"
+  # garbage of the right size is not loaded either
+  head -c "$size" /dev/urandom >"$f"
+  run dkrun run --bundle "$T/b13" "$ID"
+  assert_output "13"
+  cmp "$f" "$T/good.bpf"
+}
+
 @test "read-only root refuses writes" {
   bundle "$T/b" '.root.readonly = true' -- sh -c 'touch /newfile; echo rc=$?'
   run dkrun run --bundle "$T/b" "$ID"
