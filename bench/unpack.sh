@@ -7,6 +7,7 @@
 #   2. all layers registered at once with dk-graph (overlay2, --parent-wait):
 #      CPU time / wall time shows whether both cores are used.
 # Env: BENCH_IMAGE_DIR (default /var/tmp/dk-bench-image), BENCH_RUNS (3),
+#      DK_UNPACK_THREADS (file-creating threads per layer, lib/filepool.c),
 #      BENCH_TMP (where the trees are written, default /var/tmp; /dev/shm
 #      takes the disk out and measures CPU alone).
 set -euo pipefail
@@ -63,13 +64,20 @@ for d in "${digests[@]}"; do cat "$IMG/blobs/sha256/${d#sha256:}" >/dev/null; do
   parent=
   for i in "${!digests[@]}"; do
     d=${digests[$i]}
-    echo "bin/dk-graph --root '$T/graph' layer-register ${parent:+--parent $parent --parent-wait 600} --diff-id ${diffids[$i]} --digest $d '$IMG/blobs/sha256/${d#sha256:}' >'$T/reg.$i' &"
+    echo "( /usr/bin/time -f '%e %U %S' -o '$T/t.$i' bin/dk-graph --root '$T/graph' layer-register ${parent:+--parent $parent --parent-wait 600} --diff-id ${diffids[$i]} --digest $d '$IMG/blobs/sha256/${d#sha256:}' >'$T/reg.$i' && date +%s.%N >'$T/end.$i' ) &"
     if [ -z "$parent" ]; then parent=${diffids[$i]}; else
       parent=sha256:$(printf '%s %s' "$parent" "${diffids[$i]}" | sha256sum | cut -d' ' -f1); fi
   done
   echo 'for p in $(jobs -p); do wait $p; done'
 } >"$T/parallel.sh"
+t0=$(date +%s.%N)
 /usr/bin/time -v -o "$T/time" bash "$T/parallel.sh" || { cat "$T"/reg.* "$T/time" >&2; exit 1; }
+# where the wall time goes: a layer waits for its parent's commit
+for i in "${!digests[@]}"; do
+  read -r e u s <"$T/t.$i"
+  printf '  layer %d (%s bytes): done at %.2fs, %ss user %ss sys\n' "$i" \
+    "$(stat -c %s "$IMG/blobs/sha256/${digests[$i]#sha256:}")" "$(echo "$(cat "$T/end.$i") - $t0" | bc)" "$u" "$s"
+done
 grep -q '"existed":false' "$T/reg.$((${#digests[@]} - 1))" || { cat "$T"/reg.* >&2; exit 1; }
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$T/time")
 cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { print s }' "$T/time")

@@ -219,10 +219,26 @@ int
 dk_nl_veth_add (struct dk_nl *nl, const char *name, const char *peer, int peer_nsfd,
                 const uint8_t *mac, unsigned mtu, dk_err_t *err)
 {
+  struct dk_nl_veth v = { name, peer, peer_nsfd, mac, mtu, 0, false };
+  return dk_nl_veth_create (nl, &v, err);
+}
+
+int
+dk_nl_veth_create (struct dk_nl *nl, const struct dk_nl_veth *v, dk_err_t *err)
+{
+  const char *name = v->name, *peer = v->peer;
+  int peer_nsfd = v->peer_nsfd;
+  const uint8_t *mac = v->mac;
+  unsigned mtu = v->mtu;
   char buf[MNL_SOCKET_BUFFER_SIZE];
+  struct ifinfomsg *ifm;
   struct nlmsghdr *nlh
-      = put_link_header (buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, AF_UNSPEC, 0, NULL);
+      = put_link_header (buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, AF_UNSPEC, 0, &ifm);
+  if (v->up)
+    ifm->ifi_change = ifm->ifi_flags = IFF_UP;
   mnl_attr_put_strz (nlh, IFLA_IFNAME, name);
+  if (v->master > 0)
+    mnl_attr_put_u32 (nlh, IFLA_MASTER, v->master);
   if (mtu)
     mnl_attr_put_u32 (nlh, IFLA_MTU, mtu);
   /* one queue each way, on both ends: with the kernel's default (one per
@@ -251,6 +267,89 @@ dk_nl_veth_add (struct dk_nl *nl, const char *name, const char *peer, int peer_n
   if (talk (nl, nlh, NULL, NULL, "create veth pair", err) < 0)
     return dk_error_wrap (err, "%s", name);
   return 0;
+}
+
+void
+dk_nl_batch_init (struct dk_nl_batch *b)
+{
+  b->len = 0;
+  b->n = 0;
+}
+
+/* Room for the next request of the batch (a request is < 512 bytes). */
+static char *
+batch_slot (struct dk_nl_batch *b)
+{
+  if (b->len + 512 > sizeof b->buf)
+    abort ();
+  return b->buf + b->len;
+}
+
+static void
+batch_commit (struct dk_nl_batch *b, struct nlmsghdr *nlh)
+{
+  nlh->nlmsg_flags |= NLM_F_ACK;
+  b->len += NLMSG_ALIGN (nlh->nlmsg_len);
+  b->n++;
+}
+
+int
+dk_nl_batch_send (struct dk_nl *nl, struct dk_nl_batch *b, dk_err_t *err)
+{
+  unsigned seq0 = nl->seq;
+  for (size_t off = 0; off < b->len;)
+    {
+      struct nlmsghdr *h = (struct nlmsghdr *)(b->buf + off);
+      h->nlmsg_seq = ++nl->seq;
+      off += NLMSG_ALIGN (h->nlmsg_len);
+    }
+  if (b->n == 0)
+    return 0;
+  if (mnl_socket_sendto (nl->sock, b->buf, b->len) < 0)
+    return dk_make_error (err, errno, "netlink");
+  cleanup_free char *buf = xmalloc (NL_BUFSZ);
+  unsigned acks = 0;
+  int first = 0;
+  while (acks < b->n)
+    {
+      ssize_t n = mnl_socket_recvfrom (nl->sock, buf, NL_BUFSZ);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return dk_make_error (err, errno, "netlink");
+        }
+      int len = n;
+      for (struct nlmsghdr *h = (struct nlmsghdr *)buf; mnl_nlmsg_ok (h, len);
+           h = mnl_nlmsg_next (h, &len))
+        if (h->nlmsg_type == NLMSG_ERROR && h->nlmsg_seq > seq0 && h->nlmsg_seq <= nl->seq)
+          {
+            const struct nlmsgerr *e = mnl_nlmsg_get_payload (h);
+            acks++;
+            if (e->error && first == 0)
+              first = -e->error;
+          }
+    }
+  b->len = b->n = 0;
+  if (first)
+    return dk_make_error (err, first, "netlink");
+  return 0;
+}
+
+void
+dk_nl_batch_link_set (struct dk_nl_batch *b, int index, bool up, int master, unsigned mtu)
+{
+  struct ifinfomsg *ifm;
+  struct nlmsghdr *nlh = put_link_header (batch_slot (b), RTM_NEWLINK, 0, AF_UNSPEC, index, &ifm);
+  ifm->ifi_change = IFF_UP;
+  ifm->ifi_flags = up ? IFF_UP : 0;
+  if (master > 0)
+    mnl_attr_put_u32 (nlh, IFLA_MASTER, master);
+  else if (master < 0)
+    mnl_attr_put_u32 (nlh, IFLA_MASTER, 0);
+  if (mtu)
+    mnl_attr_put_u32 (nlh, IFLA_MTU, mtu);
+  batch_commit (b, nlh);
 }
 
 int
@@ -316,11 +415,9 @@ alen (int family)
   return family == AF_INET6 ? 16 : 4;
 }
 
-int
-dk_nl_addr_add (struct dk_nl *nl, int index, int family, const void *addr, int prefix_len,
-                dk_err_t *err)
+static struct nlmsghdr *
+put_addr_add (char *buf, int index, int family, const void *addr, int prefix_len)
 {
-  char buf[MNL_SOCKET_BUFFER_SIZE];
   struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
   nlh->nlmsg_type = RTM_NEWADDR;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
@@ -340,7 +437,23 @@ dk_nl_addr_add (struct dk_nl *nl, int index, int family, const void *addr, int p
       uint32_t bcast = a | ~mask;
       mnl_attr_put (nlh, IFA_BROADCAST, 4, &bcast);
     }
+  return nlh;
+}
+
+int
+dk_nl_addr_add (struct dk_nl *nl, int index, int family, const void *addr, int prefix_len,
+                dk_err_t *err)
+{
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  struct nlmsghdr *nlh = put_addr_add (buf, index, family, addr, prefix_len);
   return talk (nl, nlh, NULL, NULL, "add address", err);
+}
+
+void
+dk_nl_batch_addr_add (struct dk_nl_batch *b, int index, int family, const void *addr,
+                      int prefix_len)
+{
+  batch_commit (b, put_addr_add (batch_slot (b), index, family, addr, prefix_len));
 }
 
 int
@@ -458,10 +571,9 @@ dk_nl_route_list (struct dk_nl *nl, int family, dk_nl_addr_cb cb, void *data, dk
   return talk (nl, nlh, route_msg_cb, &ld, "list routes", err);
 }
 
-int
-dk_nl_route_add_default (struct dk_nl *nl, int family, const void *gw, int oif, dk_err_t *err)
+static struct nlmsghdr *
+put_route_default (char *buf, int family, const void *gw, int oif)
 {
-  char buf[MNL_SOCKET_BUFFER_SIZE];
   struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
   nlh->nlmsg_type = RTM_NEWROUTE;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
@@ -475,7 +587,20 @@ dk_nl_route_add_default (struct dk_nl *nl, int family, const void *gw, int oif, 
   mnl_attr_put (nlh, RTA_GATEWAY, alen (family), gw);
   if (oif)
     mnl_attr_put_u32 (nlh, RTA_OIF, oif);
-  return talk (nl, nlh, NULL, NULL, "add default route", err);
+  return nlh;
+}
+
+int
+dk_nl_route_add_default (struct dk_nl *nl, int family, const void *gw, int oif, dk_err_t *err)
+{
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  return talk (nl, put_route_default (buf, family, gw, oif), NULL, NULL, "add default route", err);
+}
+
+void
+dk_nl_batch_route_default (struct dk_nl_batch *b, int family, const void *gw, int oif)
+{
+  batch_commit (b, put_route_default (batch_slot (b), family, gw, oif));
 }
 
 struct names

@@ -31,6 +31,18 @@ int dk_nl_bridge_add (struct dk_nl *nl, const char *name, unsigned mtu, dk_err_t
    peer_nsfd (or here when -1), with mac (6 bytes, may be NULL). */
 int dk_nl_veth_add (struct dk_nl *nl, const char *name, const char *peer, int peer_nsfd,
                     const uint8_t *mac, unsigned mtu, dk_err_t *err);
+/* The same, with more: this end created up and on bridge master (> 0);
+   the peer cannot be created up (veth_open needs the pair complete). */
+struct dk_nl_veth
+{
+  const char *name, *peer;
+  int peer_nsfd;
+  const uint8_t *mac;
+  unsigned mtu;
+  int master;
+  bool up;
+};
+int dk_nl_veth_create (struct dk_nl *nl, const struct dk_nl_veth *v, dk_err_t *err);
 /* Sets up/down, master (0: leave, -1: none) and mtu (0: leave). */
 int dk_nl_link_set (struct dk_nl *nl, int index, bool up, int master, unsigned mtu, dk_err_t *err);
 /* Deletes the link; absent is not an error (returns 0, 1 when deleted). */
@@ -54,6 +66,21 @@ int dk_nl_addr_list (struct dk_nl *nl, int family, int index, dk_nl_addr_cb cb, 
 /* Calls cb for every IPv4/IPv6 route of the main table (dst, dst_len). */
 int dk_nl_route_list (struct dk_nl *nl, int family, dk_nl_addr_cb cb, void *data, dk_err_t *err);
 int dk_nl_route_add_default (struct dk_nl *nl, int family, const void *gw, int oif, dk_err_t *err);
+
+/* Several requests in one write, each acknowledged; the first error is
+   reported (the kernel goes on with the requests after a failed one). */
+struct dk_nl_batch
+{
+  char buf[4096];
+  size_t len;
+  unsigned n;
+};
+void dk_nl_batch_init (struct dk_nl_batch *b);
+void dk_nl_batch_link_set (struct dk_nl_batch *b, int index, bool up, int master, unsigned mtu);
+void dk_nl_batch_addr_add (struct dk_nl_batch *b, int index, int family, const void *addr,
+                           int prefix_len);
+void dk_nl_batch_route_default (struct dk_nl_batch *b, int family, const void *gw, int oif);
+int dk_nl_batch_send (struct dk_nl *nl, struct dk_nl_batch *b, dk_err_t *err);
 
 /* Link names of the namespace (malloc'd, NULL-terminated). */
 int dk_nl_link_names (struct dk_nl *nl, char ***out, dk_err_t *err);

@@ -1,5 +1,6 @@
 #include "tarapply.h"
 #include "cleanup.h"
+#include "filepool.h"
 
 #include <archive_entry.h>
 #include <dirent.h>
@@ -230,7 +231,37 @@ struct applier
      directory's entries together */
   char *cache_path;
   int cache_fd;
+  /* small regular files are created by these workers (lib/filepool.h) */
+  struct dk_filepool *pool;
+  /* every directory this layer has used (with its ancestors): a file of
+     that name would replace a directory the workers may still fill, so it
+     is not queued */
+  struct pathset usedirs;
 };
+
+static void
+dirs_add (struct applier *ap, const char *path, size_t len)
+{
+  if (ap->pool == NULL)
+    return;
+  cleanup_free char *p = xstrndup (path, len);
+  for (char *slash; *p && !pathset_has (&ap->usedirs, p);)
+    {
+      pathset_add (&ap->usedirs, p);
+      if ((slash = strrchr (p, '/')) == NULL)
+        break;
+      *slash = '\0';
+    }
+}
+
+/* files up to this size are read into memory and queued to the pool */
+#define POOL_MAX_FILE (1 << 20)
+
+static int
+shard_of (struct applier *ap, const char *rel, const char *base)
+{
+  return dk_filepool_shard (ap->pool, rel, base > rel ? (size_t)(base - rel - 1) : 0);
+}
 
 static void
 cache_drop (struct applier *ap)
@@ -282,6 +313,7 @@ parent_fd (struct applier *ap, const char *rel, const char **base, dk_err_t *err
   int fd = open_dir (ap, parent, err);
   if (fd < 0)
     return -1;
+  dirs_add (ap, parent, plen);
   ap->cache_fd = fd;
   ap->cache_path = steal_ptr (&parent);
   return fd;
@@ -487,6 +519,9 @@ apply_entry (struct applier *ap, struct archive *a, struct archive_entry *e, uin
 
   if (strncmp (base, WH_PREFIX, strlen (WH_PREFIX)) == 0)
     {
+      /* removals may reach files still queued, anywhere below */
+      if (ap->pool && dk_filepool_wait (ap->pool, -1, err) < 0)
+        return -1;
       cleanup_free char *dirrel = xstrndup (rel, base - rel ? base - rel - 1 : 0);
       int r = whiteout (ap, dfd, dirrel, base, err);
       cache_drop (ap);
@@ -506,6 +541,31 @@ apply_entry (struct applier *ap, struct archive *a, struct archive_entry *e, uin
 
   if (ap->o->whiteouts == DK_WHITEOUT_DELETE)
     pathset_add (&ap->created, rel);
+
+  if (ap->pool)
+    {
+      if (type == AE_IFREG && !hardlink && archive_entry_sparse_count (e) == 0
+          && archive_entry_size (e) >= 0 && archive_entry_size (e) <= POOL_MAX_FILE
+          && !pathset_has (&ap->usedirs, rel))
+        {
+          if (dk_filepool_submit_entry (ap->pool, shard_of (ap, rel, base), a, e, dfd, rel, base,
+                                        uid, gid, perm, err)
+              < 0)
+            return -1;
+          *size += archive_entry_size (e);
+          if (ap->o->on_file && archive_entry_size (e) > 0)
+            ap->o->on_file (ap->o->on_file_data, rel);
+          return 0;
+        }
+      /* whatever else happens in this directory comes after the files
+         queued before it; a hard link's target may be in any directory, a
+         directory replaced by a file may have files queued anywhere below */
+      bool any = hardlink || pathset_has (&ap->usedirs, rel);
+      if (dk_filepool_wait (ap->pool, any ? -1 : shard_of (ap, rel, base), err) < 0)
+        return -1;
+      if (type == AE_IFDIR)
+        dirs_add (ap, rel, strlen (rel));
+    }
 
   /* create first; only when something is in the way (EEXIST: a later entry
      of the same name, or a parent layer's file under vfs) look at it and
@@ -531,6 +591,8 @@ apply_entry (struct applier *ap, struct archive *a, struct archive_entry *e, uin
             return dk_make_error (err, errno, "layer entry `%s`: open", name);
           break;
         }
+      if (ap->pool && dk_filepool_wait (ap->pool, -1, err) < 0)
+        return -1;
       if (dk_remove_at (dfd, base, err) < 0)
         return dk_error_wrap (err, "layer entry `%s`", name);
       if (S_ISDIR (st.st_mode))
@@ -588,6 +650,12 @@ dk_tar_apply (struct archive *a, int rootfd, const struct dk_tarapply_opts *o, u
               dk_err_t *err)
 {
   struct applier ap = { .rootfd = rootfd, .o = o, .cache_fd = -1 };
+  /* DK_UNPACK_THREADS: workers creating files (default: one per CPU, at
+     most 4; 1 or less: none) */
+  const char *th = getenv ("DK_UNPACK_THREADS");
+  long nth = th ? strtol (th, NULL, 10) : sysconf (_SC_NPROCESSORS_ONLN);
+  if (nth > 1)
+    ap.pool = dk_filepool_new (nth > 4 ? 4 : (int)nth);
   struct archive_entry *e;
   int ret = 0, r;
   *size = 0;
@@ -597,6 +665,9 @@ dk_tar_apply (struct archive *a, int rootfd, const struct dk_tarapply_opts *o, u
   if (ret == 0 && r != ARCHIVE_EOF)
     ret = dk_make_error_code (err, DK_ECODE_INVALID, 0, "read layer: %s",
                               archive_error_string (a) ? archive_error_string (a) : "bad tar");
+  if (ap.pool && dk_filepool_wait (ap.pool, -1, ret < 0 ? NULL : err) < 0)
+    ret = -1;
+  dk_filepool_free (ap.pool);
   cache_drop (&ap);
   /* directory times last: creating their entries changed them */
   for (size_t i = ap.n_dirs; i-- > 0;)
@@ -612,5 +683,6 @@ dk_tar_apply (struct archive *a, int rootfd, const struct dk_tarapply_opts *o, u
     }
   free (ap.dirs);
   pathset_free (&ap.created);
+  pathset_free (&ap.usedirs);
   return ret;
 }

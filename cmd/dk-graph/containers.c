@@ -74,9 +74,10 @@ cmd_container_create (struct store *s, int argc, char **argv, dk_err_t *err)
 {
   static const struct option longopts[] = { { "image", required_argument, 0, 'i' },
                                             { "mount", no_argument, 0, 'm' },
+                                            { "volatile", no_argument, 0, 'v' },
                                             { 0, 0, 0, 0 } };
   const char *image = NULL;
-  bool do_mount = false;
+  bool do_mount = false, is_volatile = false;
   int c;
   optind = 0;
   while ((c = getopt_long (argc, argv, "", longopts, NULL)) != -1)
@@ -84,9 +85,11 @@ cmd_container_create (struct store *s, int argc, char **argv, dk_err_t *err)
       image = optarg;
     else if (c == 'm')
       do_mount = true;
+    else if (c == 'v')
+      is_volatile = true;
     else
       return dk_make_error_code (err, DK_ECODE_INVALID, 0,
-                                 "usage: container-create ID --image IMAGE");
+                                 "usage: container-create ID --image IMAGE [--mount] [--volatile]");
   if (optind + 1 != argc)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0,
                                "usage: container-create ID --image IMAGE");
@@ -159,6 +162,8 @@ cmd_container_create (struct store *s, int argc, char **argv, dk_err_t *err)
       m = jv_object_set (m, jv_string ("image"), jv_string (iid ? iid : ""));
       m = jv_object_set (m, jv_string ("layer"), jv_string (top));
       m = jv_object_set (m, jv_string ("created"), jv_string (now));
+      if (is_volatile && s->overlay)
+        m = jv_object_set (m, jv_string ("volatile"), jv_true ());
       cleanup_free char *mp = xasprintf ("%s/meta.json", t.path);
       ret = dk_scratch_write_json (mp, m, err); /* disposable layer */
     }
@@ -257,9 +262,22 @@ mount_layer (struct store *s, const char *id, char **path, dk_err_t *err)
         }
       /* relative paths from the driver directory keep 125 layers within the
          one page the kernel copies mount options into */
+      bool vol = false;
+      if (dk_json_bool (meta, "volatile", &vol) && vol)
+        {
+          /* a volatile mount leaves work/work/incompat/volatile, and the
+             kernel refuses the next mount while it exists: the layer is a
+             --rm container's, whose upper dir is not kept across a crash */
+          cleanup_free char *inc = xasprintf ("%s/work/work/incompat", dir);
+          cleanup_free char *v = xasprintf ("%s/volatile", inc);
+          if (dk_remove_tree (v, err) < 0)
+            return -1;
+          if (rmdir (inc) < 0 && errno != ENOENT)
+            return dk_make_error (err, errno, "remove `%s`", inc);
+        }
       cleanup_free char *opts = xasprintf ("lowerdir=%s,upperdir=containers/%s/diff,"
-                                           "workdir=containers/%s/work",
-                                           lo.data, id, id);
+                                           "workdir=containers/%s/work%s",
+                                           lo.data, id, id, vol ? ",volatile" : "");
       dk_buf_free (&lo);
       if (strlen (opts) >= (size_t)getpagesize ())
         return dk_make_error_code (err, DK_ECODE_INTERNAL, 0,

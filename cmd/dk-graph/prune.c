@@ -140,6 +140,7 @@ cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err)
       }
   if (store_lock (s, err) < 0)
     return -1;
+  store_clean_links (s);
   cleanup_jv jv refs = jv_invalid ();
   if (refs_load (s, &refs, err) < 0)
     return -1;

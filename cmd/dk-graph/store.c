@@ -115,8 +115,8 @@ clean_tmp (struct store *s)
     }
 }
 
-static void
-clean_links (struct store *s)
+void
+store_clean_links (struct store *s)
 {
   cleanup_free char *l = xasprintf ("%s/l", s->ddir);
   cleanup_closedir DIR *d = opendir (l);
@@ -151,22 +151,22 @@ store_open (struct store *s, const char *root, const char *driver, dk_err_t *err
   s->ddir = xasprintf ("%s/%s", abs, driver);
   s->idir = xasprintf ("%s/image/%s", abs, driver);
   s->tmp = xasprintf ("%s/tmp", abs);
-  const char *sub[] = { "layers", "l", "containers" };
-  for (size_t i = 0; i < 3; i++)
-    {
-      cleanup_free char *p = xasprintf ("%s/%s", s->ddir, sub[i]);
-      if (dk_mkdir_p (p, 0700, err) < 0)
-        return -1;
-    }
+  cleanup_free char *layers = xasprintf ("%s/layers", s->ddir);
+  cleanup_free char *links = xasprintf ("%s/l", s->ddir);
+  cleanup_free char *conts = xasprintf ("%s/containers", s->ddir);
   cleanup_free char *c = xasprintf ("%s/content/sha256", s->idir);
   cleanup_free char *im = xasprintf ("%s/images", s->idir);
-  if (dk_mkdir_p (c, 0700, err) < 0 || dk_mkdir_p (im, 0700, err) < 0
-      || dk_mkdir_p (s->tmp, 0700, err) < 0)
-    return -1;
+  const char *dirs[] = { layers, links, conts, c, im, s->tmp };
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+    {
+      /* one syscall when it exists (every run but the first) */
+      struct stat st;
+      if (stat (dirs[i], &st) < 0 && dk_mkdir_p (dirs[i], 0700, err) < 0)
+        return -1;
+    }
   if (store_lock (s, err) < 0)
     return -1;
   clean_tmp (s);
-  clean_links (s);
   store_unlock (s);
   return 0;
 }
@@ -175,6 +175,7 @@ void
 store_close (struct store *s)
 {
   store_unlock (s);
+  tmpdir_done_background (&s->trash);
   free (s->root);
   free (s->driver);
   free (s->ddir);
@@ -252,6 +253,10 @@ tmpdir_done_background (struct tmpdir *t)
       if (nul >= 0)
         for (int fd = 0; fd < 3; fd++)
           dup2 (nul, fd);
+      /* nothing else of the parent's: above all not a store lock */
+      if (t->lockfd > 3)
+        close_range (3, t->lockfd - 1, 0);
+      close_range (t->lockfd + 1, ~0U, 0);
       unmount_under (t->path);
       tmpdir_done (t);
       _exit (0);

@@ -408,7 +408,7 @@ cmd_init (struct ctx *c, int argc, char **argv, dk_err_t *err)
       n.created = now_rfc3339 ();
     }
   if (init_addresses (c, &n, &old, bridge, bip, fixed, dgw, err) < 0
-      || net6_configure (&d, &n, fixed6, dgw6, err) < 0 || forget_old (&d, &old, &n, err) < 0
+      || net6_configure (&d, &n, &old, fixed6, dgw6, err) < 0 || forget_old (&d, &old, &n, err) < 0
       || bridge_ensure (c, &d, &n, err) < 0 || net_save (c, &n, err) < 0)
     r = -1;
   else

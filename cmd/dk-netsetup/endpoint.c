@@ -417,8 +417,12 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
   uint32_t ip = 0;
   parse_ip4 (dk_json_str (nv, "ip"), &ip);
   cleanup_jv jv ports = dk_json_get_kind (nv, "ports", JV_KIND_ARRAY);
-  /* iptables-restore removes the rules while the veth goes (its deletion
-     waits ~15 ms in the kernel) */
+  /* the veth goes first and the rules and proxy ports while the kernel
+     unlists it (links.c) */
+  struct veth_del vd = { .mon = NULL };
+  const char *veth = dk_json_str (nv, "veth");
+  if (veth)
+    veth_delete_start (veth, &vd, &e);
   struct rules_job rj = { .text = NULL };
   cleanup_jv jv nft = dk_json_get_kind (nv, "nft", JV_KIND_OBJECT);
   bool nft_done = false;
@@ -436,9 +440,7 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
     }
   if (dk_json_len (ports) > 0)
     proxy_remove (c, id, netname, &e);
-  const char *veth = dk_json_str (nv, "veth");
-  if (veth)
-    veth_delete (veth, &e);
+  veth_delete_finish (&vd, &e);
   {
     cleanup_error dk_err_t e2 = NULL;
     rules_ports_finish (&rj, &e2);

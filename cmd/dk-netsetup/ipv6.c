@@ -4,6 +4,7 @@
    keyed by the address in its canonical text form. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,19 +119,39 @@ ipam_release_key (struct ctx *c, const char *net, const char *key, dk_err_t *err
   return ipam_save (c, net, alloc, err);
 }
 
+/* A unique local /64 (RFC 4193: fd00::/8 and a random 40-bit global ID). */
+static void
+ula64 (struct in6_addr *a)
+{
+  memset (a, 0, sizeof *a);
+  a->s6_addr[0] = 0xfd;
+  FILE *f = fopen ("/dev/urandom", "re");
+  if (f == NULL || fread (a->s6_addr + 1, 1, 5, f) != 5)
+    abort ();
+  fclose (f);
+}
+
 int
-net6_configure (const struct daemon_cfg *d, struct net *n, const char *fixed6, const char *dgw6,
-                dk_err_t *err)
+net6_configure (const struct daemon_cfg *d, struct net *n, const struct net *old,
+                const char *fixed6, const char *dgw6, dk_err_t *err)
 {
   n->v6 = false;
   n->options = jv_object_delete (n->options, jv_string ("dk.default_gateway_v6"));
   if (!d->ipv6)
     return 0; /* as Docker: the v6 flags mean nothing without --ipv6 */
-  if (fixed6 == NULL)
-    return dk_make_error_code (err, DK_ECODE_INVALID, 0,
-                               "--ipv6 needs --fixed-cidr-v6 for the default bridge (there is "
-                               "no default IPv6 pool)");
-  if (parse_cidr6 (fixed6, &n->subnet6, &n->plen6) < 0 || n->plen6 > 126 || n->plen6 < 1)
+  if (fixed6 == NULL && old->name && old->v6)
+    {
+      /* the subnet of the last init: a restart keeps its addresses */
+      n->subnet6 = old->subnet6;
+      n->plen6 = old->plen6;
+    }
+  else if (fixed6 == NULL)
+    {
+      /* as Docker 27: a unique local /64 when no subnet is given */
+      ula64 (&n->subnet6);
+      n->plen6 = 64;
+    }
+  else if (parse_cidr6 (fixed6, &n->subnet6, &n->plen6) < 0 || n->plen6 > 126 || n->plen6 < 1)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid --fixed-cidr-v6: %s", fixed6);
   mask6 (&n->subnet6, n->plen6);
   n->gateway6 = n->subnet6;

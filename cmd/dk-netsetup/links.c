@@ -44,23 +44,28 @@ configure_inside (void *data, dk_err_t *err)
   int idx = dk_nl_link_index (nl, in->ifname, err);
   if (lo < 0 || idx <= 0)
     return idx == 0 ? dk_make_error (err, 0, "%s not found in the namespace", in->ifname) : -1;
-  uint32_t a = htonl (l->ip), g = htonl (l->gw);
-  if (dk_nl_link_set (nl, lo, true, 0, 0, err) < 0
-      || dk_nl_addr_add (nl, idx, AF_INET, &a, l->plen, err) < 0
-      || dk_nl_link_set (nl, idx, true, 0, 0, err) < 0)
-    return -1;
-  if (l->route && dk_nl_route_add_default (nl, AF_INET, &g, idx, err) < 0)
-    return -1;
   if (l->v6)
     {
-      /* after the link is up, so that the prefix route comes with it */
       cleanup_free char *k = xasprintf ("net/ipv6/conf/%s/disable_ipv6", in->ifname);
-      if (dk_sysctl_set (k, "0", err) < 0
-          || dk_nl_addr_add (nl, idx, AF_INET6, &l->ip6, l->plen6, err) < 0)
-        return -1;
-      if (l->route && dk_nl_route_add_default (nl, AF_INET6, &l->gw6, idx, err) < 0)
+      if (dk_sysctl_set (k, "0", err) < 0)
         return -1;
     }
+  /* lo and the link up, the addresses, the routes: one write (in this
+     order: a gateway must be reachable) */
+  uint32_t a = htonl (l->ip), g = htonl (l->gw);
+  struct dk_nl_batch b;
+  dk_nl_batch_init (&b);
+  dk_nl_batch_link_set (&b, lo, true, 0, 0);
+  dk_nl_batch_link_set (&b, idx, true, 0, 0);
+  dk_nl_batch_addr_add (&b, idx, AF_INET, &a, l->plen);
+  if (l->v6)
+    dk_nl_batch_addr_add (&b, idx, AF_INET6, &l->ip6, l->plen6);
+  if (l->route)
+    dk_nl_batch_route_default (&b, AF_INET, &g, idx);
+  if (l->route && l->v6)
+    dk_nl_batch_route_default (&b, AF_INET6, &l->gw6, idx);
+  if (dk_nl_batch_send (nl, &b, err) < 0)
+    return dk_error_wrap (err, "configure %s", in->ifname);
   return 0;
 }
 
@@ -79,17 +84,20 @@ create_links (const struct daemon_cfg *d, const struct net *n, const char *netns
   cleanup_close int nsfd = open (netns, O_RDONLY | O_CLOEXEC);
   if (nsfd < 0)
     return dk_make_error (err, errno, "open `%s`", netns);
-  if (dk_nl_veth_add (nl, l->veth, l->ifname, nsfd, l->mac, n->mtu, err) < 0)
-    return -1;
-  int idx = dk_nl_link_index (nl, l->veth, err);
-  if (idx <= 0)
-    return idx < 0 ? -1 : dk_make_error (err, 0, "veth %s vanished", l->veth);
-  if (dk_nl_link_set (nl, idx, true, br, 0, err) < 0)
+  /* one request: the pair, the host end up and on the bridge */
+  struct dk_nl_veth v = { l->veth, l->ifname, nsfd, l->mac, n->mtu, br, true };
+  if (dk_nl_veth_create (nl, &v, err) < 0)
     return -1;
   /* without the proxy, a container reaches its own published port by
      hairpin NAT: out of its port and back in */
-  if (!d->userland_proxy && dk_nl_brport_hairpin (nl, idx, true, err) < 0)
-    return -1;
+  if (!d->userland_proxy)
+    {
+      int idx = dk_nl_link_index (nl, l->veth, err);
+      if (idx <= 0)
+        return idx < 0 ? -1 : dk_make_error (err, 0, "veth %s vanished", l->veth);
+      if (dk_nl_brport_hairpin (nl, idx, true, err) < 0)
+        return -1;
+    }
   struct inside in = { l, l->ifname };
   return dk_netns_run (netns, configure_inside, &in, err);
 }
@@ -131,26 +139,43 @@ note_dellink (const struct nlmsghdr *nlh, void *data)
     g->seen = true;
 }
 
-/* Deletes the veth pair; returns once the kernel has unlisted it, which is
+/* Deleting the veth pair returns once the kernel has unlisted it, which is
    ~15 ms before its answer to RTM_DELLINK (an RCU barrier): a lingerer
    sends the request and waits for that answer, we wait for the link's
-   RTM_DELLINK event. */
+   RTM_DELLINK event (or the lingerer's answer, whichever comes first). */
 int
-veth_delete (const char *veth, dk_err_t *err)
+veth_delete_start (const char *veth, struct veth_del *vd, dk_err_t *err)
 {
-  cleanup_nl struct dk_nl *nl = NULL, *mon = NULL;
+  *vd = (struct veth_del){ .rfd = -1 };
+  cleanup_nl struct dk_nl *nl = NULL;
   if (dk_nl_open (&nl, err) < 0)
     return -1;
   int idx = dk_nl_link_index (nl, veth, err);
   if (idx <= 0)
     return idx;
   cleanup_error dk_err_t e = NULL;
-  int res_fd = -1;
-  if (dk_nl_open_monitor (NETLINK_ROUTE, RTNLGRP_LINK, &mon, &e) < 0
-      || linger_fork (-1, dellink, (void *)veth, &res_fd, &e) < 0)
-    return dk_nl_link_del (nl, veth, err) < 0 ? -1 : 0;
-  cleanup_close int rfd = res_fd;
-  struct gone g = { idx, false };
+  if (dk_nl_open_monitor (NETLINK_ROUTE, RTNLGRP_LINK, &vd->mon, &e) < 0
+      || linger_fork (-1, dellink, (void *)veth, &vd->rfd, &e) < 0)
+    {
+      dk_nl_close (vd->mon);
+      vd->mon = NULL;
+      return dk_nl_link_del (nl, veth, err) < 0 ? -1 : 0;
+    }
+  vd->index = idx;
+  vd->veth = veth;
+  return 0;
+}
+
+int
+veth_delete_finish (struct veth_del *vd, dk_err_t *err)
+{
+  if (vd->mon == NULL)
+    return 0;
+  cleanup_nl struct dk_nl *mon = vd->mon;
+  cleanup_close int rfd = vd->rfd;
+  vd->mon = NULL;
+  vd->rfd = -1;
+  struct gone g = { vd->index, false };
   struct pollfd p[2] = { { dk_nl_fd (mon), POLLIN, 0 }, { rfd, POLLIN, 0 } };
   while (!g.seen)
     {
@@ -168,8 +193,17 @@ veth_delete (const char *veth, dk_err_t *err)
           linger_result (rfd, &r);
           if (r == 0 || r == ENODEV)
             return 0;
-          return dk_make_error (err, r, "delete link %s", veth);
+          return dk_make_error (err, r, "delete link %s", vd->veth);
         }
     }
   return 0;
+}
+
+int
+veth_delete (const char *veth, dk_err_t *err)
+{
+  struct veth_del vd;
+  if (veth_delete_start (veth, &vd, err) < 0)
+    return -1;
+  return veth_delete_finish (&vd, err);
 }

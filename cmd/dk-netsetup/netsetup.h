@@ -61,9 +61,10 @@ bool in_subnet6 (const struct in6_addr *a, const struct in6_addr *net, int plen)
 int ipam_alloc6 (struct ctx *c, const struct net *n, const struct in6_addr *want, const char *owner,
                  struct in6_addr *out, dk_err_t *err);
 int ipam_release_key (struct ctx *c, const char *net, const char *key, dk_err_t *err);
-/* The default bridge's IPv6 settings from init's flags. */
-int net6_configure (const struct daemon_cfg *d, struct net *n, const char *fixed6, const char *dgw6,
-                    dk_err_t *err);
+/* The default bridge's IPv6 settings from init's flags (old: the saved
+   network, name NULL when none). */
+int net6_configure (const struct daemon_cfg *d, struct net *n, const struct net *old,
+                    const char *fixed6, const char *dgw6, dk_err_t *err);
 
 /* store.c */
 bool name_ok (const char *name);
@@ -204,8 +205,17 @@ void link_gateways (const struct net *n, struct link_cfg *l);
 /* The veth pair of an endpoint, on n's bridge and configured inside netns. */
 int create_links (const struct daemon_cfg *d, const struct net *n, const char *netns,
                   const struct link_cfg *l, dk_err_t *err);
-/* Deletes a veth pair; returns when it is gone from the link list. */
+/* Deletes a veth pair; returns when it is gone from the link list.  In two
+   steps, so that the caller works while the kernel does. */
 int veth_delete (const char *veth, dk_err_t *err);
+struct veth_del
+{
+  struct dk_nl *mon; /* NULL: nothing to wait for */
+  int rfd, index;
+  const char *veth;
+};
+int veth_delete_start (const char *veth, struct veth_del *vd, dk_err_t *err);
+int veth_delete_finish (struct veth_del *vd, dk_err_t *err);
 
 /* endpoint.c */
 int cmd_connect (struct ctx *c, int argc, char **argv, dk_err_t *err);

@@ -640,7 +640,7 @@ reg_status_error (const struct reg_resp *resp, const char *what, const char *nam
           "pull access denied for %s, repository does not exist or may require 'docker login': %s",
           name, detail ? detail : "denied: requested access to the resource is denied");
     }
-  if (s == 404)
+  if (s == 404 && !push)
     return dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "manifest for %s not found: %s", ref,
                                detail ? detail : "manifest unknown: manifest unknown");
   if (s == 429)

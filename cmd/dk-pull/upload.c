@@ -344,8 +344,18 @@ upload_chunked (struct reg_client *c, const char *repo, const char *scope, const
       int64_t have = 0;
       if (upload_status (c, repo, scope, &url, &have, err) < 0)
         {
-          ret = -1;
-          break;
+          /* the registry lost track of the upload (docker-registry: a
+             broken PATCH leaves bytes its upload state does not know, and
+             the upload is then "invalid"): a new upload from byte 0 */
+          dk_debug ("upload %s: %s; starting a new upload", digest, (*err)->msg);
+          dk_error_release (err);
+          free (url);
+          url = NULL;
+          if (start_upload (c, repo, scope, &url, err) < 0)
+            {
+              ret = -1;
+              break;
+            }
         }
       if (have > (int64_t)len)
         have = 0;

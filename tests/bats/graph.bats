@@ -599,6 +599,13 @@ parent_child() {
   parent_child
   run "${G[@]}" prune --all
   assert_success
+  # the layers left layers/ at once; their files go in the background
+  assert_equal "$(ls "$R/overlay2/layers" | wc -l)" 0
+  for _ in $(seq 100); do
+    [ -z "$(ls "$R/tmp")" ] && break
+    sleep 0.1
+  done
+  assert_equal "$(ls "$R/tmp")" ""
   assert_equal "$(jq -r '[.deleted[] | .Deleted // empty | select(. == $p or . == $c)] | length' \
     --arg p "$P" --arg c "$C" <<<"$output")" 2
   assert_equal "$("${G[@]}" ls --all | jq -c .images)" "[]"
@@ -622,4 +629,26 @@ parent_child() {
   run "${G[@]}" save child:1 -o "$T/c.tar"
   tar -C "$T" -xf "$T/c.tar" manifest.json
   assert_equal "$(jq -r '.[0].Parent // "none"' "$T/manifest.json")" none
+}
+
+@test "graph: container-create --volatile mounts overlay volatile and mounts again after an unmount" {
+  two_layer_image busybox:latest
+  run "${G[@]}" container-create c1 --image busybox:latest --volatile --mount
+  assert_success
+  p=$(jq -r .path <<<"$output")
+  run findmnt -n -o OPTIONS "$p"
+  assert_output --regexp 'volatile'
+  echo kept >"$p/written"
+  run "${G[@]}" container-unmount c1
+  assert_success
+  # the kernel leaves work/work/incompat/volatile and refuses a mount over it
+  assert [ -d "$R/overlay2/containers/c1/work/work/incompat/volatile" ]
+  run "${G[@]}" container-mount c1
+  assert_success
+  assert_equal "$(cat "$p/written")" kept
+  run "${G[@]}" container-create c2 --image busybox:latest --mount
+  run findmnt -n -o OPTIONS "$(jq -r .path <<<"$output")"
+  refute_output --regexp 'volatile'
+  run "${G[@]}" container-rm c1
+  assert_success
 }

@@ -70,10 +70,16 @@ teardown() { net_teardown; }
   [ ! -e "$T/exec/netns/c2" ] && [ ! -e "$T/exec/netns/c3" ]
 }
 
-@test "--ipv6 needs --fixed-cidr-v6; without --ipv6 the v6 flags are ignored" {
+@test "--ipv6 alone picks a unique local /64 and keeps it; without --ipv6 the v6 flags are ignored" {
   run ns_tool init --ipv6=true
-  assert_failure
-  assert_output --partial 'needs --fixed-cidr-v6'
+  assert_success
+  [[ "$output" =~ \"subnet6\":\"(fd[0-9a-f:]*[0-9a-f])::/64\" ]]
+  prefix=${BASH_REMATCH[1]}
+  run ns_tool init --ipv6=true
+  assert_output --partial "\"subnet6\":\"$prefix::/64\",\"gateway6\":\"$prefix::1\""
+  run ns_tool connect --id c0 --files-dir "$T/c0"
+  assert_output --partial "\"ipv6\":\"$prefix::2\""
+  ns_tool disconnect --id c0 >/dev/null
   run ns_tool init --ipv6=true --fixed-cidr-v6 fd00::/129
   assert_failure
   assert_output --partial 'invalid --fixed-cidr-v6'

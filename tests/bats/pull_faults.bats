@@ -68,7 +68,7 @@ nothing_registered() {
   for st in 500:'Internal Server Error' 502:'Bad Gateway' 503:'Service Unavailable'; do
     : >"$P_LOG"
     fault_rules "$P_RULES" "[{\"path\": \"/manifests/\", \"status\": ${st%%:*}}]"
-    run "$DK_PULL" --output-dir "$WORK/o$st" --retries 3 "$P/dk/bb:latest"
+    run "$DK_PULL" --root "$WORK/root" --retries 3 "$P/dk/bb:latest"
     assert_failure 1
     assert_equal "$(last_line | jq -r .message)" "received unexpected HTTP status: ${st%%:*} ${st#*:}"
     assert_equal "$(last_line | jq -r .code)" unavailable
@@ -77,6 +77,7 @@ nothing_registered() {
     # (with room for a loaded machine)
     jq -se 'add | . >= 0.74 and . < 4' < <(gaps "$P_LOG" /manifests/)
   done
+  nothing_registered "$WORK/root" "$P/dk/bb:latest"
 }
 
 @test "faults: a layer blob answered 502 for good: error, nothing registered in the store" {
@@ -99,70 +100,82 @@ nothing_registered() {
   body='{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}'
   fault_rules "$P_RULES" "$(jq -cn --arg b "$body" '[{path: "/manifests/", status: 429, body: $b,
     headers: {"Content-Type": "application/json"}}]')"
-  run "$DK_PULL" --output-dir "$WORK/hub" --retries 2 "$P/dk/bb:latest"
+  run "$DK_PULL" --root "$WORK/root" --retries 2 "$P/dk/bb:latest"
   assert_failure 1
   assert_equal "$(last_line | jq -r .message)" "toomanyrequests: You have reached your pull rate limit."
   assert_equal "$(last_line | jq -r .code)" unavailable
   # no body at all
   fault_rules "$P_RULES" '[{"path": "/manifests/", "status": 429}]'
-  run "$DK_PULL" --output-dir "$WORK/bare" --retries 2 "$P/dk/bb:latest"
+  run "$DK_PULL" --root "$WORK/root" --retries 2 "$P/dk/bb:latest"
   assert_failure 1
   assert_equal "$(last_line | jq -r .message)" "toomanyrequests: too many requests"
+  nothing_registered "$WORK/root" "$P/dk/bb:latest"
 }
 
-@test "faults: 429 with Retry-After: waited for when short, not at all when beyond 30 s" {
+@test "faults: Retry-After (seconds or an HTTP date): waited for when short, not at all beyond 30 s" {
   fault_rules "$P_RULES" '[{"path": "/manifests/", "status": 429, "times": 1, "headers": {"Retry-After": "1"}}]'
   run "$DK_PULL" --output-dir "$WORK/short" "$P/dk/bb:latest"
   assert_success
   # the registry's 1 s, not our 0.25 s
   jq -en --argjson a "$(gaps "$P_LOG" /manifests/)" '$a >= 0.95 and $a < 4'
+  # an HTTP date 3 s ahead
+  : >"$P_LOG"
+  when=$(LC_ALL=C date -u -d '+3 seconds' '+%a, %d %b %Y %H:%M:%S GMT')
+  fault_rules "$P_RULES" "[{\"path\": \"/manifests/\", \"status\": 503, \"times\": 1, \"headers\": {\"Retry-After\": \"$when\"}}]"
+  run "$DK_PULL" --output-dir "$WORK/date" "$P/dk/bb:latest"
+  assert_success
+  jq -en --argjson a "$(gaps "$P_LOG" /manifests/)" '$a >= 1 and $a < 5'
   : >"$P_LOG"
   fault_rules "$P_RULES" '[{"path": "/manifests/", "status": 429, "headers": {"Retry-After": "3600"}}]'
   start=$(date +%s)
-  run "$DK_PULL" --output-dir "$WORK/long" "$P/dk/bb:latest"
+  run "$DK_PULL" --root "$WORK/root" "$P/dk/bb:latest"
   assert_failure 1
   [ $(($(date +%s) - start)) -lt 10 ]
   assert_equal "$(fault_count "$P_LOG" '.path | test("/manifests/")')" 1
   assert_equal "$(last_line | jq -r .message)" "toomanyrequests: too many requests (the registry asks to retry after 3600 s)"
+  nothing_registered "$WORK/root" "$P/dk/bb:latest"
 }
 
-@test "faults: a manifest over 4 MiB is refused, not retried, nothing written" {
+@test "faults: a manifest over 4 MiB is refused, not retried, nothing registered" {
   fault_rules "$P_RULES" '[{"path": "/manifests/", "big": 5242880}]'
-  run "$DK_PULL" --output-dir "$WORK/o" "$P/dk/bb:latest"
+  run "$DK_PULL" --root "$WORK/root" "$P/dk/bb:latest"
   assert_failure 1
   assert_equal "$(last_line | jq -r .code)" invalid
   assert_equal "$(last_line | jq -r .message)" "manifest for $P/dk/bb:latest is too big: more than 4194304 bytes (4 MiB, the limit of registries and of Docker)"
   assert_equal "$(fault_count "$P_LOG" '.path | test("/manifests/")')" 1
-  [ ! -e "$WORK/o/manifest.json" ]
+  nothing_registered "$WORK/root" "$P/dk/bb:latest"
 }
 
 @test "faults: a manifest of unknown media type is refused with Docker's message" {
   fault_rules "$P_RULES" '[{"path": "/manifests/", "media_type": "application/vnd.dk.unknown.v1+json"}]'
-  run "$DK_PULL" --output-dir "$WORK/o" "$P/dk/bb:latest"
+  run "$DK_PULL" --root "$WORK/root" "$P/dk/bb:latest"
   assert_failure 1
   assert_equal "$(last_line | jq -r .code)" invalid
   assert_equal "$(last_line | jq -r .message)" "unsupported manifest media type and no default available: application/vnd.dk.unknown.v1+json"
-  [ -z "$(fault_count "$P_LOG" '.path | test("/blobs/")' | grep -v '^0$')" ]
+  assert_equal "$(fault_count "$P_LOG" '.path | test("/blobs/")')" 0
+  nothing_registered "$WORK/root" "$P/dk/bb:latest"
 }
 
 @test "faults: manifest bytes that do not match their digest (by tag and by digest)" {
   fault_rules "$P_RULES" '[{"path": "/manifests/", "corrupt": true}]'
-  run "$DK_PULL" --output-dir "$WORK/tag" "$P/dk/bb:latest"
+  run "$DK_PULL" --root "$WORK/root" "$P/dk/bb:latest"
   assert_failure 1
   assert_equal "$(last_line | jq -r .message)" "manifest verification failed for digest $BB_DIGEST"
-  run "$DK_PULL" --output-dir "$WORK/dig" "$P/dk/bb@$BB_DIGEST"
+  run "$DK_PULL" --root "$WORK/root" "$P/dk/bb@$BB_DIGEST"
   assert_failure 1
   assert_equal "$(last_line | jq -r .message)" "manifest verification failed for digest $BB_DIGEST"
   assert_equal "$(fault_count "$P_LOG" '.path | test("/blobs/")')" 0
+  nothing_registered "$WORK/root" "$P/dk/bb:latest"
 }
 
 @test "faults: 403 denied gives Docker's pull access denied" {
   body='{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}'
   fault_rules "$P_RULES" "$(jq -cn --arg b "$body" '[{path: "/manifests/", status: 403, body: $b}]')"
-  run "$DK_PULL" --output-dir "$WORK/o" "$P/dk/bb:latest"
+  run "$DK_PULL" --root "$WORK/root" "$P/dk/bb:latest"
   assert_failure 1
   assert_equal "$(last_line | jq -r .message)" "pull access denied for $P/dk/bb, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"
   assert_equal "$(fault_count "$P_LOG" '.path | test("/manifests/")')" 1
+  nothing_registered "$WORK/root" "$P/dk/bb:latest"
 }
 
 @test "faults: a blob cut mid-body resumes with a Range request and registers a correct layer" {

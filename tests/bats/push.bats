@@ -97,7 +97,7 @@ pull_into_store() {
   grep -q 'repository:priv/bb:pull,push' "$TOKEN_LOG"
 }
 
-@test "push: --upload-chunk-size: PATCH chunks with Content-Range, then PUT; a failed chunk resumes where the registry is" {
+@test "push: --upload-chunk-size: PATCH chunks with Content-Range, then PUT; a failed chunk resumes where the registry is, a lost upload starts again" {
   start_registry plain
   push_fixture busybox "$REGISTRY/dk/bb:latest"
   pull_into_store "$REGISTRY/dk/bb:latest"
@@ -107,27 +107,38 @@ pull_into_store() {
   dst=$REGISTRY
   start_fault_proxy P "$dst"
   "$GRAPH" --root "$WORK/root" tag "$src/dk/bb:latest" "$P/ch/bb:latest" >/dev/null
-  # the third PATCH gets a 503 (the registry never sees it)
-  fault_rules "$P_RULES" '[{"method": "PATCH", "path": "/blobs/uploads/", "status": 503, "after": 2, "times": 1}]'
+  # the third PATCH gets a 503 (the registry never sees it); a later one
+  # breaks half-way (the registry got part of it, which makes it refuse the
+  # upload's state: the upload starts again)
+  fault_rules "$P_RULES" '[{"method": "PATCH", "path": "/blobs/uploads/", "status": 503, "after": 2, "times": 1},
+    {"method": "PATCH", "path": "/blobs/uploads/", "cut_request": 30000, "after": 5, "times": 1}]'
   run "$DK_PULL" --root "$WORK/root" --log-level debug push --upload-chunk-size 65536 "$P/ch/bb:latest"
   assert_success
   assert_line --partial '"Pushed"'
   assert_output --partial "resuming there"
-  # accepted chunks: contiguous from 0, at most 64 KiB each
+  assert_output --partial "starting a new upload"
+  # accepted chunks: contiguous, at most 64 KiB each, from 0 twice (the
+  # first upload and the one after the break)
   mapfile -t ranges < <(fault_log "$P_LOG" | jq -r 'select(.method == "PATCH" and .status == 202) | .content_range')
-  [ "${#ranges[@]}" -ge 4 ]
-  next=0
+  [ "${#ranges[@]}" -ge 8 ]
+  next=0 starts=0
   for r in "${ranges[@]}"; do
     [[ $r =~ ^([0-9]+)-([0-9]+)$ ]]
-    assert_equal "${BASH_REMATCH[1]}" "$next"
+    if [ "${BASH_REMATCH[1]}" = 0 ]; then starts=$((starts + 1)); else assert_equal "${BASH_REMATCH[1]}" "$next"; fi
     [ $((BASH_REMATCH[2] - BASH_REMATCH[1] + 1)) -le 65536 ]
     next=$((BASH_REMATCH[2] + 1))
   done
+  assert_equal "$starts" 2
   # the failed one, then the upload's status asked, then the same range again
   jq -s -e 'sort_by(.t) | map(select(.path | test("/blobs/uploads/")))
     | (map(.status == 503) | index(true)) as $i
     | .[$i].method == "PATCH" and .[$i + 1].method == "GET" and .[$i + 1].status == 204
       and .[$i + 2].content_range == .[$i].content_range' "$P_LOG"
+  # the break: no answer, the upload's status refused, a new upload
+  jq -s -e 'sort_by(.t) | map(select(.path | test("/blobs/uploads/")))
+    | (map(.status == 0) | index(true)) as $i
+    | .[$i].method == "PATCH" and .[$i + 1].method == "GET" and .[$i + 1].status == 404
+      and .[$i + 2].method == "POST" and .[$i + 3].content_range == "0-65535"' "$P_LOG"
   # the layer ends with an empty PUT ?digest=; the small config went up whole
   assert_equal "$(fault_count "$P_LOG" '.method == "PUT" and (.path | test("digest=")) and .length == 0 and .status == 201')" 1
   assert_equal "$(fault_count "$P_LOG" '.method == "PUT" and (.path | test("digest=")) and .length > 0 and .status == 201')" 1

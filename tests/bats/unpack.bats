@@ -207,3 +207,52 @@ add(info('evil/sentinel'), b'pwned')"
     done
   done
 }
+
+# tree_list DIR: every entry below DIR with type, mode, owner, size, mtime,
+# link target and content digest (implicit parents' times excluded).
+tree_list() {
+  (cd "$1" && find . -mindepth 1 -printf '%p %y %m %U:%G %s %T@ %l\n' | sort &&
+    find . -type f -print0 | sort -z | xargs -0 -r sha256sum &&
+    getfattr -R -d -m - . 2>/dev/null | sort)
+}
+
+@test "unpack: files created by worker threads give the tree one thread gives, names given twice included" {
+  mk_tar "$T/l.tar" '
+import random
+random.seed(7)
+for d in range(40):
+    add(info("d%d" % d, type=tarfile.DIRTYPE, mode=0o755, mtime=1000 + d))
+    for f in range(25):
+        add(info("d%d/f%d" % (d, f), mode=random.choice([0o644, 0o600, 0o755, 0o4755]),
+                 uid=1000 + f, gid=2000 + d, mtime=5000 + f, pax_headers={"SCHILY.xattr.user.k": "v%d" % f}),
+            bytes(random.getrandbits(8) for _ in range(random.randrange(0, 3000))))
+# the same name twice: the last one wins
+add(info("d1/dup", mode=0o644), b"first")
+add(info("d1/dup", mode=0o600), b"second")
+# a file replaced by a directory, a directory (with files) replaced by a file
+add(info("d2/x", mode=0o644), b"file")
+add(info("d2/x", type=tarfile.DIRTYPE, mode=0o700))
+add(info("d2/x/in", mode=0o644), b"inside")
+add(info("d3/y", type=tarfile.DIRTYPE, mode=0o755))
+for f in range(30):
+    add(info("d3/y/z%d" % f, mode=0o644), b"z")
+add(info("d3/y", mode=0o640), b"now a file")
+# links to files still being written
+add(info("d4/hard", type=tarfile.LNKTYPE, linkname="d5/f3"))
+add(info("d6/sym", type=tarfile.SYMTYPE, linkname="../d7/f1"))
+add(info("big", mode=0o644), bytes(2 << 20))
+'
+  for n in 1 4; do
+    run env DK_UNPACK_THREADS=$n "$BIN/dk-unpack" --target "$T/t$n" "$T/l.tar"
+    assert_success
+  done
+  assert_equal "$(tree_list "$T/t4")" "$(tree_list "$T/t1")"
+  assert_equal "$(cat "$T/t4/d1/dup")" second
+  assert_equal "$(stat -c %a "$T/t4/d1/dup")" 600
+  assert_equal "$(cat "$T/t4/d2/x/in")" inside
+  assert_equal "$(cat "$T/t4/d3/y")" "now a file"
+  assert_equal "$(stat -c %i "$T/t4/d4/hard")" "$(stat -c %i "$T/t4/d5/f3")"
+  assert_equal "$(stat -c %u:%g "$T/t4/d5/f3")" 1003:2005
+  assert_equal "$(getfattr --only-values -n user.k "$T/t4/d9/f2")" v2
+  assert_equal "$(find "$T/t4" -type f | wc -l)" 1005
+}
