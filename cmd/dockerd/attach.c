@@ -22,7 +22,9 @@ struct attach
   struct dk_buf pending_in; /* stdin before the shim stream exists */
   struct dk_buf frames;     /* partial stdcopy frame from the shim */
   void (*ready) (struct attach *a);
-  uv_timer_t *delay; /* logs=1: the replay waits a moment after the 101 */
+  uv_timer_t *delay;       /* logs=1: the replay waits a moment after the 101 */
+  unsigned char dkeys[16]; /* detach sequence (stdin), ctrl-p,ctrl-q by default */
+  int ndkeys, matched;     /* matched: how many of it are held back */
   bool stream;
   struct attach *next;
 };
@@ -99,6 +101,49 @@ from_shim (struct shimc *s, const char *data, ssize_t n, void *ud)
   dk_buf_consume (&a->frames, off);
 }
 
+/* Docker's detachKeys: comma-separated "ctrl-X" (X a letter or one of
+   @[\]^_) or single characters; false when malformed */
+static bool
+parse_detach_keys (const char *spec, unsigned char *out, int *n)
+{
+  *n = 0;
+  cleanup_free char *copy = xstrdup (spec);
+  char *save = NULL;
+  for (char *k = strtok_r (copy, ",", &save); k; k = strtok_r (NULL, ",", &save))
+    {
+      if (*n >= 16)
+        return false;
+      if (strlen (k) == 1)
+        out[(*n)++] = (unsigned char)k[0];
+      else if (!strncmp (k, "ctrl-", 5) && strlen (k) == 6)
+        {
+          unsigned char ch = (unsigned char)k[5];
+          if (ch >= 'a' && ch <= 'z')
+            out[(*n)++] = ch - 'a' + 1;
+          else if (ch >= 'A' && ch <= 'Z')
+            out[(*n)++] = ch - 'A' + 1;
+          else if (ch == '@' || ch == '[' || ch == '\\' || ch == ']' || ch == '^' || ch == '_')
+            out[(*n)++] = ch == '@' ? 0 : ch - '[' + 27;
+          else
+            return false;
+        }
+      else
+        return false;
+    }
+  return *n > 0;
+}
+
+static void
+to_shim (struct attach *a, const void *data, size_t n)
+{
+  if (n == 0)
+    return;
+  if (a->s && a->connected)
+    shimc_write (a->s, data, n);
+  else
+    dk_buf_add (&a->pending_in, data, n);
+}
+
 static void
 from_client (struct http_req *req, const char *data, ssize_t n, void *ud)
 {
@@ -114,10 +159,43 @@ from_client (struct http_req *req, const char *data, ssize_t n, void *ud)
     }
   if (!a->want_in)
     return;
-  if (a->s && a->connected)
-    shimc_write (a->s, data, n);
-  else
-    dk_buf_add (&a->pending_in, data, n);
+  /* the detach sequence ends this attach (the container keeps running);
+     a partial match is held back, and sent on when the sequence breaks */
+  size_t from = 0;
+  for (size_t i = 0; i < (size_t)n && a->ndkeys; i++)
+    {
+      unsigned char ch = (unsigned char)data[i];
+      if (ch == a->dkeys[a->matched])
+        {
+          if (a->matched == 0)
+            to_shim (a, data + from, i - from);
+          a->matched++;
+          from = i + 1;
+          if (a->matched == a->ndkeys)
+            {
+              attach_end (a);
+              return;
+            }
+          continue;
+        }
+      if (a->matched)
+        {
+          to_shim (a, a->dkeys, a->matched);
+          a->matched = 0;
+          from = i;
+          if (ch == a->dkeys[0])
+            {
+              a->matched = 1;
+              from = i + 1;
+              if (a->ndkeys == 1)
+                {
+                  attach_end (a);
+                  return;
+                }
+            }
+        }
+    }
+  to_shim (a, data + from, n - from);
 }
 
 static void
@@ -284,6 +362,13 @@ h_container_attach (struct http_req *req)
   a->want_out = http_query_bool (req, "stdout", false);
   a->want_err = http_query_bool (req, "stderr", false);
   bool stream = http_query_bool (req, "stream", false);
+  cleanup_free char *dk = http_query (req, "detachKeys");
+  if (!parse_detach_keys (dk && *dk ? dk : "ctrl-p,ctrl-q", a->dkeys, &a->ndkeys))
+    {
+      free (a);
+      http_error (req, 400, "Invalid detach keys (%s) provided", dk);
+      return;
+    }
   const char *ctype = a->tty || req->api_minor < 42 ? "application/vnd.docker.raw-stream"
                                                     : "application/vnd.docker.multiplexed-stream";
   req->on_abort = attach_abort;

@@ -289,3 +289,46 @@ for i in range(5):
   assert_success
   [ "$(grep -cxF "b'hello\\n'" <<<"$output")" -eq 5 ]
 }
+
+@test "attach: the detach keys end the attach, not the container; a broken sequence is passed on" {
+  docker run -d -i --name cat1 --network none busybox cat
+  run /usr/bin/python3 -c '
+import socket, sys, time
+def attach(q):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(("POST /v1.44/containers/cat1/attach?stream=1&stdin=1&stdout=1%s HTTP/1.1\r\n"
+               "Host: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n" % q).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(4096)
+    return s, buf.split(b"\r\n\r\n", 1)[1]
+def until_closed(s, got):
+    s.settimeout(5)
+    while True:
+        d = s.recv(4096)
+        if not d:
+            return got
+        got += d
+# default ctrl-p,ctrl-q; a ctrl-p followed by something else is passed on
+s, got = attach("")
+s.sendall(b"one\x10x\n")
+time.sleep(0.5)
+s.sendall(b"\x10\x11")
+print(repr(until_closed(s, got)))
+# detachKeys=a,b: "ac" goes through, "ab" detaches
+s, got = attach("&detachKeys=a,b")
+s.sendall(b"ac\na")
+time.sleep(0.5)
+s.sendall(b"b")
+print(repr(until_closed(s, got)))
+' "$SOCK"
+  assert_success
+  # non-tty: stdcopy frames of what cat echoed
+  assert_line --index 0 "b'\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x06one\\x10x\\n'"
+  assert_line --index 1 "b'\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x03ac\\n'"
+  run docker inspect --format '{{.State.Status}}' cat1
+  assert_output running
+  run code POST '/containers/cat1/attach?stream=1&stdin=1&detachKeys=ctrl-' -H 'Upgrade: tcp'
+  assert_output '{"message":"Invalid detach keys (ctrl-) provided"} 400'
+}
