@@ -229,6 +229,34 @@ check_fields (jv obj, const struct field *fields, const char *structname, dk_err
   return 0;
 }
 
+/* json-file, local (kept as json-file) and none are served; Docker's
+   other drivers are refused as such, unknown names with moby's text */
+static int
+check_log_driver (jv hc, dk_err_t *err)
+{
+  jv lc = jv_object_get (jv_copy (hc), jv_string ("LogConfig"));
+  const char *t = dk_json_str (lc, "Type");
+  static const char *const served[] = { "json-file", "local", "none", NULL };
+  static const char *const docker[] = { "syslog", "journald", "gelf",    "fluentd",    "awslogs",
+                                        "splunk", "etwlogs",  "gcplogs", "logentries", NULL };
+  int rc = 0;
+  if (t && *t)
+    {
+      bool ok = false, known = false;
+      for (int i = 0; served[i]; i++)
+        ok = ok || !strcmp (t, served[i]);
+      for (int i = 0; docker[i]; i++)
+        known = known || !strcmp (t, docker[i]);
+      if (!ok)
+        rc = known ? dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                         "log driver %s is not supported by this daemon yet", t)
+                   : dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                         "logger: no log driver named '%s' is registered", t);
+    }
+  jv_free (lc);
+  return rc;
+}
+
 int
 container_create_check (jv *bodyp, dk_err_t *err)
 {
@@ -249,6 +277,8 @@ container_create_check (jv *bodyp, dk_err_t *err)
   jv hc = jv_object_get (jv_copy (body), jv_string ("HostConfig"));
   int rc
       = jv_get_kind (hc) == JV_KIND_OBJECT ? check_fields (hc, host_fields, "HostConfig", err) : 0;
+  if (rc == 0 && jv_get_kind (hc) == JV_KIND_OBJECT)
+    rc = check_log_driver (hc, err);
   jv_free (hc);
   return rc;
 }
