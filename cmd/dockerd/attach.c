@@ -4,6 +4,7 @@
    connects it before the container runs, so no output is lost. */
 #include "container.h"
 #include "cleanup.h"
+#include "detachkeys.h"
 #include "jsonlog.h"
 #include "log.h"
 #include "stdcopy.h"
@@ -19,8 +20,10 @@ struct attach
   struct shimc *s;
   bool want_in, want_out, want_err, tty;
   bool connected, in_eof, ended;
+  bool detached;            /* the detach keys came before the shim stream existed */
   struct dk_buf pending_in; /* stdin before the shim stream exists */
   struct dk_buf frames;     /* partial stdcopy frame from the shim */
+  struct dk_detach detach;  /* detachKeys (default ctrl-p,ctrl-q) */
   void (*ready) (struct attach *a);
   struct attach *next;
 };
@@ -105,12 +108,28 @@ from_client (struct http_req *req, const char *data, ssize_t n, void *ud)
         attach_end (a);
       return;
     }
-  if (!a->want_in)
+  if (!a->want_in || a->detached)
     return;
+  struct dk_buf in = DK_BUF_INIT;
+  bool detached = dk_detach_feed (&a->detach, data, n, &in);
   if (a->s && a->connected)
-    shimc_write (a->s, data, n);
+    {
+      if (in.len)
+        shimc_write (a->s, in.data, in.len);
+    }
   else
-    dk_buf_add (&a->pending_in, data, n);
+    dk_buf_add (&a->pending_in, in.data, in.len);
+  dk_buf_free (&in);
+  if (detached && !(a->s && a->connected))
+    a->detached = true; /* ended once the stream exists and has the input */
+  else if (detached)
+    {
+      /* the container runs on, as after moby's detach; what came before
+         the keys still reaches it */
+      shimc_finish (a->s);
+      a->s = NULL;
+      attach_end (a);
+    }
 }
 
 static void
@@ -159,6 +178,14 @@ shim_attached (struct shimc *s, jv reply, void *ud)
   if (a->pending_in.len)
     shimc_write (s, a->pending_in.data, a->pending_in.len);
   dk_buf_reset (&a->pending_in);
+  if (a->detached)
+    {
+      shimc_finish (s);
+      a->s = NULL;
+      pending_dec (p);
+      attach_end (a);
+      return;
+    }
   if (a->in_eof)
     shimc_shutdown (s);
   pending_dec (p);
@@ -243,7 +270,15 @@ h_container_attach (struct http_req *req)
       http_error (req, 409, "container %s is being removed", req->params[0]);
       return;
     }
+  struct dk_detach keys;
+  cleanup_free char *spec = http_query (req, "detachKeys");
+  if (dk_detach_parse (spec, &keys) < 0)
+    {
+      http_error (req, 400, "Invalid detach keys (%s) provided", spec);
+      return;
+    }
   struct attach *a = xzalloc (sizeof *a);
+  a->detach = keys;
   a->req = req;
   a->c = c;
   a->tty = container_tty (c);
