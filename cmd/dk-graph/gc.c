@@ -111,22 +111,15 @@ layer_delete (struct store *s, const char *chain, dk_err_t *err)
       cleanup_free char *lp = xasprintf ("%s/l/%s", s->ddir, link);
       unlink (lp);
     }
-  /* out of layers/ in one rename, then removed at leisure (a crash leaves
-     it in tmp/, which the next run cleans) */
-  struct tmpdir t = { 0 };
-  if (tmpdir_new (s, &t, err) < 0)
-    {
-      tmpdir_done (&t);
-      return -1;
-    }
+  /* out of layers/ in one rename into the store's trash, removed in the
+     background once the command is done (a crash leaves it in tmp/, which
+     the next run cleans) */
+  if (s->trash.path == NULL && tmpdir_new (s, &s->trash, err) < 0)
+    return -1;
   cleanup_free char *dir = layer_dir (s, chain);
-  cleanup_free char *dest = xasprintf ("%s/layer", t.path);
+  cleanup_free char *dest = xasprintf ("%s/%s", s->trash.path, dk_digest_hex (chain));
   if (rename (dir, dest) < 0)
-    {
-      tmpdir_done (&t);
-      return dk_make_error (err, errno, "remove layer %s", chain);
-    }
-  tmpdir_done (&t);
+    return dk_make_error (err, errno, "remove layer %s", chain);
   return 0;
 }
 

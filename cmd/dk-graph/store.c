@@ -175,6 +175,7 @@ void
 store_close (struct store *s)
 {
   store_unlock (s);
+  tmpdir_done_background (&s->trash);
   free (s->root);
   free (s->driver);
   free (s->ddir);
@@ -252,6 +253,10 @@ tmpdir_done_background (struct tmpdir *t)
       if (nul >= 0)
         for (int fd = 0; fd < 3; fd++)
           dup2 (nul, fd);
+      /* nothing else of the parent's: above all not a store lock */
+      if (t->lockfd > 3)
+        close_range (3, t->lockfd - 1, 0);
+      close_range (t->lockfd + 1, ~0U, 0);
       unmount_under (t->path);
       tmpdir_done (t);
       _exit (0);

@@ -11,6 +11,13 @@
 #include "json.h"
 #include "tarapply.h"
 
+/* A private directory under tmp/ for partial work, locked while it lives so
+   that tmp cleanup of another process leaves it alone. */
+struct tmpdir
+{
+  char *path;
+  int lockfd;
+};
 struct store
 {
   char *root;   /* --root */
@@ -20,6 +27,9 @@ struct store
   char *tmp;    /* ROOT/tmp */
   int lockfd;   /* graph.lock while held */
   bool overlay;
+  /* deleted layers are renamed in here; removed in the background when the
+     store is closed (after the command's result) */
+  struct tmpdir trash;
   /* --uidmap/--gidmap (--userns-remap): layers are unpacked shifted */
   struct dk_idmap *uidmap, *gidmap;
   size_t n_uidmap, n_gidmap;
@@ -35,13 +45,6 @@ void store_unlock (struct store *s);
    (a mount recreates missing links from meta.json). */
 void store_clean_links (struct store *s);
 
-/* A private directory under tmp/ for partial work, locked while it lives so
-   that tmp cleanup of another process leaves it alone. */
-struct tmpdir
-{
-  char *path;
-  int lockfd;
-};
 int tmpdir_new (struct store *s, struct tmpdir *t, dk_err_t *err);
 void tmpdir_done (struct tmpdir *t); /* removes what is left */
 /* tmpdir_done in a child process: the caller returns at once (the child

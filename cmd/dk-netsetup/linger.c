@@ -2,7 +2,7 @@
    dk-netsetup returns as soon as the change is visible (docs/network.md,
    "Performance").  A lingerer may run one blocking call (the RTM_DELLINK of
    a veth, whose answer waits for an RCU barrier after the link is already
-   gone), and keeps a netfilter event socket open until this process has
+   gone), and keeps a netfilter socket open until this process has
    exited, so that its last close (which waits for nf_tables' deferred
    destruction) happens there.  It closes every other fd, stdio included, so
    no caller waits for it and no lock or port stays held; it exits on its

@@ -482,11 +482,9 @@ parent_wait_ready (struct child_ctx *c, int sock, pid_t pid, bool *eof, dk_err_t
     }
 }
 
-int
-dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *err)
+static int
+create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *err)
 {
-  if (dk_state_check_id (o->id, err) < 0)
-    return -1;
   cleanup_free char *bundle = realpath (o->bundle ? o->bundle : ".", NULL);
   if (bundle == NULL)
     return dk_make_error (err, errno, "bundle `%s`", o->bundle ? o->bundle : ".");
@@ -630,4 +628,16 @@ dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *e
     }
   *out_pid = pid;
   return 0;
+}
+
+int
+dk_container_create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *err)
+{
+  if (dk_state_check_id (o->id, err) < 0)
+    return -1;
+  /* before the config is even read: see cgroup_warm.c */
+  pid_t warm = dk_cgroup_warm_start ();
+  int ret = create (o, out_pid, err);
+  dk_cgroup_warm_reap (warm);
+  return ret;
 }

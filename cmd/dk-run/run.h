@@ -110,6 +110,12 @@ int dk_console_connect (const char *path, dk_err_t *err);
    slave the controlling terminal and stdio. */
 int dk_console_setup (int sock, dk_err_t *err);
 
+/* ---- cgroup_warm.c ---- */
+/* Starts the cgroup write lock's grace period in a helper process (see the
+   file); dk_cgroup_warm_reap waits for it. */
+pid_t dk_cgroup_warm_start (void);
+void dk_cgroup_warm_reap (pid_t pid);
+
 /* ---- create.c ---- */
 struct dk_create_opts
 {

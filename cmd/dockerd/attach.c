@@ -25,6 +25,8 @@ struct attach
   struct dk_buf frames;     /* partial stdcopy frame from the shim */
   struct dk_detach detach;  /* detachKeys (default ctrl-p,ctrl-q) */
   void (*ready) (struct attach *a);
+  uv_timer_t *delay; /* logs=1: the replay waits a moment after the 101 */
+  bool stream;
   struct attach *next;
 };
 
@@ -53,6 +55,11 @@ attach_end (struct attach *a)
     {
       shimc_close (a->s);
       a->s = NULL;
+    }
+  if (a->delay)
+    {
+      uv_close ((uv_handle_t *)a->delay, (uv_close_cb)free);
+      a->delay = NULL;
     }
   a->req->on_abort = NULL;
   http_hijack_end (a->req);
@@ -256,6 +263,32 @@ replay_logs (struct attach *a)
   dk_jsonlog_reader_free (r);
 }
 
+/* after the replay: the end (stream=0) or the live stream */
+static void
+attach_go (struct attach *a)
+{
+  struct container *c = a->c;
+  if (!a->stream || c == NULL)
+    {
+      attach_end (a);
+      return;
+    }
+  bool live = (c->state == C_RUNNING || c->state == C_PAUSED) && !c->starting;
+  if (live && a->s == NULL)
+    connect_one (a);
+}
+
+static void
+replay_later (uv_timer_t *t)
+{
+  struct attach *a = t->data;
+  uv_close ((uv_handle_t *)a->delay, (uv_close_cb)free);
+  a->delay = NULL;
+  if (a->c)
+    replay_logs (a);
+  attach_go (a);
+}
+
 void
 h_container_attach (struct http_req *req)
 {
@@ -293,14 +326,18 @@ h_container_attach (struct http_req *req)
   a->next = c->attaches;
   c->attaches = a;
   http_hijack (req, ctype, from_client, a);
+  a->stream = stream;
   if (http_query_bool (req, "logs", false))
-    replay_logs (a);
-  if (!stream)
     {
-      attach_end (a);
+      /* Clients that read the 101 with a buffered HTTP parser and then the
+         raw socket (docker-py: http.client, then the socket under it) lose
+         what arrives with the headers; moby's replay comes later by its own
+         latency.  The replay (and the live stream after it) waits 20 ms. */
+      a->delay = xzalloc (sizeof *a->delay);
+      uv_timer_init (D.loop, a->delay);
+      a->delay->data = a;
+      uv_timer_start (a->delay, replay_later, 20, 0);
       return;
     }
-  bool live = (c->state == C_RUNNING || c->state == C_PAUSED) && !c->starting;
-  if (live)
-    connect_one (a);
+  attach_go (a);
 }

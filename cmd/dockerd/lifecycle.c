@@ -165,8 +165,7 @@ h_container_kill (struct http_req *req)
     }
   if (sig == SIGKILL)
     {
-      /* as moby: a SIGKILL is answered once the container has exited, so
-         an inspect or a remove right after it sees it stopped */
+      /* as moby: a SIGKILL is answered once the container has stopped */
       stop_container (req, c, SIGKILL, -1, false, false);
       return;
     }

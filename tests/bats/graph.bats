@@ -599,6 +599,13 @@ parent_child() {
   parent_child
   run "${G[@]}" prune --all
   assert_success
+  # the layers left layers/ at once; their files go in the background
+  assert_equal "$(ls "$R/overlay2/layers" | wc -l)" 0
+  for _ in $(seq 100); do
+    [ -z "$(ls "$R/tmp")" ] && break
+    sleep 0.1
+  done
+  assert_equal "$(ls "$R/tmp")" ""
   assert_equal "$(jq -r '[.deleted[] | .Deleted // empty | select(. == $p or . == $c)] | length' \
     --arg p "$P" --arg c "$C" <<<"$output")" 2
   assert_equal "$("${G[@]}" ls --all | jq -c .images)" "[]"
