@@ -4,6 +4,7 @@
    connects it before the container runs, so no output is lost. */
 #include "container.h"
 #include "cleanup.h"
+#include "detachkeys.h"
 #include "jsonlog.h"
 #include "log.h"
 #include "stdcopy.h"
@@ -19,12 +20,12 @@ struct attach
   struct shimc *s;
   bool want_in, want_out, want_err, tty;
   bool connected, in_eof, ended;
+  bool detached;            /* the detach keys came before the shim stream existed */
   struct dk_buf pending_in; /* stdin before the shim stream exists */
   struct dk_buf frames;     /* partial stdcopy frame from the shim */
+  struct dk_detach detach;  /* detachKeys (default ctrl-p,ctrl-q) */
   void (*ready) (struct attach *a);
-  uv_timer_t *delay;       /* logs=1: the replay waits a moment after the 101 */
-  unsigned char dkeys[16]; /* detach sequence (stdin), ctrl-p,ctrl-q by default */
-  int ndkeys, matched;     /* matched: how many of it are held back */
+  uv_timer_t *delay; /* logs=1: the replay waits a moment after the 101 */
   bool stream;
   struct attach *next;
 };
@@ -101,49 +102,6 @@ from_shim (struct shimc *s, const char *data, ssize_t n, void *ud)
   dk_buf_consume (&a->frames, off);
 }
 
-/* Docker's detachKeys: comma-separated "ctrl-X" (X a letter or one of
-   @[\]^_) or single characters; false when malformed */
-static bool
-parse_detach_keys (const char *spec, unsigned char *out, int *n)
-{
-  *n = 0;
-  cleanup_free char *copy = xstrdup (spec);
-  char *save = NULL;
-  for (char *k = strtok_r (copy, ",", &save); k; k = strtok_r (NULL, ",", &save))
-    {
-      if (*n >= 16)
-        return false;
-      if (strlen (k) == 1)
-        out[(*n)++] = (unsigned char)k[0];
-      else if (!strncmp (k, "ctrl-", 5) && strlen (k) == 6)
-        {
-          unsigned char ch = (unsigned char)k[5];
-          if (ch >= 'a' && ch <= 'z')
-            out[(*n)++] = ch - 'a' + 1;
-          else if (ch >= 'A' && ch <= 'Z')
-            out[(*n)++] = ch - 'A' + 1;
-          else if (ch == '@' || ch == '[' || ch == '\\' || ch == ']' || ch == '^' || ch == '_')
-            out[(*n)++] = ch == '@' ? 0 : ch - '[' + 27;
-          else
-            return false;
-        }
-      else
-        return false;
-    }
-  return *n > 0;
-}
-
-static void
-to_shim (struct attach *a, const void *data, size_t n)
-{
-  if (n == 0)
-    return;
-  if (a->s && a->connected)
-    shimc_write (a->s, data, n);
-  else
-    dk_buf_add (&a->pending_in, data, n);
-}
-
 static void
 from_client (struct http_req *req, const char *data, ssize_t n, void *ud)
 {
@@ -157,45 +115,28 @@ from_client (struct http_req *req, const char *data, ssize_t n, void *ud)
         attach_end (a);
       return;
     }
-  if (!a->want_in)
+  if (!a->want_in || a->detached)
     return;
-  /* the detach sequence ends this attach (the container keeps running);
-     a partial match is held back, and sent on when the sequence breaks */
-  size_t from = 0;
-  for (size_t i = 0; i < (size_t)n && a->ndkeys; i++)
+  struct dk_buf in = DK_BUF_INIT;
+  bool detached = dk_detach_feed (&a->detach, data, n, &in);
+  if (a->s && a->connected)
     {
-      unsigned char ch = (unsigned char)data[i];
-      if (ch == a->dkeys[a->matched])
-        {
-          if (a->matched == 0)
-            to_shim (a, data + from, i - from);
-          a->matched++;
-          from = i + 1;
-          if (a->matched == a->ndkeys)
-            {
-              attach_end (a);
-              return;
-            }
-          continue;
-        }
-      if (a->matched)
-        {
-          to_shim (a, a->dkeys, a->matched);
-          a->matched = 0;
-          from = i;
-          if (ch == a->dkeys[0])
-            {
-              a->matched = 1;
-              from = i + 1;
-              if (a->ndkeys == 1)
-                {
-                  attach_end (a);
-                  return;
-                }
-            }
-        }
+      if (in.len)
+        shimc_write (a->s, in.data, in.len);
     }
-  to_shim (a, data + from, n - from);
+  else
+    dk_buf_add (&a->pending_in, in.data, in.len);
+  dk_buf_free (&in);
+  if (detached && !(a->s && a->connected))
+    a->detached = true; /* ended once the stream exists and has the input */
+  else if (detached)
+    {
+      /* the container runs on, as after moby's detach; what came before
+         the keys still reaches it */
+      shimc_finish (a->s);
+      a->s = NULL;
+      attach_end (a);
+    }
 }
 
 static void
@@ -244,6 +185,14 @@ shim_attached (struct shimc *s, jv reply, void *ud)
   if (a->pending_in.len)
     shimc_write (s, a->pending_in.data, a->pending_in.len);
   dk_buf_reset (&a->pending_in);
+  if (a->detached)
+    {
+      shimc_finish (s);
+      a->s = NULL;
+      pending_dec (p);
+      attach_end (a);
+      return;
+    }
   if (a->in_eof)
     shimc_shutdown (s);
   pending_dec (p);
@@ -354,7 +303,15 @@ h_container_attach (struct http_req *req)
       http_error (req, 409, "container %s is being removed", req->params[0]);
       return;
     }
+  struct dk_detach keys;
+  cleanup_free char *spec = http_query (req, "detachKeys");
+  if (dk_detach_parse (spec, &keys) < 0)
+    {
+      http_error (req, 400, "Invalid detach keys (%s) provided", spec);
+      return;
+    }
   struct attach *a = xzalloc (sizeof *a);
+  a->detach = keys;
   a->req = req;
   a->c = c;
   a->tty = container_tty (c);
@@ -362,13 +319,6 @@ h_container_attach (struct http_req *req)
   a->want_out = http_query_bool (req, "stdout", false);
   a->want_err = http_query_bool (req, "stderr", false);
   bool stream = http_query_bool (req, "stream", false);
-  cleanup_free char *dk = http_query (req, "detachKeys");
-  if (!parse_detach_keys (dk && *dk ? dk : "ctrl-p,ctrl-q", a->dkeys, &a->ndkeys))
-    {
-      free (a);
-      http_error (req, 400, "Invalid detach keys (%s) provided", dk);
-      return;
-    }
   const char *ctype = a->tty || req->api_minor < 42 ? "application/vnd.docker.raw-stream"
                                                     : "application/vnd.docker.multiplexed-stream";
   req->on_abort = attach_abort;

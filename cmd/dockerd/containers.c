@@ -607,7 +607,9 @@ container_inspect_json (struct container *c)
   jv gd = jv_object_set (jv_object (), jv_string ("Name"), jv_string (D.driver));
   gd = jv_object_set (gd, jv_string ("Data"), jv_null ());
   v = jv_object_set (v, jv_string ("GraphDriver"), gd);
-  v = jv_object_set (v, jv_string ("Mounts"), jv_array ());
+  jv hc = full_hostconfig (c);
+  v = jv_object_set (v, jv_string ("Mounts"), dk_ocispec_mount_points (hc));
+  jv_free (hc);
   v = jv_object_set (v, jv_string ("NetworkSettings"), network_settings (c, conf));
   v = jv_object_set (v, jv_string ("Config"), conf);
   return v;
