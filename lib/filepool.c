@@ -14,7 +14,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-/* bounds on what waits in memory: jobs per shard, bytes in all */
+/* bounds on what waits: jobs in all shards (each holds a directory fd, so
+   this stays well under the usual 1024 open files) and their bytes */
 #define MAX_QUEUED 256
 #define MAX_BYTES (16u << 20)
 
@@ -37,7 +38,7 @@ struct dk_filepool
 {
   pthread_mutex_t mu;
   pthread_cond_t work, done;
-  size_t bytes;
+  size_t bytes, queued;
   bool stop, failed;
   dk_err_t err;
   int n;
@@ -142,6 +143,7 @@ worker (void *arg)
         }
       dk_error_release (&e);
       sh->queued--;
+      p->queued--;
       p->bytes -= sz;
       sh->busy = false;
       pthread_cond_broadcast (&p->done);
@@ -189,7 +191,7 @@ dk_filepool_submit (struct dk_filepool *p, int shard, struct dk_filejob *job)
   nd->job = job;
   struct shard *sh = &p->shards[shard];
   pthread_mutex_lock (&p->mu);
-  while (sh->queued >= MAX_QUEUED || (p->bytes > 0 && p->bytes + job->size > MAX_BYTES))
+  while (p->queued >= MAX_QUEUED || (p->bytes > 0 && p->bytes + job->size > MAX_BYTES))
     pthread_cond_wait (&p->done, &p->mu);
   if (sh->tail)
     sh->tail->next = nd;
@@ -197,6 +199,7 @@ dk_filepool_submit (struct dk_filepool *p, int shard, struct dk_filejob *job)
     sh->head = nd;
   sh->tail = nd;
   sh->queued++;
+  p->queued++;
   p->bytes += job->size;
   pthread_cond_broadcast (&p->work);
   pthread_mutex_unlock (&p->mu);

@@ -48,5 +48,9 @@ int dk_ocispec_build (const struct dk_spec_input *in, jv *spec, dk_err_t *err);
 /* The process that will run (entrypoint + cmd merged with the image's), as
    inspect's Path and Args: returns an array of strings (may be empty). */
 jv dk_ocispec_process_args (jv create, jv image_config);
+/* Docker's `Mounts` of inspect and ps (MountPoint objects: Type, Source,
+   Destination, Mode, RW, Propagation) for the binds and bind/tmpfs mounts
+   of a HostConfig (borrowed). */
+jv dk_ocispec_mount_points (jv hostconfig);
 
 #endif

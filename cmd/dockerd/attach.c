@@ -4,6 +4,7 @@
    connects it before the container runs, so no output is lost. */
 #include "container.h"
 #include "cleanup.h"
+#include "detachkeys.h"
 #include "jsonlog.h"
 #include "log.h"
 #include "stdcopy.h"
@@ -19,9 +20,13 @@ struct attach
   struct shimc *s;
   bool want_in, want_out, want_err, tty;
   bool connected, in_eof, ended;
+  bool detached;            /* the detach keys came before the shim stream existed */
   struct dk_buf pending_in; /* stdin before the shim stream exists */
   struct dk_buf frames;     /* partial stdcopy frame from the shim */
+  struct dk_detach detach;  /* detachKeys (default ctrl-p,ctrl-q) */
   void (*ready) (struct attach *a);
+  uv_timer_t *delay; /* logs=1: the replay waits a moment after the 101 */
+  bool stream;
   struct attach *next;
 };
 
@@ -50,6 +55,11 @@ attach_end (struct attach *a)
     {
       shimc_close (a->s);
       a->s = NULL;
+    }
+  if (a->delay)
+    {
+      uv_close ((uv_handle_t *)a->delay, (uv_close_cb)free);
+      a->delay = NULL;
     }
   a->req->on_abort = NULL;
   http_hijack_end (a->req);
@@ -105,12 +115,28 @@ from_client (struct http_req *req, const char *data, ssize_t n, void *ud)
         attach_end (a);
       return;
     }
-  if (!a->want_in)
+  if (!a->want_in || a->detached)
     return;
+  struct dk_buf in = DK_BUF_INIT;
+  bool detached = dk_detach_feed (&a->detach, data, n, &in);
   if (a->s && a->connected)
-    shimc_write (a->s, data, n);
+    {
+      if (in.len)
+        shimc_write (a->s, in.data, in.len);
+    }
   else
-    dk_buf_add (&a->pending_in, data, n);
+    dk_buf_add (&a->pending_in, in.data, in.len);
+  dk_buf_free (&in);
+  if (detached && !(a->s && a->connected))
+    a->detached = true; /* ended once the stream exists and has the input */
+  else if (detached)
+    {
+      /* the container runs on, as after moby's detach; what came before
+         the keys still reaches it */
+      shimc_finish (a->s);
+      a->s = NULL;
+      attach_end (a);
+    }
 }
 
 static void
@@ -159,6 +185,14 @@ shim_attached (struct shimc *s, jv reply, void *ud)
   if (a->pending_in.len)
     shimc_write (s, a->pending_in.data, a->pending_in.len);
   dk_buf_reset (&a->pending_in);
+  if (a->detached)
+    {
+      shimc_finish (s);
+      a->s = NULL;
+      pending_dec (p);
+      attach_end (a);
+      return;
+    }
   if (a->in_eof)
     shimc_shutdown (s);
   pending_dec (p);
@@ -229,6 +263,32 @@ replay_logs (struct attach *a)
   dk_jsonlog_reader_free (r);
 }
 
+/* after the replay: the end (stream=0) or the live stream */
+static void
+attach_go (struct attach *a)
+{
+  struct container *c = a->c;
+  if (!a->stream || c == NULL)
+    {
+      attach_end (a);
+      return;
+    }
+  bool live = (c->state == C_RUNNING || c->state == C_PAUSED) && !c->starting;
+  if (live && a->s == NULL)
+    connect_one (a);
+}
+
+static void
+replay_later (uv_timer_t *t)
+{
+  struct attach *a = t->data;
+  uv_close ((uv_handle_t *)a->delay, (uv_close_cb)free);
+  a->delay = NULL;
+  if (a->c)
+    replay_logs (a);
+  attach_go (a);
+}
+
 void
 h_container_attach (struct http_req *req)
 {
@@ -243,7 +303,15 @@ h_container_attach (struct http_req *req)
       http_error (req, 409, "container %s is being removed", req->params[0]);
       return;
     }
+  struct dk_detach keys;
+  cleanup_free char *spec = http_query (req, "detachKeys");
+  if (dk_detach_parse (spec, &keys) < 0)
+    {
+      http_error (req, 400, "Invalid detach keys (%s) provided", spec);
+      return;
+    }
   struct attach *a = xzalloc (sizeof *a);
+  a->detach = keys;
   a->req = req;
   a->c = c;
   a->tty = container_tty (c);
@@ -258,14 +326,18 @@ h_container_attach (struct http_req *req)
   a->next = c->attaches;
   c->attaches = a;
   http_hijack (req, ctype, from_client, a);
+  a->stream = stream;
   if (http_query_bool (req, "logs", false))
-    replay_logs (a);
-  if (!stream)
     {
-      attach_end (a);
+      /* Clients that read the 101 with a buffered HTTP parser and then the
+         raw socket (docker-py: http.client, then the socket under it) lose
+         what arrives with the headers; moby's replay comes later by its own
+         latency.  The replay (and the live stream after it) waits 20 ms. */
+      a->delay = xzalloc (sizeof *a->delay);
+      uv_timer_init (D.loop, a->delay);
+      a->delay->data = a;
+      uv_timer_start (a->delay, replay_later, 20, 0);
       return;
     }
-  bool live = (c->state == C_RUNNING || c->state == C_PAUSED) && !c->starting;
-  if (live)
-    connect_one (a);
+  attach_go (a);
 }

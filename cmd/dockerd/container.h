@@ -110,6 +110,8 @@ struct shimc *shimc_request (const char *sock_path, jv request, shimc_reply_cb o
 void shimc_write (struct shimc *s, const void *data, size_t len);
 void shimc_shutdown (struct shimc *s);
 void shimc_close (struct shimc *s); /* no more callbacks */
+/* no more callbacks; what was written is sent (a half-close), then closed */
+void shimc_finish (struct shimc *s);
 char *shim_sock (struct container *c);
 
 /* signals by name or number */

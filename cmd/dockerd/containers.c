@@ -428,7 +428,11 @@ full_hostconfig (struct container *c)
   jv lc = dk_json_get_kind (hc, "LogConfig", JV_KIND_OBJECT);
   if (!jv_is_valid (lc) || dk_json_str (lc, "Type") == NULL || !*dk_json_str (lc, "Type"))
     {
-      jv opts = cfg_get ("log-opts");
+      /* the daemon's driver; the options given, else the daemon's */
+      jv given = dk_json_get_kind (lc, "Config", JV_KIND_OBJECT);
+      jv opts = jv_is_valid (given) && jv_object_length (jv_copy (given)) > 0
+                    ? given
+                    : (jv_free (given), cfg_get ("log-opts"));
       jv l = jv_object_set (jv_object (), jv_string ("Type"), jv_string (cfg_str ("log-driver")));
       l = jv_object_set (l, jv_string ("Config"),
                          jv_get_kind (opts) == JV_KIND_OBJECT ? opts
@@ -603,7 +607,9 @@ container_inspect_json (struct container *c)
   jv gd = jv_object_set (jv_object (), jv_string ("Name"), jv_string (D.driver));
   gd = jv_object_set (gd, jv_string ("Data"), jv_null ());
   v = jv_object_set (v, jv_string ("GraphDriver"), gd);
-  v = jv_object_set (v, jv_string ("Mounts"), jv_array ());
+  jv hc = full_hostconfig (c);
+  v = jv_object_set (v, jv_string ("Mounts"), dk_ocispec_mount_points (hc));
+  jv_free (hc);
   v = jv_object_set (v, jv_string ("NetworkSettings"), network_settings (c, conf));
   v = jv_object_set (v, jv_string ("Config"), conf);
   return v;

@@ -229,6 +229,70 @@ check_fields (jv obj, const struct field *fields, const char *structname, dk_err
   return 0;
 }
 
+/* json-file, local (kept as json-file) and none are served; Docker's
+   other drivers are refused as such, unknown names with moby's text */
+static int
+check_log_driver (jv hc, dk_err_t *err)
+{
+  jv lc = jv_object_get (jv_copy (hc), jv_string ("LogConfig"));
+  const char *t = dk_json_str (lc, "Type");
+  static const char *const served[] = { "json-file", "local", "none", NULL };
+  static const char *const docker[] = { "syslog", "journald", "gelf",    "fluentd",    "awslogs",
+                                        "splunk", "etwlogs",  "gcplogs", "logentries", NULL };
+  int rc = 0;
+  if (t && *t)
+    {
+      bool ok = false, known = false;
+      for (int i = 0; served[i]; i++)
+        ok = ok || !strcmp (t, served[i]);
+      for (int i = 0; docker[i]; i++)
+        known = known || !strcmp (t, docker[i]);
+      if (!ok)
+        rc = known ? dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                         "log driver %s is not supported by this daemon yet", t)
+                   : dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                         "logger: no log driver named '%s' is registered", t);
+    }
+  jv_free (lc);
+  return rc;
+}
+
+/* LogConfig.Config of json-file (and local): max-size and max-file are
+   served, its other documented options refused as not yet, unknown ones
+   with moby's text. */
+static int
+log_opts_check (jv hc, dk_err_t *err)
+{
+  cleanup_jv jv lc = dk_json_get_kind (hc, "LogConfig", JV_KIND_OBJECT);
+  const char *type = dk_json_str (lc, "Type");
+  if (type == NULL || *type == '\0')
+    type = cfg_str ("log-driver"); /* options alone go to the default driver */
+  if (strcmp (type, "json-file") && strcmp (type, "local"))
+    return 0; /* none takes any (moby); other names are check_log_driver's */
+  cleanup_jv jv opts = dk_json_get_kind (lc, "Config", JV_KIND_OBJECT);
+  if (!jv_is_valid (opts))
+    return 0;
+  static const char *const later[]
+      = { "compress", "labels", "labels-regex", "env", "env-regex", "tag", NULL };
+  int rc = 0;
+  jv_object_foreach (opts, k, v)
+  {
+    const char *ks = jv_string_value (k);
+    bool later_opt = false;
+    for (int i = 0; later[i]; i++)
+      later_opt |= strcmp (ks, later[i]) == 0;
+    if (rc == 0 && later_opt)
+      rc = dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                               "log opt '%s' of the %s log driver is not supported yet", ks, type);
+    else if (rc == 0 && strcmp (ks, "max-size") && strcmp (ks, "max-file"))
+      rc = dk_make_error_code (err, DK_ECODE_INVALID, 0, "unknown log opt '%s' for %s log driver",
+                               ks, type);
+    jv_free (k);
+    jv_free (v);
+  }
+  return rc;
+}
+
 int
 container_create_check (jv *bodyp, dk_err_t *err)
 {
@@ -249,6 +313,10 @@ container_create_check (jv *bodyp, dk_err_t *err)
   jv hc = jv_object_get (jv_copy (body), jv_string ("HostConfig"));
   int rc
       = jv_get_kind (hc) == JV_KIND_OBJECT ? check_fields (hc, host_fields, "HostConfig", err) : 0;
+  if (rc == 0 && jv_get_kind (hc) == JV_KIND_OBJECT)
+    rc = check_log_driver (hc, err);
+  if (rc == 0 && jv_get_kind (hc) == JV_KIND_OBJECT)
+    rc = log_opts_check (hc, err);
   jv_free (hc);
   return rc;
 }

@@ -51,6 +51,7 @@ struct simple
   bool raw;
   char *event_action, *event_id; /* image event on success */
   bool mutates;                  /* changes images: the create cache goes */
+  bool inband_errors;            /* errors go in the stream even before it began (load) */
 };
 
 static bool
@@ -95,6 +96,13 @@ simple_done (struct job *j, jv result, int status, void *ud)
   if (is_error (result))
     {
       const char *msg = dk_json_str (result, "message");
+      if (s->inband_errors && !s->streaming)
+        {
+          /* moby answers a load 200 and writes its failure in the stream
+             (docker-py raises ImageLoadError from it) */
+          http_stream_begin (req, 200, "application/json");
+          s->streaming = true;
+        }
       /* a streaming answer carries the error in-band; http_error knows */
       http_error (req, http_status_for_code (dk_json_str (result, "code")), "%s",
                   msg ? msg : "failed");
@@ -666,6 +674,7 @@ h_images_load (struct http_req *req)
   if (s == NULL)
     return;
   s->ud = s;
+  s->inband_errors = true;
   /* the archive streams from the request body into dk-graph's stdin */
   req->on_body = load_body;
   req->body_ud = s;

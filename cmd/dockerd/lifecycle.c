@@ -141,6 +141,9 @@ container_kill (struct container *c, int sig, dk_err_t *err)
                    jv_object_set (jv_object (), jv_string ("signal"), jv_string_fmt ("%d", sig)));
 }
 
+static void stop_container (struct http_req *req, struct container *c, int sig, int64_t timeout,
+                            bool then_remove, bool volumes);
+
 void
 h_container_kill (struct http_req *req)
 {
@@ -158,6 +161,12 @@ h_container_kill (struct http_req *req)
     {
       http_error (req, 409, "Cannot kill container: %s: Container %s is not running",
                   req->params[0], c->id);
+      return;
+    }
+  if (sig == SIGKILL)
+    {
+      /* as moby: a SIGKILL is answered once the container has stopped */
+      stop_container (req, c, SIGKILL, -1, false, false);
       return;
     }
   cleanup_error dk_err_t err = NULL;

@@ -231,7 +231,7 @@ summary (struct container *c, jv insp)
       s, jv_string ("NetworkSettings"),
       jv_object_set (jv_object (), jv_string ("Networks"), dk_json_get (ns, "Networks")));
   jv_free (ns);
-  s = jv_object_set (s, jv_string ("Mounts"), jv_array ());
+  s = jv_object_set (s, jv_string ("Mounts"), dk_json_get (insp, "Mounts"));
   return s;
 }
 

@@ -92,6 +92,33 @@ on_shutdown (uv_shutdown_t *r, int status)
   free (r);
 }
 
+static void
+on_finish_shutdown (uv_shutdown_t *r, int status)
+{
+  struct shimc *s = r->data;
+  free (r);
+  if (!uv_is_closing ((uv_handle_t *)&s->pipe))
+    uv_close ((uv_handle_t *)&s->pipe, on_close);
+}
+
+void
+shimc_finish (struct shimc *s)
+{
+  if (s == NULL || s->closed)
+    return;
+  s->closed = true;
+  s->on_reply = NULL;
+  s->on_data = NULL;
+  uv_read_stop ((uv_stream_t *)&s->pipe);
+  uv_shutdown_t *r = xmalloc (sizeof *r);
+  r->data = s;
+  if (uv_shutdown (r, (uv_stream_t *)&s->pipe, on_finish_shutdown) < 0)
+    {
+      free (r);
+      uv_close ((uv_handle_t *)&s->pipe, on_close);
+    }
+}
+
 void
 shimc_shutdown (struct shimc *s)
 {

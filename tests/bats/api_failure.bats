@@ -2,7 +2,9 @@
 # Issue 7's "bad input and failure": bad query values and create bodies are
 # 400s; clients that leave mid-stream free what they held (dockerd's fd
 # count comes back); a slow client never stalls the others; a tool failing
-# mid-job reports errorDetail in-band and leaves nothing half done.
+# mid-job reports errorDetail in-band and leaves nothing half done.  Also
+# the edges docker-py's own integration tests found (kill, log drivers,
+# attach read through a buffered HTTP parser).
 # The daemon runs in the host's namespace (--bridge none) to reach the test
 # registry and the fault proxy on loopback.
 
@@ -231,4 +233,102 @@ time.sleep(120)
   assert_success
   run docker run --rm --network none "$P/dk/layers:latest" true
   assert_success
+}
+
+@test "kill (SIGKILL) is answered once the container has stopped; other signals at once" {
+  docker run -d --name k1 --network none busybox sleep 300
+  # the kill and the inspect right after it, on one connection
+  run /usr/bin/python3 -c '
+import http.client, json, socket, sys
+class C(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(sys.argv[1])
+c = C("d")
+c.request("POST", "/v1.44/containers/k1/kill")
+r = c.getresponse(); r.read()
+c.request("GET", "/v1.44/containers/k1/json")
+st = json.loads(c.getresponse().read())["State"]
+print(r.status, st["Status"], st["ExitCode"], st["Running"])
+' "$SOCK"
+  assert_output '204 exited 137 False'
+  docker run -d --name k2 --network none busybox sh -c 'trap "exit 7" USR1; while :; do sleep 0.1; done'
+  sleep 0.3
+  run code POST '/containers/k2/kill?signal=USR1'
+  assert_output ' 204'
+  run docker wait k2
+  assert_output 7
+}
+
+@test "log drivers: an unknown one is moby's 400; a LogConfig without Type keeps its options" {
+  h=(-H 'Content-Type: application/json')
+  run code POST /containers/create "${h[@]}" -d '{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"asdf"}}}'
+  assert_output "{\"message\":\"logger: no log driver named 'asdf' is registered\"} 400"
+  run code POST /containers/create "${h[@]}" -d '{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"syslog"}}}'
+  assert_output '{"message":"log driver syslog is not supported by this daemon yet"} 400'
+  id=$(api POST /v1.44/containers/create "${h[@]}" \
+    -d '{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"","Config":{"max-file":"100"}}}}' | jq -r .Id)
+  run docker inspect --format '{{.HostConfig.LogConfig.Type}} {{json .HostConfig.LogConfig.Config}}' "$id"
+  assert_output 'json-file {"max-file":"100"}'
+}
+
+@test "docker-py: attach(stream=False, logs=True) gets the replay (read after a buffered HTTP parse)" {
+  /usr/bin/python3 -c 'import docker' 2>/dev/null || skip "python3-docker is not installed"
+  # docker-py parses the 101 with http.client, then reads the socket under
+  # it: bytes that came with the headers would be lost in that buffer
+  run /usr/bin/python3 -c '
+import sys, docker
+c = docker.APIClient(base_url="unix://" + sys.argv[1], version="auto")
+for i in range(5):
+    ct = c.create_container("busybox", "echo hello", host_config=c.create_host_config(network_mode="none"))
+    c.start(ct)
+    c.wait(ct, condition="not-running")
+    print(repr(c.attach(ct, stream=False, logs=True)))
+    c.remove_container(ct)
+' "$SOCK"
+  assert_success
+  [ "$(grep -cxF "b'hello\\n'" <<<"$output")" -eq 5 ]
+}
+
+@test "attach: the detach keys end the attach, not the container; a broken sequence is passed on" {
+  docker run -d -i --name cat1 --network none busybox cat
+  run /usr/bin/python3 -c '
+import socket, sys, time
+def attach(q):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(("POST /v1.44/containers/cat1/attach?stream=1&stdin=1&stdout=1%s HTTP/1.1\r\n"
+               "Host: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n" % q).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(4096)
+    return s, buf.split(b"\r\n\r\n", 1)[1]
+def until_closed(s, got):
+    s.settimeout(5)
+    while True:
+        d = s.recv(4096)
+        if not d:
+            return got
+        got += d
+# default ctrl-p,ctrl-q; a ctrl-p followed by something else is passed on
+s, got = attach("")
+s.sendall(b"one\x10x\n")
+time.sleep(0.5)
+s.sendall(b"\x10\x11")
+print(repr(until_closed(s, got)))
+# detachKeys=a,b: "ac" goes through, "ab" detaches
+s, got = attach("&detachKeys=a,b")
+s.sendall(b"ac\na")
+time.sleep(0.5)
+s.sendall(b"b")
+print(repr(until_closed(s, got)))
+' "$SOCK"
+  assert_success
+  # non-tty: stdcopy frames of what cat echoed
+  assert_line --index 0 "b'\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x06one\\x10x\\n'"
+  assert_line --index 1 "b'\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x03ac\\n'"
+  run docker inspect --format '{{.State.Status}}' cat1
+  assert_output running
+  run code POST '/containers/cat1/attach?stream=1&stdin=1&detachKeys=ctrl-' -H 'Upgrade: tcp'
+  assert_output '{"message":"Invalid detach keys (ctrl-) provided"} 400'
 }

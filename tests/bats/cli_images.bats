@@ -119,3 +119,16 @@ graph_has() {
   run docker images --format '{{.Repository}}:{{.Tag}}'
   assert_output "streamed:1"
 }
+
+@test "a load that fails: 200 with the error in the stream (as moby), the CLI reports it" {
+  printf 'abc' >"$T/bad.tar"
+  run curl -s -w '\n%{http_code}' -H 'Content-Type: application/x-tar' --data-binary @"$T/bad.tar" \
+    --unix-socket "$SOCK" http://d/v1.44/images/load
+  assert_line --index 1 200
+  [ -n "$(head -n 1 <<<"$output" | jq -r '.errorDetail.message')" ]
+  [ "$(head -n 1 <<<"$output" | jq -r '.error == .errorDetail.message')" = true ]
+  run docker load -i "$T/bad.tar"
+  assert_failure
+  run docker images -q
+  assert_output ""
+}

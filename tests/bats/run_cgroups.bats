@@ -94,6 +94,27 @@ cg() { cat "/sys/fs/cgroup/$1$CG/$2"; }
   assert_line "rc=1"
 }
 
+@test "a plain directory next to the v1 hierarchies is not taken for one" {
+  # a private cgroup root: two real v1 hierarchies and a directory that is
+  # no cgroup mount (as a stray /sys/fs/cgroup/hugetlb once was on this host)
+  grep -q "^cgroup /sys/fs/cgroup/pids cgroup" /proc/self/mounts || skip "no v1 pids hierarchy"
+  mkdir -p "$T/cg"
+  mount -t tmpfs -o mode=755 tmpfs "$T/cg"
+  mkdir "$T/cg/pids" "$T/cg/memory" "$T/cg/hugetlb"
+  mount -t cgroup -o pids cgroup "$T/cg/pids"
+  mount -t cgroup -o memory cgroup "$T/cg/memory"
+  export DK_CGROUP_ROOT=$T/cg
+  bundle "$T/b" '.linux.resources = {"pids": {"limit": 20}}' -- sh -c 'grep -E ":(pids|memory):" /proc/self/cgroup; ls /sys/fs/cgroup'
+  run dkrun run --bundle "$T/b" "$ID"
+  assert_success
+  assert_line --regexp "^[0-9]+:pids:$CG\$"
+  assert_line --regexp "^[0-9]+:memory:$CG\$"
+  refute_line "hugetlb"
+  [ ! -e "$T/cg/hugetlb$CG" ]
+  [ ! -e "$T/cg/pids$CG" ]
+  umount "$T/cg/pids" "$T/cg/memory" "$T/cg"
+}
+
 @test "cgroup v2 code path on the unified hierarchy: placed, listed, killed and removed" {
   [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ] || skip "no cgroup2 at /sys/fs/cgroup/unified"
   export DK_CGROUP_ROOT=/sys/fs/cgroup/unified

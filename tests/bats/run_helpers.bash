@@ -31,7 +31,10 @@ run_teardown() {
   for d in /sys/fs/cgroup/*/dk-run-test/"$ID" /sys/fs/cgroup/*/dk-run-test/"$ID"-*; do
     [ -d "$d" ] && rmdir "$d" 2>/dev/null || true
   done
-  rm -rf "$T"
+  # a test's own mounts (a private cgroup root) go first, deepest first:
+  # rm -rf must never walk into a cgroup hierarchy
+  grep -o " $T/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  rm -rf --one-file-system "$T"
 }
 
 # bundle DIR [JQ-FILTER] -- ARGS...: a busybox bundle with a unique cgroup
