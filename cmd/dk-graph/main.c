@@ -21,6 +21,7 @@ static const char usage[]
       "  rm [--force] [--no-prune] IMAGE\n"
       "  prune [--all] [--filter until=T|label=k[=v]]... | du\n"
       "  save IMAGE... [-o FILE|-] | load [-i FILE|-] [--quiet]\n"
+      "  import [--change INSTRUCTION]... [--message M] [--ref NAME[:TAG]] [FILE|-]\n"
       "  layer-diff CHAINID [-o FILE|-]\n"
       "  container-create ID --image IMAGE | container-mount ID | container-unmount ID\n"
       "  container-changes ID | container-diff ID [-o FILE|-] | container-rm ID\n"
@@ -46,6 +47,7 @@ static const struct
   { "du", cmd_du },
   { "save", cmd_save },
   { "load", cmd_load },
+  { "import", cmd_import },
   { "container-create", cmd_container_create },
   { "container-mount", cmd_container_mount },
   { "container-unmount", cmd_container_unmount },

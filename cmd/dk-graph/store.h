@@ -136,5 +136,6 @@ int cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_du (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_save (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_load (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_import (struct store *s, int argc, char **argv, dk_err_t *err);
 
 #endif

@@ -69,10 +69,23 @@ simple_free (struct simple *s)
   free (s);
 }
 
+/* A job that ends before its request body (a refused import or load): the
+   rest of the body is read and dropped (load_body sees no context). */
+static void
+body_unhook (struct http_req *req, struct simple *s)
+{
+  if (req->body_ud != s)
+    return;
+  req->body_ud = NULL;
+  if (!req->body_done)
+    http_body_pause (req, false);
+}
+
 static void
 simple_abort (struct http_req *req, void *data)
 {
   struct simple *s = data;
+  body_unhook (req, s);
   job_detach (s->job);
   s->job = NULL;
   if (s->mutates)
@@ -93,6 +106,7 @@ simple_done (struct job *j, jv result, int status, void *ud)
     image_cache_clear ();
   struct http_req *req = s->req;
   req->on_abort = NULL;
+  body_unhook (req, s);
   if (is_error (result))
     {
       const char *msg = dk_json_str (result, "message");
@@ -267,6 +281,8 @@ start_registry_job (struct http_req *req, const char **argv, int n, const char *
     }
 }
 
+static void images_import (struct http_req *req, const char *src);
+
 void
 h_images_create (struct http_req *req)
 {
@@ -276,7 +292,7 @@ h_images_create (struct http_req *req)
   cleanup_free char *platform = http_query (req, "platform");
   if (src && *src)
     {
-      http_error (req, 501, "importing images (fromSrc) is not supported yet");
+      images_import (req, src);
       return;
     }
   if (from == NULL || *from == 0)
@@ -642,7 +658,7 @@ static void
 load_body (struct http_req *req, const char *data, ssize_t n, void *ud)
 {
   struct simple *s = ud;
-  if (s->job == NULL)
+  if (s == NULL || s->job == NULL)
     return;
   if (n < 0)
     {
@@ -676,6 +692,89 @@ h_images_load (struct http_req *req)
   s->ud = s;
   s->inband_errors = true;
   /* the archive streams from the request body into dk-graph's stdin */
+  req->on_body = load_body;
+  req->body_ud = s;
+  if (req->body_done)
+    {
+      job_write (s->job, req->body.data, req->body.len);
+      job_close_stdin (s->job);
+    }
+}
+
+/* ---- import (create with fromSrc=-): the request body is a rootfs tar ---- */
+
+static void
+import_result (struct http_req *req, jv result, void *ud)
+{
+  struct simple *s = ud;
+  if (!s->streaming)
+    http_stream_begin (req, 200, "application/json");
+  const char *id = dk_json_str (result, "id");
+  if (id)
+    {
+      http_stream_json (req, jv_object_set (jv_object (), jv_string ("status"), jv_string (id)));
+      events_emit ("image", "import", id, jv_object ());
+    }
+  http_stream_end (req);
+}
+
+static void
+images_import (struct http_req *req, const char *src)
+{
+  if (strcmp (src, "-") != 0)
+    {
+      http_error (req, 501, "importing from a URL is not supported yet");
+      return;
+    }
+  cleanup_free char *repo = http_query (req, "repo");
+  cleanup_free char *tag = http_query (req, "tag");
+  cleanup_free char *msg = http_query (req, "message");
+  cleanup_free char *ref = NULL;
+  if (repo && *repo)
+    ref = tag && *tag ? xasprintf ("%s:%s", repo, tag) : xstrdup (repo);
+  const char *argv[72] = { "import" };
+  char *owned[10];
+  int n = 1, nowned = 0;
+  if (ref)
+    {
+      argv[n++] = "--ref";
+      argv[n++] = ref;
+    }
+  if (msg && *msg)
+    {
+      argv[n++] = "--message";
+      argv[n++] = msg;
+    }
+  /* changes: repeatable; graph_argv takes 31 arguments in all */
+  for (const char *q = req->query; q && *q;)
+    {
+      const char *amp = strchr (q, '&');
+      size_t len = amp ? (size_t)(amp - q) : strlen (q);
+      if (len > 8 && !strncmp (q, "changes=", 8))
+        {
+          if (nowned == 10)
+            {
+              for (int i = 0; i < nowned; i++)
+                free (owned[i]);
+              http_error (req, 400, "too many changes: at most 10 are supported");
+              return;
+            }
+          owned[nowned] = url_decode (q + 8, len - 8);
+          argv[n++] = "--change";
+          argv[n++] = owned[nowned++];
+        }
+      q = amp ? amp + 1 : NULL;
+    }
+  argv[n++] = "-";
+  argv[n] = NULL;
+  struct job_opts o = { .want_stdin = true, .on_drain = load_drain };
+  struct simple *s = run_job (req, graph_argv (argv), import_result, NULL, &o);
+  for (int i = 0; i < nowned; i++)
+    free (owned[i]);
+  if (s == NULL)
+    return;
+  s->ud = s;
+  /* the tar streams from the request body into dk-graph's stdin */
   req->on_body = load_body;
   req->body_ud = s;
   if (req->body_done)

@@ -217,5 +217,11 @@ router_streams_body (struct http_req *req)
         return false;
       p = slash;
     }
+  if (strcmp (p, "/images/create") == 0 && req->query)
+    {
+      /* import (fromSrc=-): the body is the image's tar */
+      const char *f = strstr (req->query, "fromSrc=-");
+      return f && (f == req->query || f[-1] == '&') && (f[9] == 0 || f[9] == '&');
+    }
   return strcmp (p, "/images/load") == 0;
 }

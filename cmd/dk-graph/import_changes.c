@@ -1,0 +1,392 @@
+/* import --change: the Dockerfile instructions moby lets `docker import`
+   and `docker commit` apply to an image config (docs/store.md). */
+#include "import.h"
+#include "buf.h"
+#include "cleanup.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const allowed[]
+    = { "CMD",     "ENTRYPOINT", "HEALTHCHECK", "ENV",    "EXPOSE", "LABEL",
+        "ONBUILD", "STOPSIGNAL", "USER",        "VOLUME", "WORKDIR" };
+
+static int
+parse_error (dk_err_t *err, int line, const char *fmt, const char *arg)
+{
+  cleanup_free char *m = xasprintf (fmt, arg);
+  return dk_make_error_code (err, DK_ECODE_INVALID, 0, "dockerfile parse error on line %d: %s",
+                             line, m);
+}
+
+/* Shell-like words: whitespace separated, "..." and '...' quoted, \ escapes
+   (outside single quotes). Returns a jv array of strings. */
+static jv
+split_words (const char *s, bool *unterminated)
+{
+  jv out = jv_array ();
+  *unterminated = false;
+  while (*s)
+    {
+      while (*s && isspace ((unsigned char)*s))
+        s++;
+      if (*s == 0)
+        break;
+      struct dk_buf b = DK_BUF_INIT;
+      char q = 0;
+      for (; *s && (q || !isspace ((unsigned char)*s)); s++)
+        {
+          if (q == 0 && (*s == '"' || *s == '\''))
+            q = *s;
+          else if (q && *s == q)
+            q = 0;
+          else if (*s == '\\' && q != '\'' && s[1])
+            dk_buf_add (&b, ++s, 1);
+          else
+            dk_buf_add (&b, s, 1);
+        }
+      if (q)
+        *unterminated = true;
+      out = jv_array_append (out, jv_string_sized (b.data ? b.data : "", b.len));
+      dk_buf_free (&b);
+    }
+  return out;
+}
+
+/* A JSON array of strings ("exec form"), or invalid. */
+static jv
+json_form (const char *rest)
+{
+  if (*rest != '[')
+    return jv_invalid ();
+  jv v = jv_parse (rest);
+  if (jv_get_kind (v) != JV_KIND_ARRAY)
+    {
+      jv_free (v);
+      return jv_invalid ();
+    }
+  jv_array_foreach (v, i, e)
+  {
+    jv_kind k = jv_get_kind (e);
+    jv_free (e);
+    if (k != JV_KIND_STRING)
+      {
+        jv_free (v);
+        return jv_invalid ();
+      }
+  }
+  return v;
+}
+
+/* CMD/ENTRYPOINT/HEALTHCHECK CMD: exec form or ["/bin/sh","-c",rest]. */
+static jv
+command_of (const char *rest)
+{
+  jv j = json_form (rest);
+  if (jv_is_valid (j))
+    return j;
+  jv_free (j);
+  return JV_ARRAY (jv_string ("/bin/sh"), jv_string ("-c"), jv_string (rest));
+}
+
+/* KEY=VALUE words (or the legacy `KEY VALUE...` form) -> [[k,v]...]. */
+static int
+key_values (const char *kw, const char *rest, int line, jv *out, dk_err_t *err)
+{
+  bool unterminated;
+  cleanup_jv jv words = split_words (rest, &unterminated);
+  int n = dk_json_len (words);
+  if (unterminated)
+    return parse_error (err, line, "unexpected end of statement while looking for matching quote",
+                        "");
+  if (n == 0)
+    return parse_error (err, line, "%s requires at least one argument", kw);
+  *out = jv_array ();
+  cleanup_jv jv first = jv_array_get (jv_copy (words), 0);
+  if (strchr (jv_string_value (first), '=') == NULL)
+    {
+      /* legacy: KEY VALUE (the rest of the line, as written) */
+      const char *p = rest;
+      while (isspace ((unsigned char)*p))
+        p++;
+      p += strcspn (p, " \t");
+      while (isspace ((unsigned char)*p))
+        p++;
+      if (n < 2 || strcasecmp (kw, "LABEL") == 0)
+        return parse_error (err, line, "%s must have two arguments", kw);
+      *out = jv_array_append (*out, JV_ARRAY (jv_copy (first), jv_string (p)));
+      return 0;
+    }
+  jv_array_foreach (words, i, w)
+  {
+    const char *s = jv_string_value (w);
+    const char *eq = strchr (s, '=');
+    if (eq == NULL || eq == s)
+      {
+        jv_free (w);
+        return parse_error (err, line,
+                            eq ? "%s names can not be blank"
+                               : "Syntax error - can't find = in \"%s\". Must be of the form: "
+                                 "name=value",
+                            eq ? kw : s);
+      }
+    *out = jv_array_append (*out, JV_ARRAY (jv_string_sized (s, eq - s), jv_string (eq + 1)));
+    jv_free (w);
+  }
+  return 0;
+}
+
+static jv
+set_env (jv env, const char *k, const char *v)
+{
+  size_t kl = strlen (k);
+  jv out = jv_array ();
+  bool done = false;
+  jv_array_foreach (env, i, e)
+  {
+    const char *s = jv_string_value (e);
+    if (strncmp (s, k, kl) == 0 && s[kl] == '=')
+      {
+        if (!done)
+          out = jv_array_append (out, jv_string_fmt ("%s=%s", k, v));
+        done = true;
+        jv_free (e);
+      }
+    else
+      out = jv_array_append (out, e);
+  }
+  jv_free (env);
+  if (!done)
+    out = jv_array_append (out, jv_string_fmt ("%s=%s", k, v));
+  return out;
+}
+
+static jv
+obj_or_new (jv cfg, const char *key)
+{
+  jv o = dk_json_get_kind (cfg, key, JV_KIND_OBJECT);
+  return jv_is_valid (o) ? o : (jv_free (o), jv_object ());
+}
+
+static int
+expose (jv *cfg, const char *rest, int line, dk_err_t *err)
+{
+  bool unterminated;
+  cleanup_jv jv words = split_words (rest, &unterminated);
+  if (dk_json_len (words) == 0)
+    return parse_error (err, line, "%s requires at least one argument", "EXPOSE");
+  jv ports = obj_or_new (*cfg, "ExposedPorts");
+  jv_array_foreach (words, i, w)
+  {
+    const char *s = jv_string_value (w);
+    const char *slash = strchr (s, '/');
+    cleanup_free char *proto = xstrdup (slash ? slash + 1 : "tcp");
+    char *end;
+    long lo = strtol (s, &end, 10), hi = lo;
+    if (*end == '-')
+      hi = strtol (end + 1, &end, 10);
+    bool ok = end != s && (*end == 0 || *end == '/') && lo > 0 && hi >= lo && hi <= 65535
+              && (!strcmp (proto, "tcp") || !strcmp (proto, "udp") || !strcmp (proto, "sctp"));
+    if (!ok)
+      {
+        int r = dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid containerPort: %s", s);
+        jv_free (w);
+        jv_free (ports);
+        return r;
+      }
+    for (long p = lo; p <= hi; p++)
+      ports = jv_object_set (ports, jv_string_fmt ("%ld/%s", p, proto), jv_object ());
+    jv_free (w);
+  }
+  *cfg = jv_object_set (*cfg, jv_string ("ExposedPorts"), ports);
+  return 0;
+}
+
+static int
+volume (jv *cfg, const char *rest, int line, dk_err_t *err)
+{
+  jv list = json_form (rest);
+  if (!jv_is_valid (list))
+    {
+      bool unterminated;
+      jv_free (list);
+      list = split_words (rest, &unterminated);
+    }
+  cleanup_jv jv l = list;
+  if (dk_json_len (l) == 0)
+    return parse_error (err, line, "%s requires at least one argument", "VOLUME");
+  jv vols = obj_or_new (*cfg, "Volumes");
+  jv_array_foreach (l, i, v)
+  {
+    if (*jv_string_value (v) == 0)
+      {
+        jv_free (v);
+        jv_free (vols);
+        return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                   "VOLUME specified can not be an empty string");
+      }
+    vols = jv_object_set (vols, v, jv_object ());
+  }
+  *cfg = jv_object_set (*cfg, jv_string ("Volumes"), vols);
+  return 0;
+}
+
+static int
+workdir (jv *cfg, const char *rest, int line, dk_err_t *err)
+{
+  if (*rest == 0)
+    return parse_error (err, line, "%s requires exactly one argument", "WORKDIR");
+  const char *cur = dk_json_str (*cfg, "WorkingDir");
+  char *wd = *rest == '/' ? xstrdup (rest) : xasprintf ("%s/%s", cur && *cur ? cur : "", rest);
+  size_t n = strlen (wd);
+  while (n > 1 && wd[n - 1] == '/')
+    wd[--n] = 0;
+  *cfg = jv_object_set (*cfg, jv_string ("WorkingDir"), jv_string (wd));
+  free (wd);
+  return 0;
+}
+
+static int
+healthcheck (jv *cfg, const char *rest, int line, dk_err_t *err)
+{
+  size_t kl = strcspn (rest, " \t");
+  const char *arg = rest + kl;
+  while (isspace ((unsigned char)*arg))
+    arg++;
+  jv test;
+  if (kl == 4 && strncasecmp (rest, "NONE", 4) == 0 && *arg == 0)
+    test = JV_ARRAY (jv_string ("NONE"));
+  else if (kl == 3 && strncasecmp (rest, "CMD", 3) == 0 && *arg)
+    {
+      jv j = json_form (arg);
+      if (jv_is_valid (j))
+        test = jv_array_concat (JV_ARRAY (jv_string ("CMD")), j);
+      else
+        {
+          jv_free (j);
+          test = JV_ARRAY (jv_string ("CMD-SHELL"), jv_string (arg));
+        }
+    }
+  else
+    return parse_error (
+        err, line, "HEALTHCHECK: only `NONE` and `CMD ...` (without options) are supported%s", "");
+  *cfg = jv_object_set (*cfg, jv_string ("Healthcheck"),
+                        jv_object_set (jv_object (), jv_string ("Test"), test));
+  return 0;
+}
+
+static int
+apply_one (jv *cfg, const char *kw, const char *rest, int line, bool *cmd_set, dk_err_t *err)
+{
+  if (*rest == 0)
+    return parse_error (err, line, "%s requires at least one argument", kw);
+  if (!strcasecmp (kw, "CMD"))
+    {
+      *cfg = jv_object_set (*cfg, jv_string ("Cmd"), command_of (rest));
+      *cmd_set = true;
+    }
+  else if (!strcasecmp (kw, "ENTRYPOINT"))
+    {
+      *cfg = jv_object_set (*cfg, jv_string ("Entrypoint"), command_of (rest));
+      /* as in a build: an ENTRYPOINT drops an inherited CMD */
+      if (!*cmd_set)
+        *cfg = jv_object_set (*cfg, jv_string ("Cmd"), jv_null ());
+    }
+  else if (!strcasecmp (kw, "ENV") || !strcasecmp (kw, "LABEL"))
+    {
+      bool env = !strcasecmp (kw, "ENV");
+      cleanup_jv jv kvs = jv_invalid ();
+      if (key_values (env ? "ENV" : "LABEL", rest, line, &kvs, err) < 0)
+        return -1;
+      jv target = env ? dk_json_get_kind (*cfg, "Env", JV_KIND_ARRAY) : obj_or_new (*cfg, "Labels");
+      if (!jv_is_valid (target))
+        {
+          jv_free (target);
+          target = jv_array ();
+        }
+      jv_array_foreach (kvs, i, kv)
+      {
+        cleanup_jv jv k = jv_array_get (jv_copy (kv), 0);
+        cleanup_jv jv v = jv_array_get (kv, 1);
+        if (env)
+          target = set_env (target, jv_string_value (k), jv_string_value (v));
+        else
+          target = jv_object_set (target, jv_copy (k), jv_copy (v));
+      }
+      *cfg = jv_object_set (*cfg, jv_string (env ? "Env" : "Labels"), target);
+    }
+  else if (!strcasecmp (kw, "EXPOSE"))
+    return expose (cfg, rest, line, err);
+  else if (!strcasecmp (kw, "VOLUME"))
+    return volume (cfg, rest, line, err);
+  else if (!strcasecmp (kw, "WORKDIR"))
+    return workdir (cfg, rest, line, err);
+  else if (!strcasecmp (kw, "USER") || !strcasecmp (kw, "STOPSIGNAL"))
+    *cfg = jv_object_set (*cfg, jv_string (!strcasecmp (kw, "USER") ? "User" : "StopSignal"),
+                          jv_string (rest));
+  else if (!strcasecmp (kw, "HEALTHCHECK"))
+    return healthcheck (cfg, rest, line, err);
+  else if (!strcasecmp (kw, "ONBUILD"))
+    {
+      size_t tl = strcspn (rest, " \t");
+      if ((tl == 7 && !strncasecmp (rest, "ONBUILD", 7)))
+        return parse_error (err, line, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed%s",
+                            "");
+      if ((tl == 4 && !strncasecmp (rest, "FROM", 4))
+          || (tl == 10 && !strncasecmp (rest, "MAINTAINER", 10)))
+        {
+          cleanup_free char *t = strndup (rest, tl);
+          for (char *p = t; *p; p++)
+            *p = toupper ((unsigned char)*p);
+          return parse_error (err, line, "%s isn't allowed as an ONBUILD trigger", t);
+        }
+      jv ob = dk_json_get_kind (*cfg, "OnBuild", JV_KIND_ARRAY);
+      if (!jv_is_valid (ob))
+        {
+          jv_free (ob);
+          ob = jv_array ();
+        }
+      *cfg = jv_object_set (*cfg, jv_string ("OnBuild"), jv_array_append (ob, jv_string (rest)));
+    }
+  return 0;
+}
+
+int
+import_apply_changes (jv *cfg, char **changes, size_t n, dk_err_t *err)
+{
+  bool cmd_set = false;
+  int line = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      /* moby joins the changes with newlines and parses them as a Dockerfile */
+      cleanup_free char *copy = xstrdup (changes[i]);
+      char *save = NULL;
+      for (char *l = strtok_r (copy, "\n", &save); l; l = strtok_r (NULL, "\n", &save))
+        {
+          line++;
+          while (isspace ((unsigned char)*l))
+            l++;
+          size_t len = strlen (l);
+          while (len && isspace ((unsigned char)l[len - 1]))
+            l[--len] = 0;
+          if (*l == 0 || *l == '#')
+            continue;
+          size_t kl = strcspn (l, " \t");
+          cleanup_free char *kw = strndup (l, kl);
+          const char *rest = l + kl;
+          while (isspace ((unsigned char)*rest))
+            rest++;
+          bool ok = false;
+          for (size_t k = 0; k < sizeof allowed / sizeof allowed[0]; k++)
+            ok = ok || strcasecmp (kw, allowed[k]) == 0;
+          if (!ok)
+            return dk_make_error_code (err, DK_ECODE_INVALID, 0, "%s is not a valid change command",
+                                       kw);
+          if (apply_one (cfg, kw, rest, line, &cmd_set, err) < 0)
+            return -1;
+        }
+    }
+  return 0;
+}
