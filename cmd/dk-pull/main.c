@@ -5,6 +5,7 @@
 #include "pull.h"
 #include "push.h"
 #include "login.h"
+#include "search.h"
 
 #include <curl/curl.h>
 #include <getopt.h>
@@ -18,6 +19,7 @@ static const char usage[]
     = "Usage: dk-pull --root DIR [--driver D] [pull] REF [OPTIONS]\n"
       "       dk-pull --root DIR push REF [OPTIONS]\n"
       "       dk-pull login SERVER --auth-file FILE\n"
+      "       dk-pull search TERM [--limit N]   (TERM: [REGISTRY/]QUERY)\n"
       "\n"
       "Options:\n"
       "  --platform os/arch[/variant]     platform to pull from a multi-arch image\n"
@@ -32,6 +34,7 @@ static const char usage[]
       "                                   (default: all at once, --parallel-unpack)\n"
       "  --auth-file FILE|-               Docker auth config JSON (or base64url)\n"
       "  --output-dir DIR                 debug: verified blobs into DIR, no store\n"
+      "  --limit N                        search: at most N results (1..100, default 25)\n"
       "  --retries N                      attempts per request (default 5)\n"
       "  --limit-rate BYTES               per-transfer speed limit (tests)\n"
       "  --log-level LEVEL                debug, info, warn, error\n";
@@ -54,6 +57,7 @@ enum
   O_LOGLEVEL,
   O_PARUNPACK,
   O_SERUNPACK,
+  O_LIMIT,
   O_HELP,
   O_VERSION
 };
@@ -75,6 +79,7 @@ static const struct option longopts[]
         { "log-level", required_argument, 0, O_LOGLEVEL },
         { "parallel-unpack", no_argument, 0, O_PARUNPACK },
         { "serial-unpack", no_argument, 0, O_SERUNPACK },
+        { "limit", required_argument, 0, O_LIMIT },
         { "help", no_argument, 0, O_HELP },
         { "version", no_argument, 0, O_VERSION },
         { 0, 0, 0, 0 } };
@@ -141,6 +146,7 @@ main (int argc, char **argv)
   struct push_opts po = { .max_concurrent = 5, .chunk_size = PUSH_DEFAULT_CHUNK };
   size_t n_insecure = 0, n_mirrors = 0;
   const char *auth_path = NULL;
+  int limit = 25;
   int c;
   dk_log_init ("dk-pull", DK_LOG_WARN);
   while ((c = getopt_long (argc, argv, "h", longopts, NULL)) != -1)
@@ -191,6 +197,10 @@ main (int argc, char **argv)
         if (!positive (optarg, &o.reg.retries))
           return usage_error ("--retries wants a positive number");
         break;
+      case O_LIMIT:
+        if (!positive (optarg, &limit) || limit > 100)
+          return usage_error ("--limit wants a number from 1 to 100");
+        break;
       case O_RATE:
         o.reg.limit_rate = atol (optarg);
         break;
@@ -223,7 +233,7 @@ main (int argc, char **argv)
   char **pos = argv + optind;
   if (npos >= 1
       && (strcmp (pos[0], "pull") == 0 || strcmp (pos[0], "push") == 0
-          || strcmp (pos[0], "login") == 0)
+          || strcmp (pos[0], "login") == 0 || strcmp (pos[0], "search") == 0)
       && npos >= 2)
     {
       cmd = pos[0];
@@ -231,7 +241,8 @@ main (int argc, char **argv)
     }
   if (npos != 1)
     return usage_error (npos == 0 ? "a reference is required" : "too many arguments");
-  if (strcmp (cmd, "login") != 0 && o.root == NULL && o.output_dir == NULL)
+  if (strcmp (cmd, "login") != 0 && strcmp (cmd, "search") != 0 && o.root == NULL
+      && o.output_dir == NULL)
     return usage_error ("--root is required");
 
   signal (SIGPIPE, SIG_IGN);
@@ -252,6 +263,8 @@ main (int argc, char **argv)
       po.driver = o.driver;
       ret = push_image (&po, pos[0], &result, &err);
     }
+  else if (ret == 0 && strcmp (cmd, "search") == 0)
+    ret = search (&o.reg, pos[0], limit, &result, &err);
   else if (ret == 0)
     ret = login (&o.reg, pos[0], &result, &err);
   int status = finish (ret, result, &err);

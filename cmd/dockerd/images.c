@@ -784,10 +784,185 @@ images_import (struct http_req *req, const char *src)
     }
 }
 
+/* ---- search: dk-pull search, filtered here as moby does ---- */
+
+/* The filters of a search, packed into the job's ud (no allocation to lose
+   when the job fails or the client goes away): bits 0-1 is-official (0
+   unset, 1 false, 2 true), bits 2-3 is-automated, bits 4.. the least stars. */
+#define SF_OFFICIAL(f) ((f)&3)
+#define SF_AUTOMATED(f) (((f) >> 2) & 3)
+#define SF_STARS(f) ((int64_t)((f) >> 4))
+
+static bool
+search_keep (jv r, uintptr_t f)
+{
+  bool official = false;
+  int64_t stars = 0;
+  dk_json_bool (r, "is_official", &official);
+  dk_json_int (r, "star_count", &stars);
+  if (SF_OFFICIAL (f) && official != (SF_OFFICIAL (f) == 2))
+    return false;
+  /* moby 28: is-automated is deprecated, =true finds nothing, =false all */
+  if (SF_AUTOMATED (f) == 2)
+    return false;
+  return stars >= SF_STARS (f);
+}
+
+static void
+search_result (struct http_req *req, jv result, void *ud)
+{
+  uintptr_t f = (uintptr_t)ud;
+  jv out = jv_array ();
+  jv results = dk_json_get_kind (result, "results", JV_KIND_ARRAY);
+  if (jv_is_valid (results))
+    {
+      jv_array_foreach (results, i, r)
+      {
+        /* the registry's is_automated is untrustworthy: moby says false */
+        if (jv_get_kind (r) == JV_KIND_OBJECT && search_keep (r, f))
+          out = jv_array_append (out, jv_object_set (r, jv_string ("is_automated"), jv_false ()));
+        else
+          jv_free (r);
+      }
+    }
+  jv_free (results);
+  http_respond_json (req, 200, out);
+}
+
+/* A boolean filter: unset 0, false 1, true 2; -1 when its values are not
+   one truthy or falsy word (moby's GetBoolOrDefault). */
+static int
+search_bool_filter (jv filters, const char *key)
+{
+  jv vals = dk_json_get_kind (filters, key, JV_KIND_ARRAY);
+  if (!jv_is_valid (vals))
+    return jv_free (vals), 0;
+  bool t = false, f = false;
+  jv_array_foreach (vals, i, v)
+  {
+    const char *s = jv_string_value (v);
+    t = t || !strcmp (s, "1") || !strcmp (s, "true");
+    f = f || !strcmp (s, "0") || !strcmp (s, "false");
+    jv_free (v);
+  }
+  jv_free (vals);
+  return t == f ? -1 : t ? 2 : 1;
+}
+
+static char *
+joined_values (jv filters, const char *key)
+{
+  jv vals = dk_json_get_kind (filters, key, JV_KIND_ARRAY);
+  struct dk_buf b = DK_BUF_INIT;
+  if (jv_is_valid (vals))
+    jv_array_foreach (vals, i, v)
+    {
+      dk_buf_printf (&b, "%s%s", i ? "," : "", jv_string_value (v));
+      jv_free (v);
+    }
+  jv_free (vals);
+  dk_buf_addc (&b, '\0');
+  return dk_buf_steal (&b);
+}
+
+/* filters -> the packed form, or -1 with a 400 answered */
+static int
+search_filters (struct http_req *req, uintptr_t *out)
+{
+  static const char *const known[] = { "stars", "is-official", "is-automated", NULL };
+  cleanup_free char *fs = http_query (req, "filters");
+  cleanup_error dk_err_t err = NULL;
+  jv filters = jv_invalid ();
+  if (parse_filters (fs, &filters, &err) < 0 || filters_check_keys (filters, known, NULL, &err) < 0)
+    {
+      jv_free (filters);
+      http_error_err (req, err);
+      return -1;
+    }
+  int off = search_bool_filter (filters, "is-official");
+  int aut = search_bool_filter (filters, "is-automated");
+  int64_t stars = 0;
+  const char *bad = off < 0 ? "is-official" : aut < 0 ? "is-automated" : NULL;
+  jv sv = dk_json_get_kind (filters, "stars", JV_KIND_ARRAY);
+  if (bad == NULL && jv_is_valid (sv))
+    jv_array_foreach (sv, i, v)
+    {
+      const char *s = jv_string_value (v);
+      char *end = NULL;
+      long long n = strtoll (s, &end, 10);
+      if (*s == 0 || *end != 0 || n > INT32_MAX || n < INT32_MIN)
+        bad = "stars";
+      else if (n > stars)
+        stars = n;
+      jv_free (v);
+    }
+  jv_free (sv);
+  if (bad)
+    {
+      cleanup_free char *vals = joined_values (filters, bad);
+      jv_free (filters);
+      http_error (req, 400, "invalid filter '%s=%s'", bad, vals);
+      return -1;
+    }
+  jv_free (filters);
+  *out = (uintptr_t)off | ((uintptr_t)aut << 2) | ((uintptr_t)stars << 4);
+  return 0;
+}
+
 void
 h_images_search (struct http_req *req)
 {
-  http_error (req, 501,
-              "search is not supported: the registries this daemon talks to have no search "
-              "API");
+  cleanup_free char *term = http_query (req, "term");
+  cleanup_free char *lim = http_query (req, "limit");
+  if (term == NULL || *term == 0)
+    {
+      http_error (req, 400, "search term is required: use term=TERM");
+      return;
+    }
+  long long limit = 25;
+  if (lim && *lim)
+    {
+      char *end = NULL;
+      limit = strtoll (lim, &end, 10);
+      if (*end != 0 || limit < 0)
+        {
+          http_error (req, 400, "invalid limit specified");
+          return;
+        }
+      if (limit == 0)
+        limit = 25;
+    }
+  if (limit < 1 || limit > 100)
+    {
+      http_error (req, 400, "limit %lld is outside the range of [1, 100]", limit);
+      return;
+    }
+  uintptr_t f = 0;
+  if (search_filters (req, &f) < 0)
+    return;
+  size_t alen = 0;
+  cleanup_free char *auth = registry_auth (req, &alen);
+  cleanup_free char *n_arg = xasprintf ("%lld", limit);
+  const char *argv[64];
+  int n = 0;
+  argv[n++] = "dk-pull";
+  argv[n++] = "search";
+  argv[n++] = term;
+  argv[n++] = "--limit";
+  argv[n++] = n_arg;
+  jv insecure = cfg_list ("insecure-registries");
+  add_list_args (argv, &n, "--insecure-registry", insecure);
+  struct job_opts o = { 0 };
+  if (auth && alen > 2)
+    {
+      argv[n++] = "--auth-file";
+      argv[n++] = "-";
+      o.stdin_data = auth;
+      o.stdin_len = alen;
+    }
+  argv[n] = NULL;
+  struct simple *s = run_job (req, argv, search_result, (void *)f, &o);
+  if (s)
+    s->mutates = false;
+  jv_free (insecure);
 }
