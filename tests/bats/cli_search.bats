@@ -141,3 +141,17 @@ bar%20baz 3"
   assert_failure
   assert_output --partial "the query is too short"
 }
+
+@test "search: a 503 is retried as pull retries it; a lasting 502 is worded as pull words it" {
+  fault_rules "$P_RULES" "$(jq -nc --arg b "$(search_body)" '[
+    {path: "^/v1/search", status: 503, times: 1},
+    {path: "^/v1/search", status: 200, headers: {"Content-Type": "application/json"}, body: $b}]')"
+  run docker search --format '{{.Name}}' "$P/foo"
+  assert_success
+  assert_line "foo/c"
+  assert_equal "$(searched | wc -l)" 2
+  fault_rules "$P_RULES" '[{"path": "^/v1/search", "status": 502}]'
+  run docker search "$P/foo"
+  assert_failure
+  assert_output --partial "received unexpected HTTP status: 502 Bad Gateway"
+}
