@@ -360,7 +360,7 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
   cleanup_free char *user = container_using (s, id);
   char short_id[13];
   snprintf (short_id, sizeof short_id, "%s", dk_digest_hex (id));
-  int children = image_children (s, id);
+  bool children = image_has_children (s, id);
 
   if (!is_id_prefix (id, ref))
     {
@@ -406,7 +406,7 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
         }
       cleanup_jv jv left = refs_of (refs, id);
       /* untagged; with children it stays as an intermediate image */
-      if (jv_array_length (jv_copy (left)) > 0 || children > 0)
+      if (jv_array_length (jv_copy (left)) > 0 || children)
         {
           if (refs_save (s, refs, err) < 0)
             return -1;
@@ -415,7 +415,7 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
     }
   else
     {
-      if (children > 0)
+      if (children)
         {
           jv_free (refs);
           return dk_make_error_code (err, DK_ECODE_CONFLICT, 0,

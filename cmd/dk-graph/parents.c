@@ -22,25 +22,11 @@ image_parent (struct store *s, const char *id)
   return p && dk_digest_is_valid (p) ? xstrdup (p) : NULL;
 }
 
-int
-image_children (struct store *s, const char *id)
+bool
+image_has_children (struct store *s, const char *id)
 {
-  int n = 0;
-  cleanup_free char *dir = xasprintf ("%s/images", s->idir);
-  cleanup_closedir DIR *d = opendir (dir);
-  struct dirent *de;
-  while (d && (de = readdir (d)))
-    {
-      if (strlen (de->d_name) != 64 + 5)
-        continue;
-      cleanup_free char *mp = xasprintf ("%s/%s", dir, de->d_name);
-      cleanup_jv jv m = jv_invalid ();
-      const char *p;
-      if (dk_json_read_file (mp, &m, NULL) == 0 && (p = dk_json_str (m, "parent"))
-          && strcmp (p, id) == 0)
-        n++;
-    }
-  return n;
+  jv set = image_parent_set (s);
+  return jv_object_has (set, jv_string (id)); /* consumes both */
 }
 
 int
@@ -83,7 +69,7 @@ prune_parents (struct store *s, const char *parent, jv refs, jv *records, int64_
       cleanup_jv jv mine = refs_of (refs, cur);
       cleanup_free char *user = container_using (s, cur);
       cleanup_jv jv config = jv_invalid ();
-      if (jv_array_length (jv_copy (mine)) > 0 || user || image_children (s, cur) > 0
+      if (jv_array_length (jv_copy (mine)) > 0 || user || image_has_children (s, cur)
           || image_load (s, cur, &config, NULL, NULL) < 0)
         return 0;
       char *next = image_parent (s, cur);

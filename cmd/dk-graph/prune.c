@@ -71,7 +71,7 @@ prune_one (struct store *s, const char *id, bool all, int64_t until, jv labels, 
     tagged |= strchr (jv_string_value (k), '@') == NULL;
     jv_free (k);
   }
-  if (user || (tagged && !all) || image_children (s, id) > 0
+  if (user || (tagged && !all) || image_has_children (s, id)
       || image_load (s, id, &config, NULL, NULL) < 0
       || parse_time (dk_json_str (config, "created")) >= until)
     return 0;

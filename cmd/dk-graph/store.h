@@ -124,9 +124,9 @@ int layer_register_fd (struct store *s, int fd, const char *parent,
                        const struct dk_unpack_opts *opts, long wait_secs, jv *result,
                        dk_err_t *err);
 /* Parent images (parents.c). */
-char *image_parent (struct store *s, const char *id); /* meta "parent" or NULL */
-int image_children (struct store *s, const char *id); /* images whose parent is id */
-jv image_parent_set (struct store *s);                /* {"<id>": true} of every parent */
+char *image_parent (struct store *s, const char *id);      /* meta "parent" or NULL */
+bool image_has_children (struct store *s, const char *id); /* some image has id as parent */
+jv image_parent_set (struct store *s);                     /* {"<id>": true} of every parent */
 int image_set_parent (struct store *s, const char *id, const char *parent, dk_err_t *err);
 /* Deletes parent and its ancestors while they are untagged, unused and
    childless (moby's quiet prune after an image delete). refs borrowed. */
