@@ -258,19 +258,26 @@ add_list_args (const char **argv, int *n, const char *flag, jv list)
   }
 }
 
+/* Registry credentials go to dk-pull on its stdin, never on its command line. */
+static void
+add_auth (const char **argv, int *n, struct job_opts *o, const char *auth, size_t alen)
+{
+  if (auth && alen > 2)
+    {
+      argv[(*n)++] = "--auth-file";
+      argv[(*n)++] = "-";
+      o->stdin_data = auth;
+      o->stdin_len = alen;
+    }
+}
+
 /* Runs dk-pull (pull or push) as a streamed job, credentials on its stdin. */
 static void
 start_registry_job (struct http_req *req, const char **argv, int n, const char *auth, size_t alen,
                     const char *action, const char *ref)
 {
   struct job_opts o = { .on_line = stream_line };
-  if (auth && alen > 2)
-    {
-      argv[n++] = "--auth-file";
-      argv[n++] = "-";
-      o.stdin_data = auth;
-      o.stdin_len = alen;
-    }
+  add_auth (argv, &n, &o, auth, alen);
   argv[n] = NULL;
   struct simple *s = run_job (req, argv, pull_result, NULL, &o);
   if (s)
@@ -953,13 +960,7 @@ h_images_search (struct http_req *req)
   jv insecure = cfg_list ("insecure-registries");
   add_list_args (argv, &n, "--insecure-registry", insecure);
   struct job_opts o = { 0 };
-  if (auth && alen > 2)
-    {
-      argv[n++] = "--auth-file";
-      argv[n++] = "-";
-      o.stdin_data = auth;
-      o.stdin_len = alen;
-    }
+  add_auth (argv, &n, &o, auth, alen);
   argv[n] = NULL;
   struct simple *s = run_job (req, argv, search_result, (void *)f, &o);
   if (s)
