@@ -452,7 +452,9 @@ parent_wait_ready (struct child_ctx *c, int sock, pid_t pid, bool *eof, dk_err_t
     {
       char buf[8192];
       ssize_t n = recv (sock, buf, sizeof buf - 1, 0);
-      if (n < 0 && errno == EINTR)
+      /* ECONNRESET: init exited before reading our 'c'; the kernel reports
+         that before the error message init queued, which the next recv reads */
+      if (n < 0 && (errno == EINTR || errno == ECONNRESET))
         continue;
       if (n <= 0)
         {

@@ -177,7 +177,8 @@ wait_exec (int sock, pid_t *pid, const char *cgroup, dk_err_t *err)
     {
       char buf[8192];
       ssize_t n = recv (sock, buf, sizeof buf - 1, 0);
-      if (n < 0 && errno == EINTR)
+      /* ECONNRESET comes before a queued error message (see create.c) */
+      if (n < 0 && (errno == EINTR || errno == ECONNRESET))
         continue;
       if (n <= 0)
         return dk_make_error (err, 0, "exec process exited during setup");
