@@ -370,24 +370,36 @@ parse_namespaces (jv config, struct child_ctx *c, dk_err_t *err)
 }
 
 static jv
-device_rule (const char *type, int64_t major, int64_t minor, const char *access)
+device_rule (bool allow, const char *type, int64_t major, int64_t minor, const char *access)
 {
   jv r = jv_object ();
-  r = jv_object_set (r, jv_string ("allow"), jv_true ());
+  r = jv_object_set (r, jv_string ("allow"), jv_bool (allow));
   r = jv_object_set (r, jv_string ("type"), jv_string (type));
   r = jv_object_set (r, jv_string ("major"), dk_json_int64 (major));
   r = jv_object_set (r, jv_string ("minor"), dk_json_int64 (minor));
   return jv_object_set (r, jv_string ("access"), jv_string (access));
 }
 
-/* Like runc, the devices a container always needs (and those of
-   linux.devices) are allowed after the rules of the config. */
+/* The device rules the cgroup gets, as runc builds them: everything denied
+   first (a new v1 devices cgroup inherits its parent's, usually "a *:* rwm",
+   and a config need not start with a deny-all rule), then the config's
+   rules, then the devices a container always needs.  linux.devices entries
+   are not allowed by being listed: the config's rules decide (runc's
+   dev.bats "device cgroup deny" creates /dev/kmsg and expects EPERM). */
 static jv
-with_default_devices (jv resources, jv lx)
+with_default_devices (jv resources)
 {
-  jv rules = dk_json_get_kind (resources, "devices", JV_KIND_ARRAY);
-  if (!jv_is_valid (rules))
-    return resources;
+  if (jv_get_kind (resources) != JV_KIND_OBJECT)
+    {
+      jv_free (resources);
+      resources = jv_object ();
+    }
+  jv rules = jv_array_append (jv_array (), device_rule (false, "a", -1, -1, "rwm"));
+  jv own = dk_json_get_kind (resources, "devices", JV_KIND_ARRAY);
+  if (jv_is_valid (own))
+    rules = jv_array_concat (rules, own);
+  else
+    jv_free (own);
   static const struct
   {
     const char *type;
@@ -398,20 +410,8 @@ with_default_devices (jv resources, jv lx)
                    { "c", 1, 5, "rwm" }, { "c", 1, 9, "rwm" },   { "c", 136, -1, "rwm" },
                    { "c", 5, 2, "rwm" }, { "c", 10, 200, "rwm" } };
   for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-    rules = jv_array_append (rules, device_rule (defaults[i].type, defaults[i].major,
+    rules = jv_array_append (rules, device_rule (true, defaults[i].type, defaults[i].major,
                                                  defaults[i].minor, defaults[i].access));
-  cleanup_jv jv devs = dk_json_get_kind (lx, "devices", JV_KIND_ARRAY);
-  int n = dk_json_len (devs);
-  for (int i = 0; i < n; i++)
-    {
-      cleanup_jv jv d = jv_array_get (jv_copy (devs), i);
-      const char *type = dk_json_str (d, "type");
-      int64_t maj = 0, min = 0;
-      dk_json_int (d, "major", &maj);
-      dk_json_int (d, "minor", &min);
-      if (type)
-        rules = jv_array_append (rules, device_rule (type[0] == 'u' ? "c" : type, maj, min, "rwm"));
-    }
   return jv_object_set (resources, jv_string ("devices"), rules);
 }
 
@@ -419,7 +419,7 @@ static int
 parent_setup (struct child_ctx *c, pid_t pid, jv lx, dk_err_t *err)
 {
   cleanup_jv jv resources
-      = with_default_devices (dk_json_get_kind (lx, "resources", JV_KIND_OBJECT), lx);
+      = with_default_devices (dk_json_get_kind (lx, "resources", JV_KIND_OBJECT));
   /* init is moved in after MSG_GO (see the top of this file) */
   if (dk_cgroup_create (c->cgroup, resources, 0, err) < 0)
     return -1;

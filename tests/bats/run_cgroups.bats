@@ -159,26 +159,52 @@ cg() { cat "/sys/fs/cgroup/$1$CG/$2"; }
 # a device no driver serves: denied gives EPERM, allowed gives ENXIO
 devices_script='mknod /tmp/k c 240 0; head -c1 /tmp/k; head -c 3 /dev/zero | wc -c'
 devices_filter='.process.capabilities |= with_entries(.value += ["CAP_MKNOD"])'
+deny_all='[{"allow": false, "access": "rwm"}]'
+allow_240='[{"allow": true, "type": "c", "major": 240, "minor": 0, "access": "r"}]'
+
+# devices_run DIR JQ-FILTER: the devices script in a bundle made with the filter
+devices_run() {
+  bundle "$1" "$devices_filter | $2" -- sh -c "$devices_script"
+  run dkrun run --bundle "$1" "$ID"
+}
 
 @test "device rules: denied devices cannot be opened, the defaults can (v1)" {
-  bundle "$T/b" "$devices_filter | .linux.resources.devices = [{\"allow\": false, \"access\": \"rwm\"}]" -- sh -c "$devices_script"
-  run dkrun run --bundle "$T/b" "$ID"
+  devices_run "$T/b" ".linux.resources.devices = $deny_all"
   assert_line --index 0 "head: /tmp/k: Operation not permitted"
   assert_line --index 1 3
-  bundle "$T/c" "$devices_filter | del(.linux.resources.devices)" -- sh -c "$devices_script"
-  run dkrun run --bundle "$T/c" "$ID"
+  # an explicit allow after the deny opens it (240 has no driver: ENXIO)
+  devices_run "$T/c" ".linux.resources.devices = $deny_all + $allow_240"
   assert_line --index 0 "head: /tmp/k: No such device or address"
+}
+
+@test "device rules: without any rule in the config every device but the defaults is denied" {
+  devices_run "$T/b" "del(.linux.resources.devices)"
+  assert_line --index 0 "head: /tmp/k: Operation not permitted"
+  assert_line --index 1 3
+  devices_run "$T/c" "del(.linux.resources)"
+  assert_line --index 0 "head: /tmp/k: Operation not permitted"
+}
+
+@test "device rules: a device of linux.devices or a bind-mounted node is denied without an allow rule" {
+  mknod "$T/hostk" c 240 1
+  bundle "$T/b" ".linux.resources.devices = $deny_all
+    | .linux.devices = [{\"path\": \"/dev/k240\", \"type\": \"c\", \"major\": 240, \"minor\": 0}]
+    | .mounts += [{\"destination\": \"/hostk\", \"type\": \"bind\", \"source\": \"$T/hostk\", \"options\": [\"bind\"]}]" \
+    -- sh -c 'ls -l /dev/k240 | cut -c1; head -c1 /dev/k240; head -c1 /hostk; echo x >/dev/k240'
+  run dkrun run --bundle "$T/b" "$ID"
+  assert_line --index 0 c
+  assert_line --index 1 "head: /dev/k240: Operation not permitted"
+  assert_line --index 2 "head: /hostk: Operation not permitted"
+  assert_line --index 3 --partial "/dev/k240: Operation not permitted"
 }
 
 @test "device rules on cgroup v2 are an eBPF program on the container's cgroup" {
   [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ] || skip "no cgroup2 at /sys/fs/cgroup/unified"
   export DK_CGROUP_ROOT=/sys/fs/cgroup/unified
-  bundle "$T/b" "$devices_filter | .linux.resources.devices = [{\"allow\": false, \"access\": \"rwm\"}]" -- sh -c "$devices_script"
-  run dkrun run --bundle "$T/b" "$ID"
+  devices_run "$T/b" ".linux.resources.devices = $deny_all"
   assert_line --index 0 "head: /tmp/k: Operation not permitted"
   assert_line --index 1 3
   # an explicit allow after the deny opens it again (the last rule wins)
-  bundle "$T/c" "$devices_filter | .linux.resources.devices = [{\"allow\": false, \"access\": \"rwm\"}, {\"allow\": true, \"type\": \"c\", \"major\": 240, \"minor\": 0, \"access\": \"r\"}]" -- sh -c "$devices_script"
-  run dkrun run --bundle "$T/c" "$ID"
+  devices_run "$T/c" ".linux.resources.devices = $deny_all + $allow_240"
   assert_line --index 0 "head: /tmp/k: No such device or address"
 }
