@@ -312,7 +312,10 @@ apply_v1 (const char *path, jv res, dk_err_t *err)
       if (set_int (d, f, blkio, "weight", false, err) < 0)
         return -1;
     }
-  if (jv_is_valid (devices))
+  /* as runc: a controller that is not mounted is not used (the rules
+     dk-run always adds would otherwise fail every create there) */
+  cleanup_free char *devroot = dk_cgroup_dir ("", "devices");
+  if (jv_is_valid (devices) && dk_cgroup_is_hierarchy (devroot))
     {
       cleanup_free char *d = dk_cgroup_dir (path, "devices");
       jv_array_foreach (devices, i, rule)
@@ -465,6 +468,19 @@ dk_cgroup_create (const char *path, jv resources, pid_t pid, dk_err_t *err)
       dk_cgroup_destroy (path, false, NULL);
       return dk_error_wrap (err, "cgroup `%s`", path);
     }
+  return 0;
+}
+
+int
+dk_cgroup_check_unused (const char *path, dk_err_t *err)
+{
+  if (dk_cgroup_frozen (path))
+    return dk_make_error_code (err, DK_ECODE_CONFLICT, 0, "container's cgroup unexpectedly frozen");
+  cleanup_free pid_t *pids = NULL;
+  size_t n = 0;
+  if (dk_cgroup_pids (path, &pids, &n, NULL) == 0 && n > 0)
+    return dk_make_error_code (err, DK_ECODE_CONFLICT, 0,
+                               "container's cgroup is not empty: %zu process(es) found", n);
   return 0;
 }
 

@@ -29,6 +29,9 @@ char *dk_cgroup_path (const char *cgroups_path, const char *id);
 /* Creates the cgroup in every hierarchy, applies resources (borrowed, may be
    jv_null) and moves pid into it.  On failure nothing is left behind. */
 int dk_cgroup_create (const char *path, jv resources, pid_t pid, dk_err_t *err);
+/* Refuses, as runc does, a cgroup that already exists frozen or with
+   processes in it: init would block in the freezer, or share the cgroup. */
+int dk_cgroup_check_unused (const char *path, dk_err_t *err);
 /* Moves pid into an existing cgroup (exec). */
 int dk_cgroup_enter (const char *path, pid_t pid, dk_err_t *err);
 /* Kills what is left when kill is set, then removes the cgroup everywhere.

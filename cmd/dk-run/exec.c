@@ -213,6 +213,11 @@ dk_container_exec (const struct dk_exec_opts *o, dk_err_t *err)
   int ret = 0;
   if (strcmp (dk_state_status (&st), "stopped") == 0)
     ret = dk_make_error_code (err, DK_ECODE_CONFLICT, 0, "cannot exec in a stopped container");
+  /* the new process would join a frozen cgroup and hang until a resume */
+  else if (strcmp (dk_state_status (&st), "paused") == 0 && !o->ignore_paused)
+    ret = dk_make_error_code (
+        err, DK_ECODE_CONFLICT, 0,
+        "cannot exec in a paused container (use --ignore-paused to override)");
   cleanup_jv jv process = jv_invalid ();
   if (ret == 0)
     ret = build_process (o, st.config, &process, err);
@@ -324,6 +329,7 @@ dk_cmd_exec (int argc, char **argv, dk_err_t *err)
                                         { "additional-gids", required_argument, 0, 'g' },
                                         { "apparmor", required_argument, 0, 'a' },
                                         { "process-label", required_argument, 0, 'l' },
+                                        { "ignore-paused", no_argument, 0, 'i' },
                                         { 0, 0, 0, 0 } };
   struct dk_exec_opts o = { 0 };
   cleanup_free char **env = NULL, **caps = NULL;
@@ -365,6 +371,9 @@ dk_cmd_exec (int argc, char **argv, dk_err_t *err)
         break;
       case 'f':
         o.preserve_fds = atoi (optarg);
+        break;
+      case 'i':
+        o.ignore_paused = true;
         break;
       case 'g':
       case 'a':

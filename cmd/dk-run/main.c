@@ -19,7 +19,8 @@ static const char usage[]
       "  kill [--all] ID [SIGNAL]\n"
       "  delete [--force] ID\n"
       "  exec [--process FILE] [--tty] [--detach] [--pid-file FILE] [--console-socket PATH]\n"
-      "       [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--cap CAP]... ID [ARGS...]\n"
+      "       [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--cap CAP]... [--ignore-paused]\n"
+      "       ID [ARGS...]\n"
       "  ps [--format table|json] ID [PS OPTIONS]\n"
       "  list [--format table|json] [--quiet]\n"
       "  pause ID | resume ID\n"
@@ -132,6 +133,8 @@ main (int argc, char **argv)
           status = 126;
         else if (strcmp (err->code, "usage") == 0)
           status = 2;
+        else if (strcmp (cmd, "exec") == 0)
+          status = 255; /* runc: exec's own failures, apart from the process's status */
         dk_error_release (&err);
         return status;
       }

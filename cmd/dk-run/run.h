@@ -152,7 +152,7 @@ struct dk_exec_opts
   char **caps;
   const char *pid_file;
   const char *console_socket;
-  bool tty, detach, nnp;
+  bool tty, detach, nnp, ignore_paused;
   int preserve_fds;
 };
 int dk_container_exec (const struct dk_exec_opts *o, dk_err_t *err);

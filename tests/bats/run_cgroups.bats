@@ -156,6 +156,47 @@ cg() { cat "/sys/fs/cgroup/$1$CG/$2"; }
   [ ! -e "/sys/fs/cgroup/freezer$CG" ]
 }
 
+# dk-run with a time limit, its output in $T/tout: a process stuck in a
+# frozen cgroup would hold bats' output pipe open
+dkrun_limited() {
+  timeout 10 "$DKRUN" --root "$ROOT" "$@" >"$T/tout" 2>&1
+}
+
+@test "exec into a paused container is refused at once; --ignore-paused waits for the resume" {
+  bundle "$T/b" . -- sleep 1000
+  dkrun_bg run -d --bundle "$T/b" "$ID"
+  dkrun pause "$ID"
+  run -255 dkrun_limited exec "$ID" echo ok
+  run cat "$T/tout"
+  assert_output --partial "cannot exec in a paused container (use --ignore-paused to override)"
+  (sleep 1 && "$DKRUN" --root "$ROOT" resume "$ID") &
+  run dkrun_limited exec --ignore-paused "$ID" echo ok
+  wait
+  assert_success
+  assert_equal "$(cat "$T/tout")" ok
+}
+
+@test "create refuses a cgroup that exists frozen or with processes in it, and leaves it be" {
+  freezer=/sys/fs/cgroup/freezer$CG
+  mkdir -p "$freezer"
+  echo FROZEN >"$freezer/freezer.state"
+  bundle "$T/b" . -- true
+  run dkrun_limited run --bundle "$T/b" "$ID"
+  state=$(cat "$freezer/freezer.state")
+  echo THAWED >"$freezer/freezer.state"
+  assert_equal "$status" 1
+  assert_equal "$state" FROZEN
+  run cat "$T/tout"
+  assert_output --partial "container's cgroup unexpectedly frozen"
+  [ ! -e "$ROOT/$ID" ]
+  bundle "$T/c" . -- sleep 1000
+  dkrun_bg run -d --bundle "$T/c" "$ID"
+  run -1 dkrun_limited create --bundle "$T/b" "$ID-2"
+  run cat "$T/tout"
+  assert_output --partial "container's cgroup is not empty: 1 process(es) found"
+  [ "$(status_of "$ID")" = running ]
+}
+
 # a device no driver serves: denied gives EPERM, allowed gives ENXIO
 devices_script='mknod /tmp/k c 240 0; head -c1 /tmp/k; head -c 3 /dev/zero | wc -c'
 devices_filter='.process.capabilities |= with_entries(.value += ["CAP_MKNOD"])'
