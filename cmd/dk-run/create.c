@@ -164,6 +164,10 @@ static void __attribute__ ((noreturn)) child_main (struct child_ctx *c)
   /* until execve, /proc/<pid>/exe of this process is dk-run itself: nobody
      in the container may open it (CVE-2019-5736); execve resets this */
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+  int keep[3 + 8] = { c->sync, c->fifo_fd, c->console_fd };
+  for (int i = 0; i < c->njoins; i++)
+    keep[3 + i] = c->joins[i].fd;
+  dk_proc_close_inherited (c->plan->preserve_fds, keep, 3 + (size_t)c->njoins);
   /* the parent puts us in the cgroup and writes the id maps first */
   char go[32] = "";
   if (read (c->sync, go, sizeof go - 1) < 1 || go[0] != MSG_GO)

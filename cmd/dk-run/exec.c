@@ -151,6 +151,7 @@ intermediate (pid_t target, int sync, int console_fd, struct dk_proc_plan *plan)
       _exit (0);
     }
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0); /* see create.c: CVE-2019-5736 */
+  dk_proc_close_inherited (plan->preserve_fds, (int[]){ sync, console_fd }, 2);
   char b;
   if (read (sync, &b, 1) != 1 || b != 'g')
     _exit (1);

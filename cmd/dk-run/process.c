@@ -374,6 +374,28 @@ finalize (struct dk_proc_plan *p, dk_err_t *err)
 }
 
 void
+dk_proc_close_inherited (int preserve_fds, const int *keep, size_t nkeep)
+{
+  /* the fds of whoever started the runtime: stdio and the preserved ones
+     are the process's; our own (keep) close with CLOEXEC or by hand later */
+  int first = 3 + (preserve_fds > 0 ? preserve_fds : 0);
+  for (;;)
+    {
+      int next = -1;
+      for (size_t i = 0; i < nkeep; i++)
+        if (keep[i] >= first && (next < 0 || keep[i] < next))
+          next = keep[i];
+      unsigned last = next < 0 ? ~0U : (unsigned)next - 1;
+      if (next != first && syscall (SYS_close_range, (unsigned)first, last, 0) < 0)
+        for (int fd = first; fd <= (next < 0 ? 1023 : next - 1); fd++)
+          close (fd);
+      if (next < 0)
+        return;
+      first = next + 1;
+    }
+}
+
+void
 dk_proc_exec (struct dk_proc_plan *p)
 {
   dk_err_t err = NULL;

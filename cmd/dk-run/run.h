@@ -83,6 +83,10 @@ int dk_proc_plan_build (jv process, jv seccomp, struct dk_proc_plan *p, dk_err_t
 void dk_proc_plan_free (struct dk_proc_plan *p);
 /* Resolves argv[0] in the (container's) filesystem with runc's messages. */
 int dk_proc_find_exec (struct dk_proc_plan *p, dk_err_t *err);
+/* Closes every fd above stdio and the preserved ones, except keep
+   (runc's init starts with only those: a host fd must not reach the
+   container, its hooks or its /proc/<pid>/fd before execve). */
+void dk_proc_close_inherited (int preserve_fds, const int *keep, size_t nkeep);
 int dk_proc_apply_rlimits (const struct dk_proc_plan *p, dk_err_t *err);
 /* Credentials, capabilities, no_new_privs, seccomp, execve.  Never returns:
    a failure is printed to stderr and the process exits 126/127/1. */

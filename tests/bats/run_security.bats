@@ -153,6 +153,18 @@ teardown() { run_teardown; }
   assert_line --index 2 "/"
 }
 
+@test "a created container's init holds no fd of its caller, only stdio, preserved fds and exec.fifo" {
+  bundle "$T/b" . -- true
+  # fds 5 and 7 of the caller, fd 3 preserved
+  bash -c 'exec 3<"$1" 5<"$1" 7>"$2"; shift 2; exec "$@"' _ "$T/b/config.json" "$T/leak" \
+    "$DKRUN" --root "$ROOT" create --preserve-fds 1 --bundle "$T/b" "$ID" </dev/null >/dev/null 2>&1
+  pid=$(dkrun state "$ID" | jq .pid)
+  run bash -c 'cd /proc/$1/fd && for f in $(ls | sort -n); do echo "$f $(readlink $f)"; done' _ "$pid"
+  assert_equal "${lines[*]:0:4}" "0 /dev/null 1 /dev/null 2 /dev/null 3 $T/b/config.json"
+  assert_line --index 4 --regexp "^[0-9]+ $ROOT/$ID/exec.fifo\$"
+  assert_equal "${#lines[@]}" 5
+}
+
 @test "--preserve-fds passes the named fds on" {
   bundle "$T/b" . -- sh -c 'dkinit fds'
   echo hello >"$T/f"
