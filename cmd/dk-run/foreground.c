@@ -82,6 +82,14 @@ dk_container_run (const struct dk_create_opts *o, bool detach, dk_err_t *err)
   cleanup_close int master = -1;
   if (r == 0 && relay)
     r = master = recv_fd (sp[0], err);
+  /* as runc: the output relayed is the process's own, "\n" not "\r\n"
+     (a termios change on the master applies to the pty pair) */
+  struct termios pt;
+  if (r >= 0 && relay && tcgetattr (master, &pt) == 0)
+    {
+      pt.c_oflag &= ~ONLCR;
+      tcsetattr (master, TCSANOW, &pt);
+    }
   if (sp[0] >= 0)
     close (sp[0]);
   if (r < 0)

@@ -138,3 +138,11 @@ EOF
   assert_output --partial "got=hello"
   [ -z "$(ls "$ROOT")" ]
 }
+
+@test "run with terminal: true and no console socket relays the output without carriage returns" {
+  bundle "$T/b" '.process.terminal = true' -- sh -c 'echo one; echo two'
+  run bash -c '"$@" </dev/null | od -c' _ "$DKRUN" --root "$ROOT" run --bundle "$T/b" "$ID"
+  assert_success
+  assert_line --regexp '^0000000 +o +n +e +\\n +t +w +o +\\n$'
+  refute_output --partial '\r'
+}
