@@ -525,9 +525,6 @@ create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *err)
                               "cannot use console socket if runc will not detach or allocate tty");
   cleanup_free char *cgroup = dk_cgroup_path (dk_json_str (lx, "cgroupsPath"), o->id);
   c.cgroup = cgroup;
-  /* before anything is made: a failure here must not remove that cgroup */
-  if (ret == 0)
-    ret = dk_cgroup_check_unused (cgroup, err);
   struct undo u = { 0 };
   cleanup_free char *dir = dk_state_dir (o->id);
   if (ret == 0 && dk_mkdir_p (dk_run_global.root, 0700, err) < 0)
@@ -538,6 +535,9 @@ create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *err)
                           : dk_make_error (err, errno, "mkdir `%s`", dir);
   if (ret == 0)
     u.state_dir = dir;
+  /* before the cgroup is made ours: a failure here must not remove it */
+  if (ret == 0)
+    ret = dk_cgroup_check_unused (cgroup, err);
   cleanup_free char *fifo = xasprintf ("%s/exec.fifo", dir);
   if (ret == 0
       && (mkfifo (fifo, 0622) < 0 || chmod (fifo, 0622) < 0
