@@ -105,13 +105,37 @@ parse_options (jv opts, struct mspec *m)
 }
 
 static int
-open_in_root (int rootfd, const char *path, int flags)
+open_in_root_how (int rootfd, const char *path, int flags, unsigned long long resolve)
 {
-  struct open_how how
-      = { .flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+  struct open_how how = { .flags = flags | O_CLOEXEC,
+                          .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve };
   while (*path == '/')
     path++;
   return (int)syscall (SYS_openat2, rootfd, *path ? path : ".", &how, sizeof how);
+}
+
+static int
+open_in_root (int rootfd, const char *path, int flags)
+{
+  return open_in_root_how (rootfd, path, flags, 0);
+}
+
+/* proc and sysfs only on a directory reached without a symlink, as runc
+   (CVE-2019-19921, CVE-2023-27561: an image's /proc -> elsewhere would
+   leave the real /proc unmounted and masked paths pointing nowhere). */
+static int
+check_plain_dir (int rootfd, const char *dest, const char *type, dk_err_t *err)
+{
+  cleanup_close int fd = open_in_root_how (rootfd, dest, O_PATH, RESOLVE_NO_SYMLINKS);
+  struct stat st;
+  if (fd < 0 && errno == ENOENT)
+    return 0;
+  if ((fd < 0 && errno == ELOOP) || (fd >= 0 && fstat (fd, &st) == 0 && !S_ISDIR (st.st_mode)))
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                               "filesystem \"%s\" must be mounted on ordinary directory", type);
+  if (fd < 0)
+    return dk_make_error (err, errno, "open `%s` in rootfs", dest);
+  return 0;
 }
 
 /* Opens path (O_PATH) inside the root, creating missing directories and,
@@ -253,6 +277,9 @@ do_mount (int rootfd, jv mnt, const char *cgroup, dk_err_t *err)
       is_file = !S_ISDIR (st.st_mode);
       m.flags |= MS_BIND;
     }
+  if (type && (strcmp (type, "proc") == 0 || strcmp (type, "sysfs") == 0)
+      && check_plain_dir (rootfd, dest, type, err) < 0)
+    return -1;
   cleanup_close int fd = ensure_in_root (rootfd, dest, is_file, err);
   if (fd < 0)
     return dk_error_wrap (err, "mount %s", dest);

@@ -3,6 +3,7 @@
 # namespaces, fd and cwd leaks, and the same bundle under runc.
 
 load run_helpers
+bats_require_minimum_version 1.5.0
 
 setup_file() { run_setup_file; }
 setup() { run_setup; }
@@ -211,4 +212,26 @@ teardown() { run_teardown; }
   dkrun start "$ID"
   run dkrun exec "$ID" readlink /proc/1/exe
   assert_output /bin/busybox
+}
+
+@test "proc or sysfs on a symlink in the rootfs is refused and nothing is left" {
+  bundle "$T/b" . -- true
+  rm -rf "$T/b/rootfs/proc"
+  mkdir "$T/b/rootfs/bad-proc"
+  ln -s /bad-proc "$T/b/rootfs/proc"
+  run -1 dkrun run --bundle "$T/b" "$ID"
+  assert_output --partial 'filesystem \"proc\" must be mounted on ordinary directory'
+  [ -z "$(ls "$ROOT")" ]
+  [ ! -e "/sys/fs/cgroup/memory$CG" ]
+  [ -z "$(ls "$T/b/rootfs/bad-proc")" ]
+  # a file, or a symlink further up the path, is refused as well
+  bundle "$T/c" '.mounts |= map(if .type == "sysfs" then .destination = "/lnk/sys" else . end)' -- true
+  mkdir "$T/c/rootfs/real"
+  ln -s /real "$T/c/rootfs/lnk"
+  run -1 dkrun run --bundle "$T/c" "$ID"
+  assert_output --partial 'filesystem \"sysfs\" must be mounted on ordinary directory'
+  rm -rf "$T/c/rootfs/proc"
+  touch "$T/c/rootfs/proc"
+  run -1 dkrun run --bundle "$T/c" "$ID"
+  assert_output --partial 'filesystem \"proc\" must be mounted on ordinary directory'
 }
