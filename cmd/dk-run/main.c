@@ -25,7 +25,8 @@ static const char usage[]
       "  list [--format table|json] [--quiet]\n"
       "  pause ID | resume ID\n"
       "  update [-r RESOURCES.json|-] [--memory N] [--cpu-shares N] [--pids-limit N] ... ID\n"
-      "  features\n";
+      "  features\n"
+      "  spec [--bundle DIR] [--rootless]\n";
 
 static const struct
 {
@@ -36,7 +37,7 @@ static const struct
   { "state", dk_cmd_state },       { "kill", dk_cmd_kill },   { "delete", dk_cmd_delete },
   { "exec", dk_cmd_exec },         { "ps", dk_cmd_ps },       { "list", dk_cmd_list },
   { "features", dk_cmd_features }, { "pause", dk_cmd_pause }, { "resume", dk_cmd_resume },
-  { "update", dk_cmd_update },
+  { "update", dk_cmd_update },     { "spec", dk_cmd_spec },
 };
 
 /* runc prints errors as logrus does: to the --log file (json or text) when

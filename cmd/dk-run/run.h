@@ -175,5 +175,6 @@ int dk_cmd_exec (int argc, char **argv, dk_err_t *err);
 int dk_cmd_pause (int argc, char **argv, dk_err_t *err);
 int dk_cmd_resume (int argc, char **argv, dk_err_t *err);
 int dk_cmd_update (int argc, char **argv, dk_err_t *err);
+int dk_cmd_spec (int argc, char **argv, dk_err_t *err);
 
 #endif

@@ -248,3 +248,35 @@ teardown() { run_teardown; }
   assert_line /bin/busybox
   assert_line pid=1
 }
+
+@test "spec writes runc's starter config.json, --rootless its rootless variant, never over a config" {
+  mkdir -p "$T/s/rootfs" "$T/r" "$T/h"
+  dkrun spec --bundle "$T/s"
+  (cd "$T/r" && "$DKRUN" spec --rootless)
+  run jq -c '[.process.args, .root, .linux.resources.devices, [.linux.namespaces[].type]]' "$T/s/config.json"
+  assert_output '[["sh"],{"path":"rootfs","readonly":true},[{"allow":false,"access":"rwm"}],["pid","network","ipc","uts","mount"]]'
+  run jq -c '[[.linux.namespaces[].type], .linux.uidMappings, .linux.resources, (.mounts[] | select(.destination == "/sys")), [.mounts[].options[]? | select(startswith("gid="))]]' "$T/r/config.json"
+  assert_output "[[\"pid\",\"ipc\",\"uts\",\"mount\",\"user\"],[{\"containerID\":0,\"hostID\":$(id -u),\"size\":1}],null,{\"destination\":\"/sys\",\"type\":\"none\",\"source\":\"/sys\",\"options\":[\"rbind\",\"nosuid\",\"noexec\",\"nodev\",\"ro\"]},[]]"
+  # the same values as runc's (which older runc versions give ambient capabilities too)
+  if command -v runc >/dev/null; then
+    (cd "$T/h" && runc spec)
+    assert_equal "$(jq -S 'del(.process.capabilities.ambient)' "$T/h/config.json")" "$(jq -S . "$T/s/config.json")"
+  fi
+  before=$(cat "$T/s/config.json")
+  run -1 dkrun spec --bundle "$T/s"
+  assert_output --partial "File config.json exists. Remove it first"
+  assert_equal "$(cat "$T/s/config.json")" "$before"
+  run -1 dkrun spec --bundle "$T/missing"
+  [ ! -e "$T/missing" ]
+}
+
+@test "a bundle made with spec runs" {
+  DKINIT= "$FIX/mkbundle" "$T/b" -- true
+  rm "$T/b/config.json"
+  dkrun spec --bundle "$T/b"
+  jq --arg cg "$CG" '.process.terminal = false | .process.args = ["sh", "-c", "echo $(hostname) $(id -u)"] | .linux.cgroupsPath = $cg' "$T/b/config.json" >"$T/config.json"
+  mv "$T/config.json" "$T/b/config.json"
+  run dkrun run --bundle "$T/b" "$ID"
+  assert_success
+  assert_output "runc 0"
+}
