@@ -209,11 +209,39 @@ check_exec (const char *arg0, const char *path, dk_err_t *err)
   return 0;
 }
 
+/* The environment as runc passes it: one entry per name, the last one
+   given, in the order of those; an empty HOME counts as none. */
+static void
+dedup_env (char **envp)
+{
+  size_t n = 0;
+  while (envp[n])
+    n++;
+  for (size_t i = 0; i < n; i++)
+    {
+      size_t klen = strcspn (envp[i], "=");
+      bool later = false;
+      for (size_t j = i + 1; j < n && !later; j++)
+        later = strncmp (envp[j], envp[i], klen + 1) == 0;
+      if (later || strcmp (envp[i], "HOME=") == 0)
+        {
+          free (envp[i]);
+          envp[i] = NULL;
+        }
+    }
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++)
+    if (envp[i])
+      envp[w++] = envp[i];
+  envp[w] = NULL;
+}
+
 /* HOME as runc sets it when the config does not: the user's home in the
    container's /etc/passwd, else "/".  Runs in the container. */
 static void
 set_home (struct dk_proc_plan *p)
 {
+  dedup_env (p->envp);
   if (env_get (p->envp, "HOME"))
     return;
   const char *home = "/";
@@ -322,6 +350,27 @@ set_caps (const struct dk_proc_plan *p, dk_err_t *err)
   return 0;
 }
 
+/* As runc: the process's stdio (its terminal, or pipes) belongs to its
+   user, so that it can reopen /proc/self/fd/N or chmod its tty; /dev/null
+   is left alone.  Only the uid: the devpts mount chose the gid. */
+static int
+chown_stdio (uid_t uid, dk_err_t *err)
+{
+  struct stat null;
+  bool have_null = stat ("/dev/null", &null) == 0;
+  for (int fd = 0; fd < 3; fd++)
+    {
+      struct stat st;
+      if (fstat (fd, &st) < 0 || st.st_uid == uid
+          || (have_null && S_ISCHR (st.st_mode) && st.st_rdev == null.st_rdev))
+        continue;
+      /* a file of another user namespace or a read-only mount: runc goes on */
+      if (fchown (fd, uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
+        return dk_make_error (err, errno, "fix stdio permissions");
+    }
+  return 0;
+}
+
 static int
 finalize (struct dk_proc_plan *p, dk_err_t *err)
 {
@@ -339,6 +388,8 @@ finalize (struct dk_proc_plan *p, dk_err_t *err)
       if (!(p->bounding & (1ULL << v)) && prctl (PR_CAPBSET_DROP, v, 0, 0, 0) < 0
           && errno != EINVAL)
         return dk_make_error (err, errno, "drop bounding capability %d", v);
+  if (chown_stdio (p->uid, err) < 0)
+    return -1;
   /* keep the permitted set across the uid change, set the final sets after */
   if (prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
     return dk_make_error (err, errno, "prctl keepcaps");

@@ -35,6 +35,24 @@ teardown() { run_teardown; }
   assert_line --index 4 "1001 1002"
 }
 
+@test "run: the environment has one entry per name, the last given; an empty HOME becomes the user's" {
+  bundle "$T/b" '.process.env = ["ONE=two", "HOME=/x", "ONE=", "PATH=/usr/bin:/bin", "HOME="]' -- env
+  run dkrun run --bundle "$T/b" "$ID"
+  assert_success
+  assert_output "ONE=
+PATH=/usr/bin:/bin
+HOME=/root"
+}
+
+@test "run: the process's stdio belongs to its user, /dev/null excepted" {
+  bundle "$T/b" '.process.user = {"uid": 1000, "gid": 1001}' \
+    -- sh -c 'stat -L -c %u /proc/self/fd/0 /proc/self/fd/1'
+  run dkrun run --bundle "$T/b" "$ID" </dev/null
+  assert_success
+  assert_output "0
+1000"
+}
+
 @test "create waits on exec.fifo until start; state, kill and delete" {
   bundle "$T/b" . -- sleep 1000
   dkrun_bg create --bundle "$T/b" --pid-file "$T/pid" "$ID"
