@@ -228,14 +228,22 @@ dk_container_exec (const struct dk_exec_opts *o, dk_err_t *err)
   if (ret == 0)
     ret = dk_proc_plan_build (process, seccomp, &plan, err);
   plan.preserve_fds = o->preserve_fds;
-  if (ret == 0 && plan.terminal && o->console_socket == NULL)
+  if (ret == 0 && plan.terminal && o->console_socket == NULL && o->detach)
     ret = dk_make_error_code (
         err, DK_ECODE_INVALID, 0,
         "cannot allocate tty if runc will detach without setting console socket");
-  cleanup_close int console_fd = -1;
+  /* a terminal without a console socket in the foreground: we hold the pty
+     and relay it, as `run` does */
+  bool relay = ret == 0 && plan.terminal && o->console_socket == NULL;
+  cleanup_close int console_fd = -1, relay_sock = -1;
   if (ret == 0 && o->console_socket && plan.terminal
       && (console_fd = dk_console_connect (o->console_socket, err)) < 0)
     ret = -1;
+  int csp[2];
+  if (relay && socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, csp) < 0)
+    ret = dk_make_error (err, errno, "socketpair");
+  else if (relay)
+    relay_sock = csp[0], console_fd = csp[1];
   int sp[2] = { -1, -1 };
   if (ret == 0 && socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
     ret = dk_make_error (err, errno, "socketpair");
@@ -251,6 +259,12 @@ dk_container_exec (const struct dk_exec_opts *o, dk_err_t *err)
     }
   if (sp[1] >= 0)
     close (sp[1]);
+  /* the pty comes from the process; our copy of its end would hide its death */
+  if (relay && console_fd >= 0)
+    {
+      close (console_fd);
+      console_fd = -1;
+    }
   pid_t pid = -1;
   sigset_t all, old;
   sigfillset (&all);
@@ -261,6 +275,9 @@ dk_container_exec (const struct dk_exec_opts *o, dk_err_t *err)
       ret = wait_exec (sp[0], &pid, st.cgroup, err);
       waitpid (mid, NULL, 0);
     }
+  cleanup_close int master = -1;
+  if (ret == 0 && relay && (master = dk_console_recv (relay_sock, err)) < 0)
+    ret = -1;
   if (sp[0] >= 0)
     close (sp[0]);
   dk_proc_plan_free (&plan);
@@ -283,6 +300,12 @@ dk_container_exec (const struct dk_exec_opts *o, dk_err_t *err)
     }
   if (o->detach)
     return 0;
+  if (relay)
+    {
+      int st = dk_pty_relay (pid, master);
+      sigprocmask (SIG_SETMASK, &old, NULL);
+      return st;
+    }
   int status = 0;
   for (;;)
     {

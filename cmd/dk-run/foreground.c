@@ -16,8 +16,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-static int
-recv_fd (int sock, dk_err_t *err)
+int
+dk_console_recv (int sock, dk_err_t *err)
 {
   char name[256], cbuf[CMSG_SPACE (sizeof (int))];
   struct iovec iov = { name, sizeof name };
@@ -66,49 +66,23 @@ pump (int from, int to)
   return 0;
 }
 
+/* Forwards signals to pid and, with a pty master (else -1), relays it to
+   our stdio until pid exits; returns its status.  All signals must be
+   blocked by the caller. */
 int
-dk_container_run (const struct dk_create_opts *o, bool detach, dk_err_t *err)
+dk_pty_relay (pid_t pid, int master)
 {
-  struct dk_create_opts co = *o;
-  int sp[2] = { -1, -1 };
-  bool relay = !detach && !o->console_socket && wants_terminal (o->bundle);
-  if (relay && socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-    return dk_make_error (err, errno, "socketpair");
-  co.console_fd = relay ? sp[1] : 0;
-  pid_t pid;
-  int r = dk_container_create (&co, &pid, err);
-  if (relay)
-    close (sp[1]);
-  cleanup_close int master = -1;
-  if (r == 0 && relay)
-    r = master = recv_fd (sp[0], err);
+  bool relay = master >= 0;
+  sigset_t all;
+  sigfillset (&all);
   /* as runc: the output relayed is the process's own, "\n" not "\r\n"
      (a termios change on the master applies to the pty pair) */
   struct termios pt;
-  if (r >= 0 && relay && tcgetattr (master, &pt) == 0)
+  if (relay && tcgetattr (master, &pt) == 0)
     {
       pt.c_oflag &= ~ONLCR;
       tcsetattr (master, TCSANOW, &pt);
     }
-  if (sp[0] >= 0)
-    close (sp[0]);
-  if (r < 0)
-    {
-      if (master < 0 && relay)
-        dk_container_delete (o->id, true, NULL);
-      return -1;
-    }
-  sigset_t all, old;
-  sigfillset (&all);
-  if (!detach)
-    sigprocmask (SIG_BLOCK, &all, &old);
-  if (dk_container_start (o->id, err) < 0)
-    {
-      dk_container_delete (o->id, true, NULL);
-      return -1;
-    }
-  if (detach)
-    return 0;
   cleanup_close int sfd = signalfd (-1, &all, SFD_CLOEXEC);
   struct termios saved;
   bool raw = relay && isatty (0) && tcgetattr (0, &saved) == 0;
@@ -160,6 +134,45 @@ dk_container_run (const struct dk_create_opts *o, bool detach, dk_err_t *err)
     }
   if (raw)
     tcsetattr (0, TCSANOW, &saved);
+  return status;
+}
+
+int
+dk_container_run (const struct dk_create_opts *o, bool detach, dk_err_t *err)
+{
+  struct dk_create_opts co = *o;
+  int sp[2] = { -1, -1 };
+  bool relay = !detach && !o->console_socket && wants_terminal (o->bundle);
+  if (relay && socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+    return dk_make_error (err, errno, "socketpair");
+  co.console_fd = relay ? sp[1] : 0;
+  pid_t pid;
+  int r = dk_container_create (&co, &pid, err);
+  if (relay)
+    close (sp[1]);
+  cleanup_close int master = -1;
+  if (r == 0 && relay)
+    r = master = dk_console_recv (sp[0], err);
+  if (sp[0] >= 0)
+    close (sp[0]);
+  if (r < 0)
+    {
+      if (master < 0 && relay)
+        dk_container_delete (o->id, true, NULL);
+      return -1;
+    }
+  sigset_t all, old;
+  sigfillset (&all);
+  if (!detach)
+    sigprocmask (SIG_BLOCK, &all, &old);
+  if (dk_container_start (o->id, err) < 0)
+    {
+      dk_container_delete (o->id, true, NULL);
+      return -1;
+    }
+  if (detach)
+    return 0;
+  int status = dk_pty_relay (pid, relay ? master : -1);
   sigprocmask (SIG_SETMASK, &old, NULL);
   if (dk_container_delete (o->id, true, err) < 0)
     return -1;

@@ -113,6 +113,12 @@ int dk_console_connect (const char *path, dk_err_t *err);
 /* In the container: opens a pty, sends its master over sock, makes the
    slave the controlling terminal and stdio. */
 int dk_console_setup (int sock, dk_err_t *err);
+/* The pty master dk_console_setup sent over sock. */
+int dk_console_recv (int sock, dk_err_t *err);
+/* Forwards signals to pid and, with a pty master (else -1), relays it to
+   our stdio until pid exits; returns its status.  The caller has blocked
+   every signal. */
+int dk_pty_relay (pid_t pid, int master);
 
 /* ---- cgroup_warm.c ---- */
 /* Starts the cgroup write lock's grace period in a helper process (see the

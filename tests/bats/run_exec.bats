@@ -92,6 +92,19 @@ EOF
   [ -z "$(ls "$ROOT" 2>/dev/null)" ]
 }
 
+@test "exec --tty without a console socket relays the pty in the foreground; --detach is refused" {
+  running
+  run bash -c 'echo hello | "$@"' _ "$DKRUN" --root "$ROOT" exec --tty "$ID" sh -c 'readlink /proc/self/fd/0; read l; echo got=$l; exit 3'
+  assert_equal "$status" 3
+  # the pty echoes the input line too, as a terminal does
+  assert_line --regexp '^/dev/pts/[0-9]+$'
+  assert_line "got=hello"
+  refute_output --partial $'\r'
+  run dkrun exec --tty --detach "$ID" true
+  assert_failure
+  assert_output --partial "cannot allocate tty if runc will detach without setting console socket"
+}
+
 @test "exec --tty over a console socket" {
   running
   console_recv "$T/exec.sock" "$T/exec.out"
