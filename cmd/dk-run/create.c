@@ -223,7 +223,7 @@ static void __attribute__ ((noreturn)) child_main (struct child_ctx *c)
     child_fail (c->sync, err);
   if (c->console_fd >= 0)
     {
-      if (dk_console_setup (c->console_fd, &err) < 0)
+      if (dk_console_setup (c->console_fd, c->plan, &err) < 0)
         child_fail (c->sync, err);
       close (c->console_fd);
     }
@@ -512,6 +512,7 @@ create (const struct dk_create_opts *o, pid_t *out_pid, dk_err_t *err)
   struct dk_proc_plan plan;
   int ret = dk_proc_plan_build (process, seccomp, &plan, err);
   plan.preserve_fds = o->preserve_fds;
+  plan.no_onlcr = o->console_fd > 0; /* run relays the pty itself */
   c.plan = &plan;
   if (ret == 0)
     ret = parse_namespaces (config, &c, err);

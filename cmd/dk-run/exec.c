@@ -157,7 +157,7 @@ intermediate (pid_t target, int sync, int console_fd, struct dk_proc_plan *plan)
     _exit (1);
   if (console_fd >= 0)
     {
-      if (dk_console_setup (console_fd, &err) < 0)
+      if (dk_console_setup (console_fd, plan, &err) < 0)
         fail (sync, err);
       close (console_fd);
     }
@@ -235,6 +235,7 @@ dk_container_exec (const struct dk_exec_opts *o, dk_err_t *err)
   /* a terminal without a console socket in the foreground: we hold the pty
      and relay it, as `run` does */
   bool relay = ret == 0 && plan.terminal && o->console_socket == NULL;
+  plan.no_onlcr = relay;
   cleanup_close int console_fd = -1, relay_sock = -1;
   if (ret == 0 && o->console_socket && plan.terminal
       && (console_fd = dk_console_connect (o->console_socket, err)) < 0)

@@ -75,14 +75,6 @@ dk_pty_relay (pid_t pid, int master)
   bool relay = master >= 0;
   sigset_t all;
   sigfillset (&all);
-  /* as runc: the output relayed is the process's own, "\n" not "\r\n"
-     (a termios change on the master applies to the pty pair) */
-  struct termios pt;
-  if (relay && tcgetattr (master, &pt) == 0)
-    {
-      pt.c_oflag &= ~ONLCR;
-      tcsetattr (master, TCSANOW, &pt);
-    }
   cleanup_close int sfd = signalfd (-1, &all, SFD_CLOEXEC);
   struct termios saved;
   bool raw = relay && isatty (0) && tcgetattr (0, &saved) == 0;

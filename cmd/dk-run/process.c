@@ -101,6 +101,11 @@ dk_proc_plan_build (jv process, jv seccomp, struct dk_proc_plan *p, dk_err_t *er
   if (p->cwd[0] != '/')
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "cwd property must be an absolute path");
   dk_json_bool (process, "terminal", &p->terminal);
+  cleanup_jv jv size = dk_json_get_kind (process, "consoleSize", JV_KIND_OBJECT);
+  int64_t h = 0, w = 0;
+  if (dk_json_int (size, "height", &h) && dk_json_int (size, "width", &w) && h > 0 && w > 0
+      && h <= 65535 && w <= 65535)
+    p->rows = (unsigned short)h, p->cols = (unsigned short)w;
   dk_json_bool (process, "noNewPrivileges", &p->nnp);
 
   cleanup_jv jv user = dk_json_get_kind (process, "user", JV_KIND_OBJECT);

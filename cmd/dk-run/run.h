@@ -69,6 +69,10 @@ struct dk_proc_plan
   int umask; /* -1: unchanged */
   bool nnp;
   bool terminal;
+  unsigned short rows, cols; /* process.consoleSize, 0: not given */
+  /* dk-run relays the pty itself: as runc, "\n" is not turned into "\r\n"
+     (cleared on the slave before the process runs) */
+  bool no_onlcr;
   bool has_caps;
   uint64_t bounding, effective, permitted, inheritable, ambient;
   struct dk_rlimit *rlimits;
@@ -112,7 +116,7 @@ int dk_hooks_run (jv config, const char *kind, jv state, dk_err_t *err);
 int dk_console_connect (const char *path, dk_err_t *err);
 /* In the container: opens a pty, sends its master over sock, makes the
    slave the controlling terminal and stdio. */
-int dk_console_setup (int sock, dk_err_t *err);
+int dk_console_setup (int sock, const struct dk_proc_plan *plan, dk_err_t *err);
 /* The pty master dk_console_setup sent over sock. */
 int dk_console_recv (int sock, dk_err_t *err);
 /* Forwards signals to pid and, with a pty master (else -1), relays it to

@@ -51,7 +51,7 @@ send_fd (int sock, int fd, const char *name, dk_err_t *err)
 }
 
 int
-dk_console_setup (int sock, dk_err_t *err)
+dk_console_setup (int sock, const struct dk_proc_plan *plan, dk_err_t *err)
 {
   int master = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0)
@@ -70,6 +70,16 @@ dk_console_setup (int sock, dk_err_t *err)
       close (master);
       return dk_make_error (err, e, "open `%s`", name);
     }
+  /* before the process runs: its first output must not be translated */
+  struct termios t;
+  if (plan->no_onlcr && tcgetattr (slave, &t) == 0)
+    {
+      t.c_oflag &= ~ONLCR;
+      tcsetattr (slave, TCSANOW, &t);
+    }
+  /* process.consoleSize: the size the process sees from its start */
+  if (plan->rows && plan->cols)
+    ioctl (slave, TIOCSWINSZ, &(struct winsize){ .ws_row = plan->rows, .ws_col = plan->cols });
   /* /dev/console is the pty, as a container's console is expected to be */
   mount (name, "/dev/console", NULL, MS_BIND, NULL);
   int r = send_fd (sock, master, name, err);

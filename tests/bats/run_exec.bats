@@ -105,6 +105,14 @@ EOF
   assert_output --partial "cannot allocate tty if runc will detach without setting console socket"
 }
 
+@test "exec --tty: process.consoleSize is the terminal's size from the start" {
+  running
+  echo '{"terminal": true, "consoleSize": {"height": 10, "width": 110}, "args": ["stty", "size"], "cwd": "/"}' >"$T/p.json"
+  run dkrun exec --process "$T/p.json" "$ID" </dev/null
+  assert_success
+  assert_output "10 110"
+}
+
 @test "exec --tty over a console socket" {
   running
   console_recv "$T/exec.sock" "$T/exec.out"
