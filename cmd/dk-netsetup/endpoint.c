@@ -211,8 +211,10 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
                                n->v6 ? "invalid IPv6 address: %s"
                                      : "network has no IPv6 subnet for the address %s",
                                o->ip6);
+  trace_step ("locked");
   if (ipam_alloc (c, n, want, o->id, &ip, err) < 0)
     return -1;
+  trace_step ("ipam");
   cleanup_free char *ip6s = NULL, *gw6s = NULL;
   if (n->v6)
     {
@@ -240,6 +242,7 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
       release_addrs (c, n->name, ip, ip6s);
       return -1;
     }
+  trace_step ("ports bound");
   cleanup_free char *ips = fmt_ip4 (ip);
   cleanup_free char *gws = fmt_ip4 (n->gateway);
   cleanup_free char *veth = random_veth ();
@@ -266,6 +269,7 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   ep = jv_object_set (ep, jv_string ("networks"), jv_copy (nets));
   /* the record goes first: a crash from here on is undone by cleanup */
   int r = ep_save (c, o->id, jv_copy (ep), err);
+  trace_step ("record");
   /* nf_tables directly when possible, else iptables-restore, which runs
      while the links are made (it needs no link) */
   struct rules_job rj = { .text = NULL };
@@ -291,6 +295,7 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
       else
         dk_warn ("%s; iptables-restore instead", e->msg);
     }
+  trace_step ("nft rules");
   if (r == 0 && !jv_is_valid (nft))
     r = rules_ports_start (d, n, ip, ports, true, &rj, err);
   if (r == 0)
@@ -298,6 +303,7 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
       cleanup_free char *nsdir = xasprintf ("%s/netns", c->exec_root);
       if (access (netns, F_OK) < 0)
         r = dk_mkdir_p (nsdir, 0711, err) < 0 ? -1 : dk_netns_create (netns, err);
+      trace_step ("netns");
     }
   if (r == 0)
     {
@@ -312,9 +318,11 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
                             .plen6 = n->plen6 };
       link_gateways (n, &l);
       r = create_links (d, n, netns, &l, err);
+      trace_step ("links");
     }
   if (r == 0 && dk_json_len (ports) > 0 && d->userland_proxy)
     r = proxy_add (c, o->id, n->name, ip, ports, fds, err);
+  trace_step ("proxy");
   if (r == 0)
     r = rules_ports_finish (&rj, err);
   else
@@ -338,6 +346,7 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
     }
   if (r == 0)
     r = n->is_default ? files_write_hosts (c, ep, err) : files_refresh_network (c, n->name, err);
+  trace_step ("dns files");
   if (r < 0)
     {
       cleanup_error dk_err_t e = NULL;
@@ -421,8 +430,10 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
      unlists it (links.c) */
   struct veth_del vd = { .mon = NULL };
   const char *veth = dk_json_str (nv, "veth");
+  trace_step ("loaded");
   if (veth)
     veth_delete_start (veth, &vd, &e);
+  trace_step ("dellink started");
   struct rules_job rj = { .text = NULL };
   cleanup_jv jv nft = dk_json_get_kind (nv, "nft", JV_KIND_OBJECT);
   bool nft_done = false;
@@ -438,9 +449,12 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
       cleanup_error dk_err_t e2 = NULL;
       rules_ports_start (&d, &n, ip, ports, false, &rj, &e2);
     }
+  trace_step ("rules removed");
   if (dk_json_len (ports) > 0)
     proxy_remove (c, id, netname, &e);
+  trace_step ("proxy");
   veth_delete_finish (&vd, &e);
+  trace_step ("veth gone");
   {
     cleanup_error dk_err_t e2 = NULL;
     rules_ports_finish (&rj, &e2);
@@ -450,6 +464,7 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
   const char *ip6 = dk_json_str (nv, "ip6");
   if (ip6)
     ipam_release_key (c, netname, ip6, &e);
+  trace_step ("ipam");
   nets = jv_object_delete (nets, jv_string (netname));
   *ep = jv_object_set (*ep, jv_string ("networks"), jv_copy (nets));
   int r = 0;
@@ -520,8 +535,10 @@ cmd_disconnect (struct ctx *c, int argc, char **argv, dk_err_t *err)
           jv_free (nv);
         }
       cleanup_free char *netns = xasprintf ("%s/netns/%s", c->exec_root, id);
+      trace_step ("record");
       if (r == 0)
         r = dk_netns_remove (netns, err);
+      trace_step ("netns");
       if (r == 0)
         r = ep_remove (c, id, err);
     }

@@ -217,6 +217,10 @@ struct veth_del
 int veth_delete_start (const char *veth, struct veth_del *vd, dk_err_t *err);
 int veth_delete_finish (struct veth_del *vd, dk_err_t *err);
 
+/* trace.c: with DK_NETSETUP_TRACE set, prints the time since the first
+   call and what on stderr (the first call, in main, starts the clock). */
+void trace_step (const char *what);
+
 /* endpoint.c */
 int cmd_connect (struct ctx *c, int argc, char **argv, dk_err_t *err);
 int cmd_disconnect (struct ctx *c, int argc, char **argv, dk_err_t *err);
