@@ -115,14 +115,18 @@ link_gateways (const struct net *n, struct link_cfg *l)
     parse_ip6 (jv_string_value (dgw6), &l->gw6);
 }
 
+/* In a lingerer: the errno of the deletion (0: done) on out. */
 static int
-dellink (void *data)
+dellink (void *data, int out)
 {
   cleanup_error dk_err_t e = NULL;
   cleanup_nl struct dk_nl *nl = NULL;
+  int r = 0;
   if (dk_nl_open (&nl, &e) < 0 || dk_nl_link_del (nl, data, &e) < 0)
-    return e->status ? e->status : EIO;
-  return 0;
+    r = e->status ? e->status : EIO;
+  if (write (out, &r, sizeof r) < 0)
+    return errno;
+  return r;
 }
 
 struct gone

@@ -379,7 +379,7 @@ static void
 sock_close (struct mnl_socket *s)
 {
   cleanup_error dk_err_t e = NULL;
-  linger_fork (mnl_socket_get_fd (s), NULL, NULL, NULL, &e);
+  linger_keep (mnl_socket_get_fd (s), &e);
   mnl_socket_close (s);
 }
 
