@@ -190,6 +190,36 @@ nft_direct (const struct daemon_cfg *d, const struct net *n, jv ports)
   return ok && nft_usable ();
 }
 
+/* The port rules straight over nf_tables, last in a connect: the xt
+   targets of new rules wait in the kernel for the destruction of rules
+   deleted before (an RCU grace period from the previous disconnect), and
+   the links' time is taken off that wait.  0: the rules are in and
+   recorded; 1: nothing was added (iptables-restore instead); -1: failed,
+   the rules may be in (the teardown removes them by text). */
+static int
+connect_nft (struct ctx *c, const char *id, const struct daemon_cfg *d, const struct net *n,
+             uint32_t ip, jv ports, jv *ep, jv *nets, dk_err_t *err)
+{
+  jv nft = jv_invalid ();
+  cleanup_error dk_err_t e = NULL;
+  int rc = nft_ports_add (d, n, ip, ports, &nft, &e);
+  if (rc == -1)
+    {
+      dk_warn ("%s; iptables-restore instead", e->msg);
+      return 1;
+    }
+  if (rc < 0)
+    {
+      *err = steal_ptr (&e);
+      return -1;
+    }
+  *nets = jv_object_set (
+      *nets, jv_string (n->name),
+      jv_object_set (jv_object_get (jv_copy (*nets), jv_string (n->name)), jv_string ("nft"), nft));
+  *ep = jv_object_set (*ep, jv_string ("networks"), jv_copy (*nets));
+  return ep_save (c, id, jv_copy (*ep), err);
+}
+
 static int
 connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, struct net *n,
                 jv req_ports, dk_err_t *err)
@@ -270,33 +300,11 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   /* the record goes first: a crash from here on is undone by cleanup */
   int r = ep_save (c, o->id, jv_copy (ep), err);
   trace_step ("record");
-  /* nf_tables directly when possible, else iptables-restore, which runs
-     while the links are made (it needs no link) */
+  /* iptables-restore runs while the links are made (it needs no link);
+     nf_tables directly when possible, after them (connect_nft) */
   struct rules_job rj = { .text = NULL };
-  jv nft = jv_invalid ();
-  if (r == 0 && nft_direct (d, n, ports))
-    {
-      cleanup_error dk_err_t e = NULL;
-      int rc = nft_ports_add (d, n, ip, ports, &nft, &e);
-      if (rc == -2)
-        {
-          /* the rules may be in: fail, the teardown removes them by text */
-          *err = steal_ptr (&e);
-          r = -1;
-        }
-      else if (rc == 0)
-        {
-          nets = jv_object_set (nets, jv_string (n->name),
-                                jv_object_set (jv_object_get (jv_copy (nets), jv_string (n->name)),
-                                               jv_string ("nft"), nft));
-          ep = jv_object_set (ep, jv_string ("networks"), jv_copy (nets));
-          r = ep_save (c, o->id, jv_copy (ep), err);
-        }
-      else
-        dk_warn ("%s; iptables-restore instead", e->msg);
-    }
-  trace_step ("nft rules");
-  if (r == 0 && !jv_is_valid (nft))
+  bool direct = r == 0 && nft_direct (d, n, ports);
+  if (r == 0 && !direct)
     r = rules_ports_start (d, n, ip, ports, true, &rj, err);
   if (r == 0)
     {
@@ -323,6 +331,9 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   if (r == 0 && dk_json_len (ports) > 0 && d->userland_proxy)
     r = proxy_add (c, o->id, n->name, ip, ports, fds, err);
   trace_step ("proxy");
+  if (r == 0 && direct && (r = connect_nft (c, o->id, d, n, ip, ports, &ep, &nets, err)) == 1)
+    r = rules_ports_start (d, n, ip, ports, true, &rj, err);
+  trace_step ("rules");
   if (r == 0)
     r = rules_ports_finish (&rj, err);
   else
