@@ -18,12 +18,12 @@
    place also keeps a bind-mounted hosts or resolv.conf current inside a
    running container, which a rename would leave on the old inode.  The
    new text goes over the old one before the file is cut to its length, so
-   a reader never sees it empty.  Not fsynced: these files mean nothing
-   after a power loss. */
+   a reader never sees it empty; never through a symlink.  Not fsynced:
+   these files mean nothing after a power loss. */
 int
 write_runtime_file (const char *path, const void *data, size_t len, dk_err_t *err)
 {
-  cleanup_close int fd = open (path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  cleanup_close int fd = open (path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0)
     return dk_make_error (err, errno, "open `%s`", path);
   const char *p = data;
