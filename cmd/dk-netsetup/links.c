@@ -19,10 +19,7 @@ char *
 random_veth (void)
 {
   unsigned char b[4];
-  FILE *f = fopen ("/dev/urandom", "re");
-  if (f == NULL || fread (b, 1, sizeof b, f) != sizeof b)
-    abort ();
-  fclose (f);
+  random_bytes (b, sizeof b);
   return xasprintf ("veth%02x%02x%02x%x", b[0], b[1], b[2], b[3] & 15);
 }
 

@@ -107,6 +107,8 @@ int cmd_network_ls (struct ctx *c, int argc, char **argv, dk_err_t *err);
 int cmd_network_inspect (struct ctx *c, int argc, char **argv, dk_err_t *err);
 
 int subnet_pick (struct ctx *c, struct dk_nl *nl, uint32_t *subnet, int *plen, dk_err_t *err);
+/* n random bytes (getrandom; aborts when the kernel has none to give). */
+void random_bytes (void *buf, size_t n);
 char *random_id (void);
 char *now_rfc3339 (void);
 
