@@ -331,8 +331,13 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   if (r == 0 && dk_json_len (ports) > 0 && d->userland_proxy)
     r = proxy_add (c, o->id, n->name, ip, ports, fds, err);
   trace_step ("proxy");
-  if (r == 0 && direct && (r = connect_nft (c, o->id, d, n, ip, ports, &ep, &nets, err)) == 1)
-    r = rules_ports_start (d, n, ip, ports, true, &rj, err);
+  bool rules_tried = !direct; /* iptables-restore started above */
+  if (r == 0 && direct)
+    {
+      rules_tried = true;
+      if ((r = connect_nft (c, o->id, d, n, ip, ports, &ep, &nets, err)) == 1)
+        r = rules_ports_start (d, n, ip, ports, true, &rj, err);
+    }
   trace_step ("rules");
   if (r == 0)
     r = rules_ports_finish (&rj, err);
@@ -361,6 +366,12 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   if (r < 0)
     {
       cleanup_error dk_err_t e = NULL;
+      if (!rules_tried) /* failed before the rules: none to remove */
+        ep = jv_object_set (
+            ep, jv_string ("networks"),
+            jv_object_set (jv_copy (nets), jv_string (n->name),
+                           jv_object_set (jv_object_get (jv_copy (nets), jv_string (n->name)),
+                                          jv_string ("no_port_rules"), jv_true ())));
       endpoint_teardown (c, o->id, &ep, n->name, &e);
       if (first)
         {
@@ -455,7 +466,9 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
       if (!nft_done)
         dk_debug ("nf_tables: %s; iptables-restore instead", e2->msg);
     }
-  if (dk_json_len (ports) > 0 && have_net && !nft_done)
+  bool no_rules = false; /* (in memory only) a connect undone before its rules */
+  dk_json_bool (nv, "no_port_rules", &no_rules);
+  if (dk_json_len (ports) > 0 && have_net && !nft_done && !no_rules)
     {
       cleanup_error dk_err_t e2 = NULL;
       rules_ports_start (&d, &n, ip, ports, false, &rj, &e2);

@@ -80,6 +80,22 @@ s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   [ "$(ns ip -br link | grep -c veth)" -eq 1 ]
 }
 
+@test "a connect that fails at its links (before its port rules) leaves nothing" {
+  ns_tool init >/dev/null
+  before=$(ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')
+  ns ip link del docker0
+  run ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80
+  assert_failure 1
+  assert_output --partial '"message":"bridge docker0 not found"'
+  assert_equal "$(ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')" "$before"
+  [ ! -e "$T/exec/netns/c1" ] && [ ! -e "$T/state/endpoints/c1.json" ]
+  [ ! -e "$T/state/ipam/bridge.json" ]
+  # the host port was let go: a connect after init binds it again
+  ns_tool init >/dev/null
+  run ns_tool connect --id c2 --files-dir "$T/c2" -p 8080:80
+  assert_success
+}
+
 @test "--userland-proxy=false reaches localhost through hairpin NAT" {
   ns_tool init --userland-proxy false >/dev/null
   ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 >/dev/null
