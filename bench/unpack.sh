@@ -15,8 +15,9 @@
 #   BENCH_FS=tmpfs  a fresh tmpfs mount: CPU alone
 #   BENCH_FS=host   a directory under BENCH_TMP (default /var/tmp), as before
 # Env: BENCH_IMAGE_DIR (default /var/tmp/dk-bench-image), BENCH_RUNS (3),
-#      BENCH_REG_RUNS (3), BENCH_FS, BENCH_FS_SIZE (3G), DK_UNPACK_THREADS
-#      (file-creating threads per layer, lib/filepool.c).
+#      BENCH_REG_RUNS (3), BENCH_FS, BENCH_FS_SIZE (3G), BENCH_BIN (where
+#      dk-unpack and dk-graph are, default bin: another build for an A/B),
+#      DK_UNPACK_THREADS (file-creating threads per layer, lib/filepool.c).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMG=${BENCH_IMAGE_DIR:-/var/tmp/dk-bench-image}
@@ -29,7 +30,8 @@ case $FS in ext4 | tmpfs | host) ;; *)
   exit 2
   ;;
 esac
-[ -x bin/dk-unpack ] && [ -x bin/dk-graph ] || { echo "bench/unpack: build first (make)" >&2; exit 2; }
+BIN=${BENCH_BIN:-bin}
+[ -x "$BIN/dk-unpack" ] && [ -x "$BIN/dk-graph" ] || { echo "bench/unpack: build first (make)" >&2; exit 2; }
 T=$(mktemp -d "${BENCH_TMP:-/var/tmp}/dk-bench-unpack.XXXXXX")
 FSIMG=
 cleanup() {
@@ -99,7 +101,7 @@ smaller() { [ -z "$2" ] || [ "$(echo "$1 < $2" | bc)" = 1 ]; }
 best_dk= best_tar= rss_dk=0 rss_tar=0
 for i in $(seq 1 "$RUNS"); do
   fresh_fs "$T/dk"
-  read -r e r c < <(measure bin/dk-unpack --target "$T/dk/t" --digest "$largest" "$blob")
+  read -r e r c < <(measure "$BIN/dk-unpack" --target "$T/dk/t" --digest "$largest" "$blob")
   smaller "$e" "$best_dk" && best_dk=$e
   [ "$r" -gt "$rss_dk" ] && rss_dk=$r
   cdk=$c edk=$e
@@ -130,7 +132,7 @@ G=$T/reg/graph
   parent=
   for i in "${!digests[@]}"; do
     d=${digests[$i]}
-    echo "( /usr/bin/time -f '%e %U %S %M' -o '$T/t.$i' bin/dk-graph --root '$G' layer-register ${parent:+--parent $parent --parent-wait 600} --diff-id ${diffids[$i]} --digest $d '$IMG/blobs/sha256/${d#sha256:}' >'$T/reg.$i' && date +%s.%N >'$T/end.$i' ) &"
+    echo "( /usr/bin/time -f '%e %U %S %M' -o '$T/t.$i' '$BIN/dk-graph' --root '$G' layer-register ${parent:+--parent $parent --parent-wait 600} --diff-id ${diffids[$i]} --digest $d '$IMG/blobs/sha256/${d#sha256:}' >'$T/reg.$i' && date +%s.%N >'$T/end.$i' ) &"
     if [ -z "$parent" ]; then parent=${diffids[$i]}; else
       parent=sha256:$(printf '%s %s' "$parent" "${diffids[$i]}" | sha256sum | cut -d' ' -f1); fi
   done
