@@ -15,7 +15,7 @@
 
 #define IN_SIZE (256 * 1024)
 #define OUT_SIZE (512 * 1024)
-#define MAP_WINDOW (4 * 1024 * 1024)
+#define MAP_WINDOW (1024 * 1024)
 
 enum fmt
 {
