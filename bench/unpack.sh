@@ -161,6 +161,25 @@ for run in $(seq 1 "$REG_RUNS"); do
   [ "${avail:-0}" -gt 0 ] && rel+=("$(awk -v a="${pct%\%}" -v b="$avail" 'BEGIN { printf "%.2f", a / b }')")
   drop_fs "$T/reg"
 done
+# one more run under `perf sched record`: how many of our threads were
+# runnable (running, or ready and waiting for a core) on average. Unlike the
+# CPU%, this hardly depends on what else the machine runs; nor does the
+# share of the time with two or more runnable (both cores busy if we were
+# alone). bench/runnable.awk reads the scheduler events.
+runnable=
+if command -v perf >/dev/null && [ "${BENCH_SCHED:-1}" = 1 ]; then
+  mkdir -p "$T/sbin"
+  cp "$BIN/dk-graph" "$T/sbin/dk-graph-bench" # a name of our own to pick our threads by
+  sed "s|'$BIN/dk-graph'|'$T/sbin/dk-graph-bench'|" "$T/parallel.sh" >"$T/parallel-sched.sh"
+  fresh_fs "$T/reg"
+  perf sched record -o "$T/sched.data" -- /usr/bin/time -f %e -o "$T/sched.wall" bash "$T/parallel-sched.sh" >/dev/null 2>"$T/perf.err" ||
+    { cat "$T/perf.err" >&2; exit 1; }
+  read -r runnable running both < <(perf script -i "$T/sched.data" 2>/dev/null |
+    awk -v name=dk-graph-bench -v wall="$(cat "$T/sched.wall")" -f bench/runnable.awk)
+  echo "registration under perf sched ($(cat "$T/sched.wall")s wall): dk-graph threads runnable (running or ready) on average: $runnable, running: $running; at least two runnable $(awk -v f="$both" 'BEGIN { printf "%d", f * 100 }')% of the time"
+  rm -f "$T/sched.data"
+  drop_fs "$T/reg"
+fi
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 med=$(median "${pcts[@]}")
 best=$(printf '%s\n' "${pcts[@]}" | sort -n | tail -1)
