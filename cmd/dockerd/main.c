@@ -252,6 +252,12 @@ setup (int argc, char **argv, dk_err_t *err)
       if (dk_mkdir_p (p, 0710, err) < 0)
         return -1;
     }
+  /* DOCKER_TMPDIR (default DATA-ROOT/tmp) is the TMPDIR of the tools */
+  const char *tmpdir = getenv ("DOCKER_TMPDIR");
+  cleanup_free char *deftmp = xasprintf ("%s/tmp", D.data_root);
+  if (tmpdir && *tmpdir && dk_mkdir_p (tmpdir, 0700, err) < 0)
+    return dk_error_wrap (err, "DOCKER_TMPDIR");
+  setenv ("TMPDIR", tmpdir && *tmpdir ? tmpdir : deftmp, 1);
   /* the engine ID survives restarts */
   cleanup_free char *idpath = xasprintf ("%s/engine-id", D.data_root);
   cleanup_error dk_err_t e2 = NULL;

@@ -46,6 +46,14 @@ start_dockerd() {
   return 1
 }
 
+# registry_with_busybox: a registry (helpers.bash) holding the busybox
+# fixture as library/busybox:latest; exports REGISTRY (for setup_file)
+registry_with_busybox() {
+  start_registry || return 1
+  push_fixture busybox library/busybox:latest || return 1
+  export REGISTRY
+}
+
 # seed_images REF...: pulls into a fresh $T with a host-network daemon, then
 # stops it; the next start_dockerd uses the same data root.
 seed_images() {

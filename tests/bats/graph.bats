@@ -369,6 +369,11 @@ mounts_under() {
     assert_success
     assert_equal "$(jq -c '[.changes[] | [.Path, .Kind]]' <<<"$output")" \
       '[["/a",0],["/a/added",1],["/a/y",2],["/keep",0],["/newdir",1]]'
+    # what docker ps -s shows: the files written, then plus the image's layers
+    run "${g[@]}" container-size c1
+    assert_success
+    assert_equal "$(jq '.sizes.c1.size_rw' <<<"$output")" "$((6 + $(stat -c %s "$p/keep")))"
+    assert [ "$(jq '.sizes.c1.size_root_fs > .sizes.c1.size_rw' <<<"$output")" = true ]
     run "${g[@]}" container-diff c1 -o "$T/$drv-diff.tar"
     assert_success
     assert_equal "$(tar -tf "$T/$drv-diff.tar" | sort | tr '\n' ' ')" "a/ a/.wh.y a/added keep newdir/ "
