@@ -7,6 +7,7 @@
 #include "log.h"
 #include "spawn.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -62,6 +63,35 @@ pick_driver (void)
   if (overlay && statfs (D.data_root, &sf) == 0 && sf.f_type == 0x794c7630)
     overlay = false;
   return overlay ? "overlay2" : "vfs";
+}
+
+/* --storage-opt: Docker's keys for our two drivers.  Quotas (size) and
+   extra mount options are not implemented: refused, not ignored. */
+static int
+storage_opts_check (const char *driver, dk_err_t *err)
+{
+  cleanup_jv jv opts = cfg_list ("storage-opts");
+  int rc = 0;
+  jv_array_foreach (opts, i, o)
+  {
+    const char *s = jv_string_value (o), *eq = strchr (s, '=');
+    cleanup_free char *key = eq ? xstrndup (s, eq - s) : xstrdup (s);
+    for (char *p = key; *p; p++)
+      *p = (char)tolower ((unsigned char)*p);
+    if (rc < 0)
+      ;
+    else if (eq == NULL)
+      rc = dk_make_error (err, 0, "unable to parse key/value option: %s", s);
+    else if (!strcmp (driver, "overlay2") && !strcmp (key, "overlay2.override_kernel_check"))
+      ; /* no kernel version check to override */
+    else if (!strcmp (key, "overlay2.size") || !strcmp (key, "overlay2.mountopt")
+             || !strcmp (key, "vfs.size"))
+      rc = dk_make_error (err, 0, "storage option %s is not supported yet", key);
+    else
+      rc = dk_make_error (err, 0, "%s: unknown option %s", driver, key);
+    jv_free (o);
+  }
+  return rc < 0 ? dk_error_wrap (err, "error initializing graphdriver") : 0;
 }
 
 /* Without --live-restore containers do not outlive the daemon: each shim
@@ -245,6 +275,8 @@ setup (int argc, char **argv, dk_err_t *err)
     return -1;
   D.exec_root = realpath (cfg_str ("exec-root"), NULL);
   D.driver = xstrdup (pick_driver ());
+  if (storage_opts_check (D.driver, err) < 0)
+    return -1;
   const char *sub[] = { "containers", "tmp", "volumes", "network" };
   for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
     {

@@ -199,3 +199,28 @@ SH
   assert_failure
   assert_output --partial "Unrecognised filter value for health: bogus"
 }
+
+@test "--storage-opt: unknown keys and quotas are refused at start, override_kernel_check accepted" {
+  run "$DK_BIN/dockerd" -H "unix://$T/d.sock" --data-root "$T/data" --exec-root "$T/exec" \
+    --pidfile "$T/d.pid" --bridge none -s vfs --storage-opt foo=bar
+  assert_failure
+  assert_output --partial "error initializing graphdriver: vfs: unknown option foo"
+  run "$DK_BIN/dockerd" -H "unix://$T/d.sock" --data-root "$T/data" --exec-root "$T/exec" \
+    --pidfile "$T/d.pid" --bridge none --storage-opt overlay2.size=1G
+  assert_failure
+  assert_output --partial "storage option overlay2.size is not supported yet"
+  start_dockerd --storage-opt overlay2.override_kernel_check=true
+  run docker info --format '{{.Driver}}'
+  assert_output overlay2
+}
+
+@test "--exec-opt native.cgroupdriver=systemd: info says so and containers get systemd's scope path" {
+  ready --exec-opt native.cgroupdriver=systemd
+  run docker info --format '{{.CgroupDriver}}'
+  assert_output systemd
+  id=$(docker run -d --network none busybox sleep 60)
+  pid=$(docker inspect -f '{{.State.Pid}}' "$id")
+  run grep -c "system.slice/docker-$id.scope" "/proc/$pid/cgroup"
+  assert_success
+  docker rm -f "$id" >/dev/null
+}
