@@ -114,7 +114,10 @@ two_layer_image() {
   two_layer_image busybox:latest
   run "${G[@]}" tag busybox localhost:5000/my/box:v1
   assert_success
+  # as Docker: a matching image is listed with its matching references only
   run "${G[@]}" ls --filter reference='localhost:5000/my/*'
+  assert_equal "$(jq -c '.images[0].RepoTags' <<<"$output")" '["localhost:5000/my/box:v1"]'
+  run "${G[@]}" ls --filter reference='localhost:5000/my/*' --filter reference=busybox
   assert_equal "$(jq -c '.images[0].RepoTags' <<<"$output")" '["busybox:latest","localhost:5000/my/box:v1"]'
   run "${G[@]}" rm "${ID:7:12}"
   assert_failure 1
