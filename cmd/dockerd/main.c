@@ -141,7 +141,8 @@ network_init (void)
   argv[n++] = D.exec_root;
   argv[n++] = "init";
   static const char *const strs[]
-      = { "bridge", "bip", "fixed-cidr", "fixed-cidr-v6", "default-gateway", "ip" };
+      = { "bridge", "bip", "fixed-cidr", "fixed-cidr-v6", "default-gateway", "default-gateway-v6",
+          "ip" };
   for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
     {
       const char *v = cfg_str (strs[i]);

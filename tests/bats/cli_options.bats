@@ -224,3 +224,16 @@ SH
   assert_success
   docker rm -f "$id" >/dev/null
 }
+
+@test "--ipv6 --fixed-cidr-v6: containers on the default bridge get an IPv6 address too" {
+  ready --ipv6 --fixed-cidr-v6 fd00:dc::/64
+  run docker run --rm busybox ip -6 addr show dev eth0
+  assert_success
+  assert_output --partial "inet6 fd00:dc::"
+  id=$(docker run -d busybox sleep 60)
+  run docker inspect -f '{{.NetworkSettings.GlobalIPv6Address}}/{{.NetworkSettings.GlobalIPv6PrefixLen}} {{.NetworkSettings.IPv6Gateway}}' "$id"
+  assert_output --regexp '^fd00:dc::[0-9a-f:]+/64 fd00:dc::1$'
+  run docker inspect -f '{{.NetworkSettings.Networks.bridge.GlobalIPv6Address}} {{.NetworkSettings.EndpointID}}' "$id"
+  assert_output --regexp '^fd00:dc::[0-9a-f:]+ [0-9a-f]{64}$'
+  docker rm -f "$id" >/dev/null
+}
