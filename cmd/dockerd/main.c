@@ -123,13 +123,19 @@ kill_containers (void)
     }
 }
 
-/* The default bridge, before any container needs it. */
-static void
-network_init (void)
+/* The default bridge, before any container needs it; a failure stops the
+   daemon from starting, as Docker's. */
+static int
+network_init (dk_err_t *err)
 {
   const char *bridge = cfg_str ("bridge");
   if (bridge && !strcmp (bridge, "none"))
-    return;
+    return 0;
+  const char *bip = cfg_str ("bip");
+  if (bridge && *bridge && bip && *bip)
+    return dk_make_error (err, 0,
+                          "You specified -b & --bip, mutually exclusive options. Please specify "
+                          "only one");
   cleanup_free char *state = xasprintf ("%s/network", D.data_root);
   cleanup_free char *path = tool_path ("dk-netsetup");
   const char *argv[48];
@@ -166,15 +172,13 @@ network_init (void)
   if (cfg_int ("mtu") > 0)
     {
       mtu = xasprintf ("%lld", (long long)cfg_int ("mtu"));
-      argv[n++] = "--mtu";
+      argv[n++] = xstrdup ("--mtu"); /* the loop below frees every "--" */
       argv[n++] = mtu;
     }
   argv[n] = NULL;
   jv result;
-  cleanup_error dk_err_t err = NULL;
-  if (dk_run_tool ((char *const *)argv, -1, NULL, NULL, &result, &err) < 0)
-    dk_warn ("default bridge network: %s", err->msg);
-  else
+  int r = dk_run_tool ((char *const *)argv, -1, NULL, NULL, &result, err);
+  if (r == 0)
     {
       cleanup_free char *s = dk_json_dump (result);
       dk_info ("default bridge network: %s", s);
@@ -182,6 +186,7 @@ network_init (void)
   for (int i = 5; i < n; i++)
     if (argv[i][0] == '-' && argv[i][1] == '-')
       free ((char *)argv[i]);
+  return r < 0 ? dk_error_wrap (err, "Error initializing network controller") : 0;
 }
 
 static void
@@ -307,11 +312,14 @@ setup (int argc, char **argv, dk_err_t *err)
     return -1;
   D.started = time (NULL);
   D.loop = uv_default_loop ();
-  network_init ();
-  containers_restore ();
-  jv hosts = cfg_get ("hosts");
-  r = server_listen (D.loop, hosts, err);
-  jv_free (hosts);
+  r = network_init (err);
+  if (r == 0)
+    {
+      containers_restore ();
+      jv hosts = cfg_get ("hosts");
+      r = server_listen (D.loop, hosts, err);
+      jv_free (hosts);
+    }
   if (r < 0)
     {
       unlink (cfg_str ("pidfile"));

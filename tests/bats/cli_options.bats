@@ -237,3 +237,26 @@ SH
   assert_output --regexp '^fd00:dc::[0-9a-f:]+ [0-9a-f]{64}$'
   docker rm -f "$id" >/dev/null
 }
+
+@test "-b with a bridge that does not exist, or with --bip, refuses to start and leaves no pidfile" {
+  run "$DK_BIN/dockerd" -H "unix://$T/d.sock" --data-root "$T/data" --exec-root "$T/exec" \
+    --pidfile "$T/d.pid" -b dk-no-such-br
+  assert_failure
+  assert_output --partial "Error initializing network controller"
+  assert_output --partial "dk-no-such-br"
+  [ ! -e "$T/d.pid" ]
+  run "$DK_BIN/dockerd" -H "unix://$T/d.sock" --data-root "$T/data" --exec-root "$T/exec" \
+    --pidfile "$T/d.pid" -b dk-no-such-br --bip 10.9.0.1/24
+  assert_failure
+  assert_output --partial "You specified -b & --bip, mutually exclusive options"
+}
+
+@test "--bip and --mtu shape the default bridge the daemon makes" {
+  DK_OWN_BRIDGE=1 ready --bip 10.217.3.1/24 --mtu 1400
+  run docker run --rm busybox sh -c 'ip -4 addr show dev eth0; cat /sys/class/net/eth0/mtu'
+  assert_success
+  assert_output --partial "inet 10.217.3.2/24"
+  assert_line 1400
+  run nsenter --net=/var/run/netns/"$NS" ip -4 addr show dev docker0
+  assert_output --partial "inet 10.217.3.1/24"
+}
