@@ -260,3 +260,25 @@ SH
   run nsenter --net=/var/run/netns/"$NS" ip -4 addr show dev docker0
   assert_output --partial "inet 10.217.3.1/24"
 }
+
+@test "--log-opt max-size/max-file rotate every container's json-file log; --log-driver none keeps none" {
+  ready --log-opt max-size=2k --log-opt max-file=2
+  id=$(docker run -d --network none busybox sh -c 'i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done')
+  docker wait "$id" >/dev/null
+  run docker inspect -f '{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config "max-size"}}' "$id"
+  assert_output "json-file 2k"
+  logs=$(ls "$T/data/containers/$id/" | grep -c 'json.log')
+  assert_equal "$logs" 2
+  run docker logs "$id"
+  assert_line line-399
+  refute_line line-0
+  stop_dockerd
+  seed_images "$REGISTRY/library/busybox:latest"
+  ready --log-driver none
+  id=$(docker run -d --network none busybox echo quiet)
+  docker wait "$id" >/dev/null
+  run docker logs "$id"
+  assert_failure
+  assert_output --partial 'configured logging driver does not support reading'
+  [ -z "$(ls "$T/data/containers/$id/" | grep 'json.log' || true)" ]
+}
