@@ -107,8 +107,12 @@ test_stream_and_split (const char *dir)
   ok (size == r.tar_size, "tar-split: same length");
   /* a changed file is detected by the digest */
   cleanup_free char *f = xasprintf ("%s/big", diff);
-  cleanup_close int wfd = open (f, O_WRONLY | O_CLOEXEC);
-  ok (wfd >= 0 && pwrite (wfd, "X", 1, 10) == 1, "tamper with a file of the layer");
+  cleanup_close int wfd = open (f, O_RDWR | O_CLOEXEC);
+  /* a byte other than the one there (a fixed 'X' was already there 1 time in 256) */
+  unsigned char byte = 0;
+  ok (wfd >= 0 && pread (wfd, &byte, 1, 10) == 1, "read a byte of a file of the layer");
+  byte ^= 0xff;
+  ok (pwrite (wfd, &byte, 1, 10) == 1, "tamper with a file of the layer");
   lseek (ofd, 0, SEEK_SET);
   ok (dk_tarsplit_assemble (layer, diff, ofd, got, &size, &err) == 0 && strcmp (got, want) != 0,
       "tar-split: a changed file changes the digest");
