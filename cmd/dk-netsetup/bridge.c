@@ -150,6 +150,8 @@ bridge_ensure (struct ctx *c, const struct daemon_cfg *d, struct net *n, dk_err_
       /* bridged traffic through iptables, as Docker's br_netfilter setup */
       cleanup_error dk_err_t e = NULL;
       dk_sysctl_set ("net/bridge/bridge-nf-call-iptables", "1", &e);
+      if (n->v6)
+        dk_sysctl_set ("net/bridge/bridge-nf-call-ip6tables", "1", &e);
     }
   if (!d->userland_proxy)
     {
@@ -294,9 +296,12 @@ forget_old (const struct daemon_cfg *d, const struct net *old, const struct net 
     return -1;
   if (!same6 && idx > 0 && dk_nl_addr_del (nl, idx, AF_INET6, &old->gateway6, old->plen6, err) < 0)
     return -1;
-  if (same4)
-    return 0;
   cleanup_error dk_err_t e = NULL;
+  if (same4)
+    {
+      rules_network6 (d, old, false, &e); /* the old v6 subnet's rules */
+      return 0;
+    }
   rules_network (d, old, false, &e);
   uint32_t a = htonl (old->gateway);
   if (idx > 0 && dk_nl_addr_del (nl, idx, AF_INET, &a, old->plen, err) < 0)

@@ -220,6 +220,19 @@ connect_nft (struct ctx *c, const char *id, const struct daemon_cfg *d, const st
   return ep_save (c, id, jv_copy (*ep), err);
 }
 
+/* Waits for both port rule jobs; the first failure is the error (r: the
+   connect's state so far). */
+static int
+rules_finish (int r, struct rules_job *rj, struct rules_job *rj6, dk_err_t *err)
+{
+  cleanup_error dk_err_t e = NULL;
+  if (rules_ports_finish (rj, r == 0 ? err : &e) < 0)
+    r = -1;
+  if (rules_ports_finish (rj6, r == 0 ? err : &e) < 0)
+    r = -1;
+  return r;
+}
+
 static int
 connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, struct net *n,
                 jv req_ports, dk_err_t *err)
@@ -302,10 +315,12 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   trace_step ("record");
   /* iptables-restore runs while the links are made (it needs no link);
      nf_tables directly when possible, after them (connect_nft) */
-  struct rules_job rj = { .text = NULL };
+  struct rules_job rj = { .text = NULL }, rj6 = { .text = NULL };
   bool direct = r == 0 && nft_direct (d, n, ports);
   if (r == 0 && !direct)
     r = rules_ports_start (d, n, ip, ports, true, &rj, err);
+  if (r == 0 && !direct)
+    r = rules_ports6_start (d, n, ip6s, ports, true, &rj6, err);
   if (r == 0)
     {
       cleanup_free char *nsdir = xasprintf ("%s/netns", c->exec_root);
@@ -335,17 +350,12 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   if (r == 0 && direct)
     {
       rules_tried = true;
-      if ((r = connect_nft (c, o->id, d, n, ip, ports, &ep, &nets, err)) == 1)
+      r = rules_ports6_start (d, n, ip6s, ports, true, &rj6, err);
+      if (r == 0 && (r = connect_nft (c, o->id, d, n, ip, ports, &ep, &nets, err)) == 1)
         r = rules_ports_start (d, n, ip, ports, true, &rj, err);
     }
   trace_step ("rules");
-  if (r == 0)
-    r = rules_ports_finish (&rj, err);
-  else
-    {
-      cleanup_error dk_err_t e = NULL;
-      rules_ports_finish (&rj, &e);
-    }
+  r = rules_finish (r, &rj, &rj6, err);
   /* tests of crash cleanup: die with everything half set up */
   if (r == 0 && getenv ("DK_NETSETUP_TEST_CRASH"))
     _exit (99);
@@ -473,6 +483,13 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
       cleanup_error dk_err_t e2 = NULL;
       rules_ports_start (&d, &n, ip, ports, false, &rj, &e2);
     }
+  struct rules_job rj6 = { .text = NULL };
+  const char *ip6 = dk_json_str (nv, "ip6");
+  if (ip6 && dk_json_len (ports) > 0 && have_net && !no_rules)
+    {
+      cleanup_error dk_err_t e2 = NULL;
+      rules_ports6_start (&d, &n, ip6, ports, false, &rj6, &e2);
+    }
   trace_step ("rules removed");
   if (dk_json_len (ports) > 0)
     proxy_remove (c, id, netname, &e);
@@ -481,11 +498,10 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
   trace_step ("veth gone");
   {
     cleanup_error dk_err_t e2 = NULL;
-    rules_ports_finish (&rj, &e2);
+    rules_finish (0, &rj, &rj6, &e2);
   }
   if (ip)
     ipam_release (c, netname, ip, &e);
-  const char *ip6 = dk_json_str (nv, "ip6");
   if (ip6)
     ipam_release_key (c, netname, ip6, &e);
   trace_step ("ipam");

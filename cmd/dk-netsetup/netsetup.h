@@ -113,7 +113,9 @@ char *random_id (void);
 char *now_rfc3339 (void);
 
 /* rules.c: iptables */
+/* With n->v6 the IPv6 rules too, by ip6tables; rules_network6: only those. */
 int rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err_t *err);
+int rules_network6 (const struct daemon_cfg *d, const struct net *n, bool add, dk_err_t *err);
 /* ports: array of {"proto","host_ip","host_port","container_port"} (borrowed). */
 int rules_ports (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, bool add,
                  dk_err_t *err);
@@ -129,14 +131,18 @@ struct cmd_job
 };
 struct rules_job
 {
-  char *text; /* NULL: nothing started */
-  bool add;
+  char *text;   /* NULL: nothing started */
+  bool add, v6; /* v6: ip6tables-restore */
   struct cmd_job cmd;
   struct dk_nl *mon; /* nf_tables events, NULL when unavailable */
   int commits;       /* commits of cmd.pid still to be seen on mon */
 };
 int rules_ports_start (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports,
                        bool add, struct rules_job *job, dk_err_t *err);
+/* The same for the container's IPv6 address ip6 (text; NULL or a network
+   without IPv6: nothing), for the ports published on every address. */
+int rules_ports6_start (const struct daemon_cfg *d, const struct net *n, const char *ip6, jv ports,
+                        bool add, struct rules_job *job, dk_err_t *err);
 int rules_ports_finish (struct rules_job *job, dk_err_t *err);
 /* Runs argv (argv[0] looked up on PATH); stdin_text may be NULL.  quiet:
    no error set, -status returned. */
