@@ -139,8 +139,8 @@ struct rules_job
 };
 int rules_ports_start (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports,
                        bool add, struct rules_job *job, dk_err_t *err);
-/* The same for the container's IPv6 address ip6 (text; NULL or a network
-   without IPv6: nothing), for the ports published on every address. */
+/* The same for the container's IPv6 address ip6 (text; NULL: nothing),
+   for the ports published on every address. */
 int rules_ports6_start (const struct daemon_cfg *d, const struct net *n, const char *ip6, jv ports,
                         bool add, struct rules_job *job, dk_err_t *err);
 int rules_ports_finish (struct rules_job *job, dk_err_t *err);

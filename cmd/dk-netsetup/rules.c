@@ -353,7 +353,8 @@ int
 rules_ports6_start (const struct daemon_cfg *d, const struct net *n, const char *ip6, jv ports,
                     bool add, struct rules_job *job, dk_err_t *err)
 {
-  return ports_start (true, d, n, n->v6 ? ip6 : NULL, ports, add, job, err);
+  /* not n->v6: a teardown after `init --ipv6 false` still removes them */
+  return ports_start (true, d, n, ip6, ports, add, job, err);
 }
 
 static void

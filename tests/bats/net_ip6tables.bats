@@ -144,11 +144,15 @@ outside() {
   rules6 | grep -q fd00:125::/64
   ns_tool network-rm v6net >/dev/null
   assert_equal "$(rules6)" "$before"
-  # IPv6 turned off: its rules go
+  # IPv6 turned off: its rules go, and a member's port rules with the member
+  ns_tool connect --id c5 --files-dir "$T/c5" -p 8086:80 >/dev/null
   ns_tool init --ipv6=false >/dev/null
+  rules6 | grep -q 'dport 8086'
+  ns_tool disconnect --id c5 >/dev/null
   run rules6
   refute_output --partial fd00:dead:beef
   refute_output --partial docker0
+  refute_output --partial 8086
 }
 
 @test "without --ipv6, or with --iptables=false, ip6tables is not touched" {
