@@ -94,11 +94,27 @@ outside() {
   assert_output --partial -- '-A DOCKER -d fd00:dead:beef::2/128 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT'
   run ip netns exec "$OUT" curl -gsS -m 5 'http://[2001:db8:99::1]:8080/'
   assert_output 'hello from c1'
+  # from the host itself, to its own v6 address (nat OUTPUT)
+  run ns curl -gsS -m 5 'http://[2001:db8:99::1]:8080/'
+  assert_output 'hello from c1'
   # the masquerade of the v6 subnet: the outside has no route back
   run ns ip6tables -t nat -S POSTROUTING
   assert_output --partial -- '-A POSTROUTING -s fd00:dead:beef::/64 ! -o docker0 -j MASQUERADE'
   run in_ctr c1 busybox ping -6 -c1 -W2 2001:db8:99::2
   assert_success
+}
+
+@test "--userland-proxy=false: a container reaches its own port on the host's v6 address" {
+  ns_tool init --ipv6=true --fixed-cidr-v6 fd00:dead:beef::/64 --userland-proxy false >/dev/null
+  ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 >/dev/null
+  mkdir -p "$T/www"
+  echo "hello from c1" >"$T/www/index.html"
+  bg_ctr c1 busybox httpd -f -p 80 -h "$T/www"
+  wait_listen "$T/exec/netns/c1" 80
+  run ns ip6tables -t nat -S DOCKER
+  assert_output --partial -- '-A DOCKER -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00:dead:beef::2]:80'
+  run in_ctr c1 curl -gsS -m 5 'http://[fd00:dead:beef::1]:8080/'
+  assert_output 'hello from c1'
 }
 
 @test "--ip-masq=false: no IPv6 masquerade" {
