@@ -150,7 +150,7 @@ bridge_ensure (struct ctx *c, const struct daemon_cfg *d, struct net *n, dk_err_
       /* bridged traffic through iptables, as Docker's br_netfilter setup */
       cleanup_error dk_err_t e = NULL;
       dk_sysctl_set ("net/bridge/bridge-nf-call-iptables", "1", &e);
-      if (n->v6)
+      if (n->v6 && d->ip6tables)
         dk_sysctl_set ("net/bridge/bridge-nf-call-ip6tables", "1", &e);
     }
   if (!d->userland_proxy)
@@ -323,11 +323,13 @@ cmd_init (struct ctx *c, int argc, char **argv, dk_err_t *err)
                                         { "ip-forward", 1, 0, 'w' },
                                         { "ip-masq", 1, 0, 'q' },
                                         { "iptables", 1, 0, 't' },
+                                        { "ip6tables", 1, 0, 'T' },
                                         { "ipv6", 1, 0, '6' },
                                         { "userland-proxy", 1, 0, 'u' },
                                         { "default-gateway-v6", 1, 0, 'G' },
                                         { 0, 0, 0, 0 } };
-  struct daemon_cfg d = { .iptables = true, .ip_forward = true, .userland_proxy = true };
+  struct daemon_cfg d
+      = { .iptables = true, .ip6tables = true, .ip_forward = true, .userland_proxy = true };
   const char *bridge = "docker0", *bip = NULL, *fixed = NULL, *dgw = NULL;
   const char *fixed6 = NULL, *dgw6 = NULL;
   bool icc = true, masq = true;
@@ -377,6 +379,9 @@ cmd_init (struct ctx *c, int argc, char **argv, dk_err_t *err)
           break;
         case 't':
           r = bool_opt ("iptables", optarg, &d.iptables, err);
+          break;
+        case 'T':
+          r = bool_opt ("ip6tables", optarg, &d.ip6tables, err);
           break;
         case '6':
           r = bool_opt ("ipv6", optarg, &d.ipv6, err);

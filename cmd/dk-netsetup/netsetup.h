@@ -24,7 +24,7 @@ struct ctx
 /* Daemon-wide settings written by init. */
 struct daemon_cfg
 {
-  bool iptables, ip_forward, userland_proxy, ipv6;
+  bool iptables, ip6tables, ip_forward, userland_proxy, ipv6;
   uint32_t default_bind_ip; /* --ip, host order; 0 = 0.0.0.0 */
   char *default_bridge;     /* NULL when --bridge none */
 };

@@ -251,9 +251,12 @@ rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err
   int r = network_rules (false, d, n, sub, "127.0.0.0/8", add, err);
   if (n->v6 && (r == 0 || !add))
     {
-      /* a removal goes on after a failure, as the IPv4 one does */
+      /* a removal goes on after a failure, as the IPv4 one does; with
+         --ip6tables false the rules of an earlier init go (quietly: there
+         may be no ip6tables at all) */
+      bool add6 = add && d->ip6tables;
       cleanup_error dk_err_t e = NULL;
-      if (rules_network6 (d, n, add, r < 0 ? &e : err) < 0)
+      if (rules_network6 (d, n, add6, add6 && r == 0 ? err : &e) < 0 && add6 == add)
         r = -1;
     }
   return r;
@@ -312,7 +315,8 @@ ports_start (bool v6, const struct daemon_cfg *d, const struct net *n, const cha
   job->cmd.pid = -1;
   job->mon = NULL;
   job->commits = 0;
-  if (!d->iptables || n->internal || addr == NULL || dk_json_len (ports) <= 0)
+  if (!d->iptables || (v6 && !d->ip6tables) || n->internal || addr == NULL
+      || dk_json_len (ports) <= 0)
     return 0;
   job->text = ports_text (v6, d, n, addr, ports, add);
   if (job->text == NULL)

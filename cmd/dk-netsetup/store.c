@@ -144,6 +144,7 @@ daemon_load (struct ctx *c, struct daemon_cfg *d, dk_err_t *err)
   cleanup_free char *p = state_path (c, "daemon.json");
   cleanup_jv jv o = load_json (p);
   d->iptables = get_bool (o, "iptables", true);
+  d->ip6tables = get_bool (o, "ip6tables", true);
   d->ip_forward = get_bool (o, "ip_forward", true);
   d->userland_proxy = get_bool (o, "userland_proxy", true);
   d->ipv6 = get_bool (o, "ipv6", false);
@@ -164,6 +165,7 @@ daemon_save (struct ctx *c, const struct daemon_cfg *d, dk_err_t *err)
                     jv_bool (d->ip_forward), jv_string ("userland_proxy"),
                     jv_bool (d->userland_proxy), jv_string ("ipv6"), jv_bool (d->ipv6),
                     jv_string ("ip"), jv_string (ip));
+  o = jv_object_set (o, jv_string ("ip6tables"), jv_bool (d->ip6tables));
   o = jv_object_set (o, jv_string ("bridge"),
                      d->default_bridge ? jv_string (d->default_bridge) : jv_null ());
   cleanup_free char *p = state_path (c, "daemon.json");

@@ -171,6 +171,27 @@ outside() {
   refute_output --partial 8086
 }
 
+@test "--ip6tables=false: no IPv6 rules, and those of an earlier init go" {
+  empty=$(rules6)
+  ns_tool init --ipv6=true --fixed-cidr-v6 fd00:dead:beef::/64 >/dev/null
+  rules6 | grep -q 'fd00:dead:beef::/64'
+  run ns_tool init --ipv6=true --fixed-cidr-v6 fd00:dead:beef::/64 --ip6tables false
+  assert_success
+  run rules6
+  refute_output --partial docker0
+  ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 >/dev/null
+  run rules6
+  refute_output --partial 8080
+  ns_tool disconnect --id c1 >/dev/null
+  ns_tool network-create v6net --subnet 10.125.0.0/24 --ipv6 --subnet fd00:125::/64 >/dev/null
+  run rules6
+  refute_output --partial fd00:125
+  ns_tool network-rm v6net >/dev/null
+  run ns_tool init --ip6tables maybe
+  assert_failure
+  assert_output --partial 'invalid value for --ip6tables: maybe'
+}
+
 @test "without --ipv6, or with --iptables=false, ip6tables is not touched" {
   empty=$(rules6)
   ns_tool init >/dev/null
