@@ -162,7 +162,7 @@ network_init (dk_err_t *err)
         }
     }
   static const char *const bools[]
-      = { "icc", "ip-forward", "ip-masq", "iptables", "ipv6", "userland-proxy" };
+      = { "icc", "ip-forward", "ip-masq", "iptables", "ip6tables", "ipv6", "userland-proxy" };
   for (size_t i = 0; i < sizeof bools / sizeof *bools; i++)
     {
       argv[n++] = xasprintf ("--%s", bools[i]);
