@@ -319,7 +319,9 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   bool direct = r == 0 && nft_direct (d, n, ports);
   if (r == 0 && !direct)
     r = rules_ports_start (d, n, ip, ports, true, &rj, err);
-  if (r == 0 && !direct)
+  /* the IPv6 ones by ip6tables-restore, beside the links either way */
+  bool tried6 = r == 0;
+  if (r == 0)
     r = rules_ports6_start (d, n, ip6s, ports, true, &rj6, err);
   if (r == 0)
     {
@@ -350,8 +352,7 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   if (r == 0 && direct)
     {
       rules_tried = true;
-      r = rules_ports6_start (d, n, ip6s, ports, true, &rj6, err);
-      if (r == 0 && (r = connect_nft (c, o->id, d, n, ip, ports, &ep, &nets, err)) == 1)
+      if ((r = connect_nft (c, o->id, d, n, ip, ports, &ep, &nets, err)) == 1)
         r = rules_ports_start (d, n, ip, ports, true, &rj, err);
     }
   trace_step ("rules");
@@ -376,12 +377,14 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   if (r < 0)
     {
       cleanup_error dk_err_t e = NULL;
-      if (!rules_tried) /* failed before the rules: none to remove */
-        ep = jv_object_set (
-            ep, jv_string ("networks"),
-            jv_object_set (jv_copy (nets), jv_string (n->name),
-                           jv_object_set (jv_object_get (jv_copy (nets), jv_string (n->name)),
-                                          jv_string ("no_port_rules"), jv_true ())));
+      /* failed before the rules: none to remove */
+      jv mine = jv_object_get (jv_copy (nets), jv_string (n->name));
+      if (!rules_tried)
+        mine = jv_object_set (mine, jv_string ("no_port_rules"), jv_true ());
+      if (!tried6)
+        mine = jv_object_set (mine, jv_string ("no_port_rules6"), jv_true ());
+      ep = jv_object_set (ep, jv_string ("networks"),
+                          jv_object_set (jv_copy (nets), jv_string (n->name), mine));
       endpoint_teardown (c, o->id, &ep, n->name, &e);
       if (first)
         {
@@ -485,7 +488,9 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
     }
   struct rules_job rj6 = { .text = NULL };
   const char *ip6 = dk_json_str (nv, "ip6");
-  if (ip6 && dk_json_len (ports) > 0 && have_net && !no_rules)
+  bool no_rules6 = false;
+  dk_json_bool (nv, "no_port_rules6", &no_rules6);
+  if (ip6 && dk_json_len (ports) > 0 && have_net && !no_rules6)
     {
       cleanup_error dk_err_t e2 = NULL;
       rules_ports6_start (&d, &n, ip6, ports, false, &rj6, &e2);

@@ -192,6 +192,20 @@ outside() {
   assert_output --partial 'invalid value for --ip6tables: maybe'
 }
 
+@test "a connect that fails at its links leaves no IPv6 rule" {
+  ns_tool init --ipv6=true --fixed-cidr-v6 fd00:dead:beef::/64 >/dev/null
+  before=$(rules6)
+  ns ip link del docker0
+  run ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80
+  assert_failure 1
+  assert_output --partial '"message":"bridge docker0 not found"'
+  assert_equal "$(rules6)" "$before"
+  DK_NETSETUP_NO_NFT=1 run ns_tool connect --id c2 --files-dir "$T/c2" -p 8080:80
+  assert_failure 1
+  assert_equal "$(rules6)" "$before"
+  [ ! -e "$T/state/ipam/bridge.json" ]
+}
+
 @test "without --ipv6, or with --iptables=false, ip6tables is not touched" {
   empty=$(rules6)
   ns_tool init >/dev/null
