@@ -280,7 +280,9 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   cleanup_free int *fds = NULL;
   if (n->internal)
     ports = jv_array (); /* an internal network publishes nothing */
-  else if (ports_assign (c, o->id, req_ports, d->userland_proxy, &ports, &fds, err) < 0)
+  else if (ports_assign (c, o->id, req_ports, d->userland_proxy, d->userland_proxy && n->v6, &ports,
+                         &fds, err)
+           < 0)
     {
       release_addrs (c, n->name, ip, ip6s);
       return -1;
@@ -360,7 +362,7 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   /* tests of crash cleanup: die with everything half set up */
   if (r == 0 && getenv ("DK_NETSETUP_TEST_CRASH"))
     _exit (99);
-  for (int i = 0; fds && i < dk_json_len (ports); i++)
+  for (int i = 0; fds && i < 2 * dk_json_len (ports); i++)
     if (fds[i] >= 0)
       close (fds[i]);
   if (r == 0 && o->files_dir)

@@ -167,12 +167,14 @@ int nft_ports_del (jv rec, dk_err_t *err);
 /* Parses -p specs and -P exposes into requested mappings. */
 int ports_parse (jv specs, jv exposes, bool publish_all, uint32_t default_ip, jv *out,
                  dk_err_t *err);
-/* Assigns host ports (under the lock), binding them when bind_fds is not
-   NULL; fds[i] matches element i of the result. */
-int ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, jv *out, int **fds,
-                  dk_err_t *err);
+/* Assigns host ports (under the lock), binding them when bind; fds[i]
+   matches element i of the result, fds[n + i] its socket on [::] (bind6,
+   ports on every address) or -1 (n: the result's length). */
+int ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool bind6, jv *out,
+                  int **fds, dk_err_t *err);
 
 /* proxy.c */
+/* fds as ports_assign's (2n, -1 where none). */
 int proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, jv ports,
                const int *fds, dk_err_t *err);
 int proxy_remove (struct ctx *c, const char *id, const char *net, dk_err_t *err);

@@ -38,6 +38,14 @@ wait_listen() {
   return 1
 }
 
+# A UDP echo server ("pong " + what it got) on port 53 of container $1.
+udp_echo() {
+  bg_ctr "$1" python3 -c 'import socket
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("0.0.0.0",53))
+while True:
+    d,a=s.recvfrom(100); s.sendto(b"pong "+d,a)'
+}
+
 net_teardown() {
   local p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done

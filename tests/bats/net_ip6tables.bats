@@ -104,6 +104,36 @@ outside() {
   assert_success
 }
 
+@test "the userland proxy listens on [::] too, TCP and UDP, only on a network with IPv6" {
+  ns_tool init --ipv6=true --fixed-cidr-v6 fd00:dead:beef::/64 >/dev/null
+  ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 -p 5353:53/udp -p 127.0.0.1:8081:81 >/dev/null
+  mkdir -p "$T/www"
+  echo "hello from c1" >"$T/www/index.html"
+  bg_ctr c1 busybox httpd -f -p 80 -h "$T/www"
+  udp_echo c1
+  wait_listen "$T/exec/netns/c1" 80
+  wait_listen "$T/exec/netns/c1" 53 udp
+  run ns curl -gsS -m 5 'http://[::1]:8080/'
+  assert_output 'hello from c1'
+  run ns python3 -c 'import socket
+s=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); s.settimeout(3)
+for i in range(2): s.sendto(b"ping%d" % i,("::1",5353)); print(s.recvfrom(100)[0].decode())'
+  assert_output $'pong ping0\npong ping1'
+  pid=$(cat "$T/state/proxy.pid")
+  # 8080 and 5353 on 0.0.0.0 and [::], 8081 on 127.0.0.1 only
+  [ "$(ns ss -Htulnp | grep -c "pid=$pid,")" -eq 5 ]
+  run ns ss -Htlnp 'sport = :8081'
+  refute_output --partial '[::]'
+  ns_tool disconnect --id c1 >/dev/null
+  [ -z "$(ns ss -Htulnp | grep "pid=$pid,")" ]
+  # IPv4 only without IPv6 on the network
+  ns_tool init --ipv6=false >/dev/null
+  ns_tool connect --id c2 --files-dir "$T/c2" -p 8080:80 >/dev/null
+  run ns ss -Htlnp 'sport = :8080'
+  refute_output --partial '[::]'
+  assert_output --partial '0.0.0.0:8080'
+}
+
 @test "--userland-proxy=false: a container reaches its own port on the host's v6 address" {
   ns_tool init --ipv6=true --fixed-cidr-v6 fd00:dead:beef::/64 --userland-proxy false >/dev/null
   ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 >/dev/null

@@ -39,10 +39,7 @@ serve() {
   ns_tool connect --id c2 --files-dir "$T/c2" -p 8082:80 >/dev/null
   serve c1 80
   bg_ctr c2 busybox httpd -f -p 80 -h "$T/www"
-  bg_ctr c1 python3 -c 'import socket
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("0.0.0.0",53))
-while True:
-    d,a=s.recvfrom(100); s.sendto(b"pong "+d,a)'
+  udp_echo c1
   wait_listen "$T/exec/netns/c2" 80
   wait_listen "$T/exec/netns/c1" 53 udp
   run ns curl -sS -m 5 http://127.0.0.1:8082/
