@@ -57,6 +57,16 @@ netsetup_ready() {
   assert_output ""
 }
 
+@test "an AutoRemove container's root is a volatile overlay, a kept one's is not" {
+  grep -qw overlay2 <(docker info -f '{{.Driver}}') || skip "storage driver is not overlay2"
+  run docker run --rm --network none busybox head -n 1 /proc/mounts
+  assert_success
+  assert_output --partial "fsync=volatile"
+  run docker run --network none busybox head -n 1 /proc/mounts
+  assert_success
+  refute_output --partial "volatile"
+}
+
 @test "the container's exit status is the CLI's, a missing command is 127" {
   run docker run --rm --network none busybox sh -c 'exit 3'
   assert_equal "$status" 3
