@@ -133,6 +133,51 @@ netsetup_ready() {
   assert_output ""
 }
 
+# dead: the process is gone or a zombie (nothing but pid 1 reaps it here)
+proc_dead() {
+  local st
+  st=$(ps -o stat= -p "$1") || return 0
+  [[ $st == Z* ]]
+}
+
+@test "a container whose shim was killed: a stop in flight ends, exit 137, its process killed" {
+  # sleep as the container's pid 1 ignores the stop signal: only the shim's death ends the stop
+  docker run -d --name orphan --network none busybox sleep 1000
+  id=$(docker inspect -f '{{.Id}}' orphan)
+  pid=$(docker inspect -f '{{.State.Pid}}' orphan)
+  shim=$(cat "$T/exec/c/$id/shim.pid")
+  timeout 60 docker stop -t 50 orphan >"$T/stop.out" 2>&1 &
+  stopper=$!
+  sleep 0.5
+  t0=$(date +%s)
+  kill -9 "$shim"
+  rc=0
+  wait "$stopper" || rc=$?
+  [ "$rc" -eq 0 ] || { cat "$T/stop.out"; false; }
+  [ $(($(date +%s) - t0)) -lt 20 ]
+  run docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' orphan
+  assert_output "exited 137"
+  proc_dead "$pid"
+  run docker events --since 0 --until "$(($(date +%s) + 1))" --filter container=orphan --format '{{.Action}}'
+  assert_line "die"
+  run timeout 30 docker rm -f orphan
+  assert_success
+  run docker ps -aq
+  assert_output ""
+}
+
+@test "a container whose shim was killed: rm -f finishes, the process is killed" {
+  docker run -d --name orphan2 --network none busybox sleep 1000
+  id=$(docker inspect -f '{{.Id}}' orphan2)
+  pid=$(docker inspect -f '{{.State.Pid}}' orphan2)
+  kill -9 "$(cat "$T/exec/c/$id/shim.pid")"
+  run timeout 30 docker rm -f orphan2
+  assert_success
+  proc_dead "$pid"
+  run docker ps -aq
+  assert_output ""
+}
+
 @test "container events: create, start, die, destroy" {
   since=$(date +%s)
   docker run --rm --network none busybox true
