@@ -233,6 +233,28 @@ c"
   assert_output "exited"
 }
 
+@test "live-restore: a container whose shim died while the daemon was down exits 137, its process killed" {
+  stop_keep() { kill "$DPID"; for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done; }
+  echo '{"live-restore": true}' >"$T/daemon.json"
+  stop_keep
+  ip netns del "$NS"
+  start_dockerd
+  docker run -d --name lost --network none busybox sleep 300
+  id=$(docker inspect -f '{{.Id}}' lost)
+  pid=$(docker inspect -f '{{.State.Pid}}' lost)
+  stop_keep
+  ip netns del "$NS"
+  kill -9 "$(cat "$T/exec/c/$id/shim.pid")"
+  start_dockerd
+  for _ in $(seq 100); do
+    [ "$(docker inspect -f '{{.State.Status}}' lost)" = exited ] && break
+    sleep 0.1
+  done
+  run docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' lost
+  assert_output "exited 137"
+  proc_dead "$pid"
+}
+
 @test "an AutoRemove container that is not running is removed at the daemon's next start" {
   stop_keep() { kill "$DPID"; for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done; }
   docker create --rm --name gone --network none busybox true
