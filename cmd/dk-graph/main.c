@@ -25,6 +25,7 @@ static const char usage[]
       "  layer-diff CHAINID [-o FILE|-]\n"
       "  container-create ID --image IMAGE | container-mount ID | container-unmount ID\n"
       "  container-changes ID | container-diff ID [-o FILE|-] | container-rm ID\n"
+      "  container-size [--ignore-missing] ID...\n"
       "See docs/tools.md.\n";
 
 static const struct
@@ -55,6 +56,7 @@ static const struct
   { "container-changes", cmd_container_changes },
   { "container-diff", cmd_container_diff },
   { "container-rm", cmd_container_rm },
+  { "container-size", cmd_container_size },
 };
 
 int

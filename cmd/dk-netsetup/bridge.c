@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "cleanup.h"
@@ -159,14 +160,24 @@ bridge_ensure (struct ctx *c, const struct daemon_cfg *d, struct net *n, dk_err_
   return rules_network (d, n, true, err);
 }
 
+void
+random_bytes (void *buf, size_t n)
+{
+  for (size_t got = 0; got < n;)
+    {
+      ssize_t r = getrandom ((char *)buf + got, n - got, 0);
+      if (r < 0 && errno != EINTR)
+        abort ();
+      if (r > 0)
+        got += r;
+    }
+}
+
 char *
 random_id (void)
 {
   unsigned char b[32];
-  FILE *f = fopen ("/dev/urandom", "re");
-  if (f == NULL || fread (b, 1, sizeof b, f) != sizeof b)
-    abort ();
-  fclose (f);
+  random_bytes (b, sizeof b);
   char *s = xmalloc (65);
   for (int i = 0; i < 32; i++)
     sprintf (s + 2 * i, "%02x", b[i]);

@@ -107,6 +107,8 @@ int cmd_network_ls (struct ctx *c, int argc, char **argv, dk_err_t *err);
 int cmd_network_inspect (struct ctx *c, int argc, char **argv, dk_err_t *err);
 
 int subnet_pick (struct ctx *c, struct dk_nl *nl, uint32_t *subnet, int *plen, dk_err_t *err);
+/* n random bytes (getrandom; aborts when the kernel has none to give). */
+void random_bytes (void *buf, size_t n);
 char *random_id (void);
 char *now_rfc3339 (void);
 
@@ -179,12 +181,17 @@ int files_write_hosts (struct ctx *c, jv ep, dk_err_t *err);
 /* Rewrites the hosts files of every member of network net. */
 int files_refresh_network (struct ctx *c, const char *net, dk_err_t *err);
 
-/* linger.c: a child that outlives us (see there).  It runs fn (may be NULL)
-   and, when res_fd is not NULL, writes fn's result (an errno, 0 for
-   success) to the pipe *res_fd; it keeps fd keep (-1: none) open until this
-   process has exited. */
-int linger_fork (int keep, int (*fn) (void *data), void *data, int *res_fd, dk_err_t *err);
-/* Reads the result from res_fd (blocks); EIO when the child died first. */
+/* linger.c: a child that outlives us (see there).  It runs fn (may be
+   NULL), which may write its result on out (a pipe whose read end is
+   *res_fd, when res_fd is not NULL; out is -1 otherwise); it keeps fd
+   keep (-1: none) open until this process has exited. */
+int linger_fork (int keep, int (*fn) (void *data, int out), void *data, int *res_fd, dk_err_t *err);
+/* Keeps fd open until this process has exited, in the last lingerer when
+   there is one (no fork), else in a new one.  The caller still closes its
+   own copy. */
+int linger_keep (int fd, dk_err_t *err);
+/* Reads an int result (an errno, 0 for success) from res_fd (blocks); EIO
+   when the child died first. */
 int linger_result (int res_fd, int *result);
 
 /* links.c */
@@ -216,6 +223,10 @@ struct veth_del
 };
 int veth_delete_start (const char *veth, struct veth_del *vd, dk_err_t *err);
 int veth_delete_finish (struct veth_del *vd, dk_err_t *err);
+
+/* trace.c: with DK_NETSETUP_TRACE set, prints the time since the first
+   call and what on stderr (the first call, in main, starts the clock). */
+void trace_step (const char *what);
 
 /* endpoint.c */
 int cmd_connect (struct ctx *c, int argc, char **argv, dk_err_t *err);

@@ -270,7 +270,7 @@ rules_ports_start (const struct daemon_cfg *d, const struct net *n, uint32_t ip,
      socket last.  Without it, the exit is waited for. */
   cleanup_error dk_err_t e = NULL;
   if (dk_nl_open_monitor (NETLINK_NETFILTER, NFNLGRP_NFTABLES, &job->mon, &e) == 0
-      && linger_fork (dk_nl_fd (job->mon), NULL, NULL, NULL, &e) < 0)
+      && linger_keep (dk_nl_fd (job->mon), &e) < 0)
     {
       dk_nl_close (job->mon);
       job->mon = NULL;

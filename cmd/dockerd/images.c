@@ -708,7 +708,8 @@ h_images_load (struct http_req *req)
     }
 }
 
-/* ---- import (create with fromSrc=-): the request body is a rootfs tar ---- */
+/* ---- import (create with fromSrc): "-" is a rootfs tar in the request
+   body, anything else a URL ---- */
 
 static void
 import_result (struct http_req *req, jv result, void *ud)
@@ -725,14 +726,27 @@ import_result (struct http_req *req, jv result, void *ud)
   http_stream_end (req);
 }
 
+/* fromSrc=URL: dk-pull fetches it and runs dk-graph import (the import
+   options after "--"), its progress relayed as the answer's stream */
+static void
+import_from_url (struct http_req *req, const char *src, const char *const *args)
+{
+  const char *argv[80]
+      = { "dk-pull", "--root", D.data_root, "--driver", D.driver, "import", src, "--" };
+  int n = 8;
+  for (int i = 1; args[i] && n < 79; i++)
+    if (strcmp (args[i], "-") != 0)
+      argv[n++] = args[i];
+  argv[n] = NULL;
+  struct job_opts o = { .on_line = stream_line };
+  struct simple *s = run_job (req, argv, import_result, NULL, &o);
+  if (s)
+    s->ud = s;
+}
+
 static void
 images_import (struct http_req *req, const char *src)
 {
-  if (strcmp (src, "-") != 0)
-    {
-      http_error (req, 501, "importing from a URL is not supported yet");
-      return;
-    }
   cleanup_free char *repo = http_query (req, "repo");
   cleanup_free char *tag = http_query (req, "tag");
   cleanup_free char *msg = http_query (req, "message");
@@ -747,10 +761,13 @@ images_import (struct http_req *req, const char *src)
       argv[n++] = "--ref";
       argv[n++] = ref;
     }
-  if (msg && *msg)
+  /* moby's comment of an import without a message */
+  cleanup_free char *from
+      = (msg && *msg) || !strcmp (src, "-") ? NULL : xasprintf ("Imported from %s", src);
+  if ((msg && *msg) || from)
     {
       argv[n++] = "--message";
-      argv[n++] = msg;
+      argv[n++] = from ? from : msg;
     }
   /* changes: repeatable; graph_argv takes 31 arguments in all */
   for (const char *q = req->query; q && *q;)
@@ -774,6 +791,13 @@ images_import (struct http_req *req, const char *src)
     }
   argv[n++] = "-";
   argv[n] = NULL;
+  if (strcmp (src, "-") != 0)
+    {
+      import_from_url (req, src, argv);
+      for (int i = 0; i < nowned; i++)
+        free (owned[i]);
+      return;
+    }
   struct job_opts o = { .want_stdin = true, .on_drain = load_drain };
   struct simple *s = run_job (req, graph_argv (argv), import_result, NULL, &o);
   for (int i = 0; i < nowned; i++)

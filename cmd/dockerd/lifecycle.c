@@ -199,6 +199,8 @@ stop_check (uv_timer_t *t)
   if (c && (is_running (c) || c->starting))
     return;
   uv_timer_stop (t);
+  if (c && !s->then_remove)
+    container_event (c, "stop", jv_object ());
   if (s->req)
     {
       s->req->on_abort = NULL;

@@ -4,15 +4,8 @@
 load api_helpers
 load helpers
 
-setup_file() {
-  start_registry
-  push_fixture busybox library/busybox:latest
-  export REGISTRY
-}
-
-teardown_file() {
-  stop_registry
-}
+setup_file() { registry_with_busybox; }
+teardown_file() { stop_registry; }
 
 setup() { DK_HOSTNET=1 start_dockerd; }
 teardown() { stop_dockerd; }

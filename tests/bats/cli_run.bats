@@ -189,6 +189,21 @@ proc_dead() {
   assert_line destroy
 }
 
+@test "events in moby's order: run on the default bridge (network connect/disconnect, attach), then stop" {
+  since=$(date +%s)
+  docker run --rm busybox true
+  id=$(docker run -d busybox sleep 60)
+  docker stop -t 0 "$id" >/dev/null
+  run docker events --since "$since" --until "$(($(date +%s) + 1))" --filter type=container \
+    --filter type=network --format '{{.Type}} {{.Action}} {{index .Actor.Attributes "container"}}'
+  assert_success
+  first=$(head -7 <<<"$output" | cut -d' ' -f1,2 | tr '\n' ',')
+  assert_equal "$first" "container create,container attach,network connect,container start,container die,network disconnect,container destroy,"
+  assert_line --regexp "^network connect $id$"
+  last=$(tail -n 3 <<<"$output" | cut -d' ' -f1,2 | tr '\n' ',')
+  assert_equal "$last" "container die,network disconnect,container stop,"
+}
+
 @test "logs of a finished container, and logs -f until it exits" {
   docker run -d --name talker --network none busybox sh -c 'echo a; echo b >&2; sleep 1; echo c'
   run docker logs -f talker
