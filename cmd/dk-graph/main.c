@@ -12,7 +12,7 @@ static const char usage[]
       "                SUBCOMMAND ...\n"
       "  layer-register [--parent CHAINID [--parent-wait SECS]] [--diff-id D] [--digest D] "
       "[FILE|-]\n"
-      "  layer-exists CHAINID\n"
+      "  layer-exists CHAINID | layer-release CHAINID...\n"
       "  image-add --config FILE [--manifest FILE] [--tag NAME:TAG]... [--digest-ref NAME@DIGEST]\n"
       "  resolve REF|ID|SHORTID\n"
       "  tag SOURCE TARGET | untag REF\n"
@@ -35,6 +35,7 @@ static const struct
 } cmds[] = {
   { "layer-register", cmd_layer_register },
   { "layer-exists", cmd_layer_exists },
+  { "layer-release", cmd_layer_release },
   { "image-add", cmd_image_add },
   { "resolve", cmd_resolve },
   { "tag", cmd_tag },

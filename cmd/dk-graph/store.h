@@ -139,6 +139,7 @@ int image_set_parent (struct store *s, const char *id, const char *parent, dk_er
 int prune_parents (struct store *s, const char *parent, jv refs, jv *records, int64_t *reclaimed,
                    dk_err_t *err);
 int cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_layer_release (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_du (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_save (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_load (struct store *s, int argc, char **argv, dk_err_t *err);

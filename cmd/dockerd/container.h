@@ -107,6 +107,8 @@ void container_rm_reply (struct container *c, void *ud);
 void containers_restore (void);
 void container_kill (struct container *c, int sig, dk_err_t *err);
 void waiters_notify (struct container *c, bool removed);
+/* deadshim.c: the shim went away without an exit status */
+void container_shim_died (struct container *c);
 
 /* attach.c */
 void attach_connect_pending (struct container *c, void (*done) (struct container *c, void *ud),

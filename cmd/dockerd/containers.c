@@ -173,14 +173,15 @@ image_found_go (struct create_ctx *x)
       create_ctx_free (x);
       return;
     }
-  /* docker run --rm starts what it creates at once: mount in the same run */
+  /* docker run --rm starts what it creates at once: mount in the same run;
+     its layer is never kept, so overlay need not sync it (volatile) */
   jv hc = dk_json_get_kind (x->body, "HostConfig", JV_KIND_OBJECT);
   bool autorm = false;
   if (jv_is_valid (hc))
     dk_json_bool (hc, "AutoRemove", &autorm);
   jv_free (hc);
-  const char *tail[]
-      = { "container-create", x->id, "--image", iid, autorm ? "--mount" : NULL, NULL };
+  const char *tail[] = { "container-create",        x->id,        "--image", iid,
+                         autorm ? "--mount" : NULL, "--volatile", NULL };
   struct job_opts o = { .on_done = created, .ud = x };
   cleanup_error dk_err_t err = NULL;
   x->job = job_start (graph_argv (tail), &o, &err);

@@ -271,6 +271,18 @@ add_auth (const char **argv, int *n, struct job_opts *o, const char *auth, size_
     }
 }
 
+/* dk-pull --root R --driver D CMD REF OPT VAL: the start of a pull's or a
+   push's argv[64]; returns the count */
+static int
+registry_argv (const char **argv, const char *cmd, const char *ref, const char *opt,
+               const char *val)
+{
+  const char *head[]
+      = { "dk-pull", "--root", D.data_root, "--driver", D.driver, cmd, ref, opt, val };
+  memcpy (argv, head, sizeof head);
+  return (int)(sizeof head / sizeof *head);
+}
+
 /* Runs dk-pull (pull or push) as a streamed job, credentials on its stdin. */
 static void
 start_registry_job (struct http_req *req, const char **argv, int n, const char *auth, size_t alen,
@@ -316,16 +328,7 @@ h_images_create (struct http_req *req)
   cleanup_free char *auth = registry_auth (req, &alen);
   cleanup_free char *mcd = xasprintf ("%lld", (long long)cfg_int ("max-concurrent-downloads"));
   const char *argv[64];
-  int n = 0;
-  argv[n++] = "dk-pull";
-  argv[n++] = "--root";
-  argv[n++] = D.data_root;
-  argv[n++] = "--driver";
-  argv[n++] = D.driver;
-  argv[n++] = "pull";
-  argv[n++] = ref;
-  argv[n++] = "--max-concurrent-downloads";
-  argv[n++] = mcd;
+  int n = registry_argv (argv, "pull", ref, "--max-concurrent-downloads", mcd);
   if (platform && *platform)
     {
       argv[n++] = "--platform";
@@ -349,16 +352,7 @@ h_image_push (struct http_req *req)
   cleanup_free char *auth = registry_auth (req, &alen);
   cleanup_free char *mcu = xasprintf ("%lld", (long long)cfg_int ("max-concurrent-uploads"));
   const char *argv[64];
-  int n = 0;
-  argv[n++] = "dk-pull";
-  argv[n++] = "--root";
-  argv[n++] = D.data_root;
-  argv[n++] = "--driver";
-  argv[n++] = D.driver;
-  argv[n++] = "push";
-  argv[n++] = ref;
-  argv[n++] = "--max-concurrent-uploads";
-  argv[n++] = mcu;
+  int n = registry_argv (argv, "push", ref, "--max-concurrent-uploads", mcu);
   jv insecure = cfg_list ("insecure-registries");
   add_list_args (argv, &n, "--insecure-registry", insecure);
   start_registry_job (req, argv, n, auth, alen, "push", ref);

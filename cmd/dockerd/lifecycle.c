@@ -533,7 +533,7 @@ restore_reply (struct shimc *s, jv reply, void *ud)
       jv_free (ex);
       return;
     }
-  container_exited (c, jv_invalid ());
+  container_shim_died (c);
 }
 
 static void

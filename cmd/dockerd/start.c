@@ -263,6 +263,8 @@ wait_reply (struct shimc *s, jv reply, void *ud)
           jv_free (st);
           return;
         }
+      container_shim_died (c);
+      return;
     }
   container_exited (c, reply);
 }
