@@ -74,7 +74,9 @@ test:
 	$(MAKE) ASAN=1 unit-bins
 	tests/run
 
-unit: unit-bins
+# the unit tests always run under ASan/LSan (tests/run takes build/asan)
+unit:
+	$(MAKE) ASAN=1 unit-bins
 	tests/run unit
 
 bats: all

@@ -8,7 +8,13 @@
 #     so each makes its own docker0 and iptables rules there;
 #  3. `docker pull` of the bench image (tests/fixtures/build-bench-image,
 #     cached at /var/tmp/dk-bench-image) from the local registry, a fresh
-#     data root each (cold store), registry blobs in the page cache first.
+#     data root each (cold store), registry blobs in the page cache first;
+#     BENCH_PULL_RUNS rounds (default 3, the daemon going first alternates),
+#     each data root on a file system of its own made for the round
+#     (BENCH_PULL_FS=ext4, the default: mkfs.ext4 with its journal on a
+#     sparse image in /dev/shm, loop-mounted; =host: a directory of the
+#     host's /var/tmp, whose state - here a journal-less ext4 that skips
+#     recently freed inodes one by one - swings both daemons' times 3x).
 # Prints medians and ratios, and both daemons' idle RSS.
 # Targets: run ratio <= 0.2, RSS < 10 MB, pull 3x faster than moby.
 # Usage: bench/dockerd.sh [RUNS] [--no-bridge] [--no-pull]   (RUNS default 20)
@@ -31,6 +37,14 @@ done
 [ -x bin/dockerd ] || { echo "build first: make" >&2; exit 1; }
 [ -x /usr/sbin/dockerd ] || { echo "moby's dockerd (/usr/sbin/dockerd) is not installed" >&2; exit 1; }
 BENCH_IMG_DIR=${BENCH_IMAGE_DIR:-/var/tmp/dk-bench-image}
+PULL_RUNS=${BENCH_PULL_RUNS:-3}
+PULL_FS=${BENCH_PULL_FS:-ext4}
+case $PULL_FS in ext4 | host) ;; *)
+  echo "BENCH_PULL_FS must be ext4 or host" >&2
+  exit 2
+  ;;
+esac
+FSIMG=
 
 load() { :; }
 # shellcheck source=/dev/null
@@ -65,9 +79,30 @@ cleanup() {
   grep -o " $T/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   ip netns del "$NS_OURS" 2>/dev/null
   ip netns del "$NS_MOBY" 2>/dev/null
+  [ -z "$FSIMG" ] || rm -rf "$FSIMG"
   rm -rf "$T"
 }
 trap cleanup EXIT
+
+# fresh_fs DIR: DIR becomes the root of a new, empty file system (PULL_FS)
+fresh_fs() {
+  local d=$1 img
+  if mountpoint -q "$d"; then umount "$d"; fi
+  rm -rf "$d"
+  mkdir -p "$d"
+  [ "$PULL_FS" = ext4 ] || return 0
+  [ -n "$FSIMG" ] || FSIMG=$(mktemp -d /dev/shm/dk-bench-dockerd.XXXXXX)
+  img=$FSIMG/$(basename "$d").img
+  rm -f "$img"
+  truncate -s 6G "$img"
+  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$img"
+  mount -o loop "$img" "$d"
+}
+drop_fs() {
+  if mountpoint -q "$1"; then umount "$1" || umount -l "$1"; fi
+  rm -rf "$1"
+  [ -z "$FSIMG" ] || rm -f "$FSIMG/$(basename "$1").img"
+}
 
 wait_sock() {
   for _ in $(seq 600); do
@@ -186,20 +221,29 @@ if [ "$DO_PULL" = 1 ]; then
     "oci:$BENCH_IMG_DIR:bench" "docker://$REGISTRY/bench:latest"
   # both read the registry's blobs from the page cache
   find "$REGISTRY_DIR/data" -type f -exec cat {} + >/dev/null
-  start_daemons -pull none
-  sync
-  t0=$(date +%s%N)
-  DOCKER_HOST=unix://$T/ours.sock docker pull -q "$REGISTRY/bench:latest" >/dev/null
-  t1=$(date +%s%N)
-  ours_pull=$(((t1 - t0) / 1000000))
-  sync
-  t0=$(date +%s%N)
-  DOCKER_HOST=unix://$T/moby.sock docker pull -q "$REGISTRY/bench:latest" >/dev/null
-  t1=$(date +%s%N)
-  moby_pull=$(((t1 - t0) / 1000000))
-  layers=$(DOCKER_HOST=unix://$T/ours.sock docker image inspect -f '{{len .RootFS.Layers}}' "$REGISTRY/bench:latest")
+  po=() pm=()
+  for i in $(seq "$PULL_RUNS"); do
+    fresh_fs "$T/ours-pull"
+    fresh_fs "$T/moby-pull"
+    start_daemons -pull none
+    sync
+    for who in $( ((i % 2)) && echo ours moby || echo moby ours); do
+      t0=$(date +%s%N)
+      DOCKER_HOST=unix://$T/$who.sock docker pull -q "$REGISTRY/bench:latest" >/dev/null
+      t1=$(date +%s%N)
+      if [ "$who" = ours ]; then po+=($(((t1 - t0) / 1000000))); else pm+=($(((t1 - t0) / 1000000))); fi
+      sync
+    done
+    layers=$(DOCKER_HOST=unix://$T/ours.sock docker image inspect -f '{{len .RootFS.Layers}}' "$REGISTRY/bench:latest")
+    stop_daemons
+    drop_fs "$T/ours-pull"
+    drop_fs "$T/moby-pull"
+  done
+  ours_pull=$(printf '%s\n' "${po[@]}" | median)
+  moby_pull=$(printf '%s\n' "${pm[@]}" | median)
+  echo "docker pull rounds (ms), ours: ${po[*]}; moby: ${pm[*]}; data roots: $([ "$PULL_FS" = ext4 ] && echo "a fresh ext4 each per round" || echo "the host's /var/tmp")"
   awk -v o="$ours_pull" -v m="$moby_pull" -v l="$layers" 'BEGIN {
-    printf "docker pull of the bench image (%d layers), cold store each\n", l
+    printf "docker pull of the bench image (%d layers), cold store each, median of the rounds\n", l
     printf "  ours: %.2f s   moby: %.2f s   moby / ours: %.2fx (target >= 3x)\n", o / 1000, m / 1000, m / o
   }'
   stop_daemons

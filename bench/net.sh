@@ -6,11 +6,14 @@
 #  2. 100 endpoints connected concurrently: 100 distinct addresses, and after
 #     teardown no veth, rule, allocation or namespace is left.
 # Usage: bench/net.sh [rounds]   (needs root; bin/dk-netsetup built, or
-#        DK_NETSETUP_BIN=path to compare another build)
+#        DK_NETSETUP_BIN=path to measure another build; DK_NETSETUP_BASE=path
+#        times a baseline build too, round by round alternated with the
+#        first (part 1 only), and prints both medians and their ratio)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-50}
 bin=${DK_NETSETUP_BIN:-$PWD/bin/dk-netsetup}  # another build, for A/B runs
+base=${DK_NETSETUP_BASE:-}                    # a baseline, alternated round by round
 T=$(mktemp -d)
 NS=dkb-$$-$RANDOM
 ip netns add "$NS"
@@ -36,29 +39,38 @@ before=$(snapshot)
 
 # 1. one endpoint with one published port, set up and torn down
 echo "load average: $(cut -d" " -f1-3 /proc/loadavg)"
-ns python3 - "$bin" "$T" "$rounds" <<'PY'
+ns python3 - "$T" "$rounds" "$bin" $base <<'PY'
 import subprocess, sys, time, statistics
-b, t, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-base = [b, "--state-dir", t + "/state", "--exec-root", t + "/exec"]
-def run(*a):
-    subprocess.run(base + list(a), check=True, stdout=subprocess.DEVNULL)
+t, n, bins = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def run(b, *a):
+    subprocess.run([b, "--state-dir", t + "/state", "--exec-root", t + "/exec"] + list(a),
+                   check=True, stdout=subprocess.DEVNULL)
 for label, extra in (("setup+teardown, 1 port, userland proxy", ["-p", "8080:80"]),
                      ("setup+teardown, no port", [])):
-    times, conn, disc = [], [], []
+    times = {b: [] for b in bins}
+    conn = {b: [] for b in bins}
+    disc = {b: [] for b in bins}
     for i in range(n):
-        s = time.perf_counter()
-        run("connect", "--id", "bench%d" % i, "--files-dir", t + "/f", *extra)
-        m = time.perf_counter()
-        run("disconnect", "--id", "bench%d" % i)
-        e = time.perf_counter()
-        times.append((e - s) * 1000)
-        conn.append((m - s) * 1000)
-        disc.append((e - m) * 1000)
-    times.sort()
-    print("%s: median %.1f ms (connect %.1f, disconnect %.1f), p90 %.1f ms, min %.1f ms"
-          " (%d rounds; target < 10 ms)"
-          % (label, statistics.median(times), statistics.median(conn), statistics.median(disc),
-             times[int(len(times) * 0.9) - 1], times[0], n))
+        # with a baseline, the two builds take turns going first
+        for b in (bins if i % 2 == 0 else bins[::-1]):
+            s = time.perf_counter()
+            run(b, "connect", "--id", "bench%d" % i, "--files-dir", t + "/f", *extra)
+            m = time.perf_counter()
+            run(b, "disconnect", "--id", "bench%d" % i)
+            e = time.perf_counter()
+            times[b].append((e - s) * 1000)
+            conn[b].append((m - s) * 1000)
+            disc[b].append((e - m) * 1000)
+    for b in bins:
+        v = sorted(times[b])
+        who = "" if len(bins) == 1 else (" [%s]" % ("this build" if b == bins[0] else "baseline"))
+        print("%s%s: median %.1f ms (connect %.1f, disconnect %.1f), p90 %.1f ms, min %.1f ms"
+              " (%d rounds; target < 10 ms)"
+              % (label, who, statistics.median(v), statistics.median(conn[b]),
+                 statistics.median(disc[b]), v[int(len(v) * 0.9) - 1], v[0], n))
+    if len(bins) == 2:
+        print("%s: this build / baseline = %.2f (medians)"
+              % (label, statistics.median(times[bins[0]]) / statistics.median(times[bins[1]])))
 PY
 
 # 2. 100 concurrent endpoints

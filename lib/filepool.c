@@ -1,6 +1,6 @@
 #include "filepool.h"
 #include "cleanup.h"
-#include "tarapply.h"
+#include "tarapply_internal.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -305,12 +305,7 @@ dk_filepool_submit_entry (struct dk_filepool *p, int shard, struct archive *a,
           j->xattrs[j->n_xattrs++] = (struct dk_fileattr){ xstrdup (name), v, sz };
         }
     }
-  j->ts[0].tv_sec
-      = archive_entry_atime_is_set (e) ? archive_entry_atime (e) : archive_entry_mtime (e);
-  j->ts[0].tv_nsec = archive_entry_atime_is_set (e) ? archive_entry_atime_nsec (e)
-                                                    : archive_entry_mtime_nsec (e);
-  j->ts[1].tv_sec = archive_entry_mtime (e);
-  j->ts[1].tv_nsec = archive_entry_mtime_nsec (e);
+  dk_tar_entry_times (e, j->ts);
   dk_filepool_submit (p, shard, steal_ptr (&j));
   return 0;
 }

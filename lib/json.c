@@ -143,40 +143,48 @@ dk_json_int64 (int64_t v)
   return jv_number ((double)v);
 }
 
+void
+dk_json_escape_cp (struct dk_buf *b, unsigned cp)
+{
+  static const char hex[] = "0123456789abcdef";
+  switch (cp)
+    {
+    case '"':
+      dk_buf_adds (b, "\\\"");
+      break;
+    case '\\':
+      dk_buf_adds (b, "\\\\");
+      break;
+    case '\n':
+      dk_buf_adds (b, "\\n");
+      break;
+    case '\r':
+      dk_buf_adds (b, "\\r");
+      break;
+    case '\t':
+      dk_buf_adds (b, "\\t");
+      break;
+    default:
+      {
+        char u[7]
+            = { '\\',         'u', hex[(cp >> 12) & 15], hex[(cp >> 8) & 15], hex[(cp >> 4) & 15],
+                hex[cp & 15], 0 };
+        dk_buf_adds (b, u);
+      }
+    }
+}
+
 static void
 dump_string (struct dk_buf *b, const char *s, int len)
 {
-  static const char hex[] = "0123456789abcdef";
   dk_buf_addc (b, '"');
   for (int i = 0; i < len; i++)
     {
       unsigned char c = (unsigned char)s[i];
-      switch (c)
-        {
-        case '"':
-          dk_buf_adds (b, "\\\"");
-          break;
-        case '\\':
-          dk_buf_adds (b, "\\\\");
-          break;
-        case '\n':
-          dk_buf_adds (b, "\\n");
-          break;
-        case '\r':
-          dk_buf_adds (b, "\\r");
-          break;
-        case '\t':
-          dk_buf_adds (b, "\\t");
-          break;
-        default:
-          if (c < 0x20 || c == 0x7f)
-            {
-              char e[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
-              dk_buf_adds (b, e);
-            }
-          else
-            dk_buf_addc (b, (char)c);
-        }
+      if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+        dk_json_escape_cp (b, c);
+      else
+        dk_buf_addc (b, (char)c);
     }
   dk_buf_addc (b, '"');
 }

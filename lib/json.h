@@ -37,6 +37,8 @@ jv dk_json_int64 (int64_t v);
 /* Writes v compactly into b (v borrowed).  Integral numbers print as
    integers, never "1e+17". */
 void dk_json_dump_buf (struct dk_buf *b, jv v);
+/* One code point as a JSON escape: \" \\ \n \r \t, else \uXXXX (BMP). */
+void dk_json_escape_cp (struct dk_buf *b, unsigned cp);
 /* Consumes v; returns a malloc'd compact serialisation. */
 char *dk_json_dump (jv v);
 

@@ -1,4 +1,5 @@
 #include "jsonlog.h"
+#include "json.h"
 #include "cleanup.h"
 
 #include <ctype.h>
@@ -223,7 +224,6 @@ utf8_seq (const unsigned char *p, size_t len, unsigned *cp)
 void
 dk_json_escape_bytes (struct dk_buf *b, const char *data, size_t len)
 {
-  static const char hex[] = "0123456789abcdef";
   const unsigned char *p = (const unsigned char *)data;
   size_t i = 0, run = 0;
   dk_buf_addc (b, '"');
@@ -248,32 +248,7 @@ dk_json_escape_bytes (struct dk_buf *b, const char *data, size_t len)
           continue;
         }
       i += n;
-      switch (cp)
-        {
-        case '"':
-          dk_buf_adds (b, "\\\"");
-          break;
-        case '\\':
-          dk_buf_adds (b, "\\\\");
-          break;
-        case '\n':
-          dk_buf_adds (b, "\\n");
-          break;
-        case '\r':
-          dk_buf_adds (b, "\\r");
-          break;
-        case '\t':
-          dk_buf_adds (b, "\\t");
-          break;
-        default:
-          {
-            char u[7] = {
-              '\\',         'u', hex[(cp >> 12) & 15], hex[(cp >> 8) & 15], hex[(cp >> 4) & 15],
-              hex[cp & 15], 0
-            };
-            dk_buf_adds (b, u);
-          }
-        }
+      dk_json_escape_cp (b, cp);
     }
   dk_buf_add (b, p + i - run, run);
   dk_buf_addc (b, '"');

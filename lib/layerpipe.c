@@ -114,18 +114,7 @@ produce (void *data)
   struct dk_layerpipe *p = data;
   for (;;)
     {
-      const void *b;
-      dk_err_t e = NULL;
-      ssize_t n = dk_layerstream_next (p->s, &b, &e);
       pthread_mutex_lock (&p->m);
-      if (n <= 0)
-        {
-          p->err = e;
-          p->done = true;
-          pthread_cond_broadcast (&p->c);
-          pthread_mutex_unlock (&p->m);
-          return NULL;
-        }
       while (p->count == SLOTS && !p->stop)
         pthread_cond_wait (&p->c, &p->m);
       if (p->stop)
@@ -136,13 +125,25 @@ produce (void *data)
         }
       int slot = (p->head + p->count) % SLOTS;
       pthread_mutex_unlock (&p->m);
-      /* the slot is ours: the consumer never touches slots beyond count */
-      memcpy (p->buf[slot], b, n);
-      p->len[slot] = n;
+      /* the slot is ours (the consumer never touches slots beyond count):
+         the stream decompresses straight into it */
+      dk_err_t e = NULL;
+      ssize_t n = dk_layerstream_read (p->s, p->buf[slot], SLOT_SIZE, &e);
       pthread_mutex_lock (&p->m);
-      p->count++;
+      if (n <= 0)
+        {
+          p->err = e;
+          p->done = true;
+        }
+      else
+        {
+          p->len[slot] = n;
+          p->count++;
+        }
       pthread_cond_broadcast (&p->c);
       pthread_mutex_unlock (&p->m);
+      if (n <= 0)
+        return NULL;
     }
 }
 

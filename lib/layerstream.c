@@ -7,12 +7,15 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
 #define IN_SIZE (256 * 1024)
 #define OUT_SIZE (512 * 1024)
+#define MAP_WINDOW (1024 * 1024)
 
 enum fmt
 {
@@ -30,9 +33,19 @@ struct dk_layerstream
   enum fmt fmt;
   bool in_eof;
   bool done;
-  unsigned char *in;
+  unsigned char *in; /* in_buf, or into the mapped window */
   size_t in_pos, in_len;
-  unsigned char *out;
+  unsigned char *in_buf;
+  /* a regular file is mapped a window at a time instead of read: the
+     inflater takes its bytes straight from the page cache (read(2)'s copy
+     was ~10% of that thread) */
+  bool mapped;
+  void *map;
+  size_t map_len;
+  off_t file_off, file_size;
+  unsigned char *out; /* where the next block goes: out_buf or the caller's */
+  size_t out_cap;
+  unsigned char *out_buf;
   struct dk_sha256 *c_hash;
   struct dk_sha256 *u_hash;
   uint64_t c_size, u_size;
@@ -49,8 +62,16 @@ dk_layerstream_new (int fd)
   struct dk_layerstream *s = xzalloc (sizeof *s);
   s->fd = fd;
   s->cancel_fd = -1;
-  s->in = xmalloc (IN_SIZE);
-  s->out = xmalloc (OUT_SIZE);
+  s->in = s->in_buf = xmalloc (IN_SIZE);
+  s->out = s->out_buf = xmalloc (OUT_SIZE);
+  s->out_cap = OUT_SIZE;
+  struct stat st;
+  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && getenv ("DK_UNPACK_NO_MMAP") == NULL
+      && (s->file_off = lseek (fd, 0, SEEK_CUR)) >= 0)
+    {
+      s->mapped = true;
+      s->file_size = st.st_size;
+    }
   s->c_hash = dk_sha256_new ();
   s->u_hash = dk_sha256_new ();
   return s;
@@ -61,8 +82,10 @@ dk_layerstream_free (struct dk_layerstream *s)
 {
   if (s == NULL)
     return;
-  free (s->in);
-  free (s->out);
+  if (s->map)
+    munmap (s->map, s->map_len);
+  free (s->in_buf);
+  free (s->out_buf);
   dk_sha256_free (s->c_hash);
   dk_sha256_free (s->u_hash);
   free (s->isal);
@@ -139,6 +162,38 @@ dk_layerstream_freep (struct dk_layerstream **s)
   *s = NULL;
 }
 
+/* The next window of a mapped file as the input buffer: its length, 0 at
+   the end (the fd's offset is then left after what was read, as read(2)
+   would), -1 with errno. */
+static ssize_t
+map_next (struct dk_layerstream *s)
+{
+  if (s->map)
+    munmap (s->map, s->map_len);
+  s->map = NULL;
+  if (s->file_off >= s->file_size)
+    return lseek (s->fd, s->file_off, SEEK_SET) < 0 ? -1 : 0;
+  off_t page = sysconf (_SC_PAGESIZE);
+  off_t base = s->file_off & ~(page - 1);
+  size_t len = s->file_size - base < MAP_WINDOW ? (size_t)(s->file_size - base) : MAP_WINDOW;
+  void *m = mmap (NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, s->fd, base);
+  if (m == MAP_FAILED)
+    {
+      /* a file system without mmap: read it */
+      s->mapped = false;
+      if (lseek (s->fd, s->file_off, SEEK_SET) < 0)
+        return -1;
+      s->in = s->in_buf;
+      return read_in (s, s->in, IN_SIZE);
+    }
+  s->map = m;
+  s->map_len = len;
+  s->in = (unsigned char *)m + (s->file_off - base);
+  size_t n = len - (s->file_off - base);
+  s->file_off += n;
+  return n;
+}
+
 /* Refills the input buffer when it is empty; returns the bytes available. */
 static ssize_t
 fill (struct dk_layerstream *s, dk_err_t *err)
@@ -147,7 +202,7 @@ fill (struct dk_layerstream *s, dk_err_t *err)
     return s->in_len - s->in_pos;
   if (s->in_eof)
     return 0;
-  ssize_t n = read_in (s, s->in, IN_SIZE);
+  ssize_t n = s->mapped ? map_next (s) : read_in (s, s->in, IN_SIZE);
   if (n < 0)
     return dk_make_error (err, errno, "read layer");
   if (n == 0)
@@ -164,8 +219,11 @@ static int
 detect (struct dk_layerstream *s, dk_err_t *err)
 {
   /* a short first read is fine: magic numbers are at most 4 bytes, and a
-     blob shorter than that is no valid tar anyway */
-  while (s->in_len - s->in_pos < 4 && !s->in_eof)
+     blob shorter than that is no valid tar anyway; a mapped window is the
+     whole file or more than 4 bytes */
+  if (s->mapped && fill (s, err) < 0)
+    return -1;
+  while (!s->mapped && s->in_len - s->in_pos < 4 && !s->in_eof)
     {
       size_t have = s->in_len - s->in_pos;
       memmove (s->in, s->in + s->in_pos, have);
@@ -235,12 +293,12 @@ next_isal (struct dk_layerstream *s, dk_err_t *err)
       st->next_in = s->in + s->in_pos;
       st->avail_in = n;
       st->next_out = s->out;
-      st->avail_out = OUT_SIZE;
+      st->avail_out = s->out_cap;
       int r = isal_inflate (st);
       s->in_pos = s->in_len - st->avail_in;
       if (r < 0)
         return dk_make_error_code (err, DK_ECODE_INVALID, 0, "gzip: corrupt data (isal %d)", r);
-      size_t out = OUT_SIZE - st->avail_out;
+      size_t out = s->out_cap - st->avail_out;
       if (st->block_state == ISAL_BLOCK_FINISH)
         s->member_done = true;
       if (out > 0)
@@ -272,7 +330,7 @@ next_zlib (struct dk_layerstream *s, dk_err_t *err)
       z->next_in = s->in + s->in_pos;
       z->avail_in = n;
       z->next_out = s->out;
-      z->avail_out = OUT_SIZE;
+      z->avail_out = s->out_cap;
       int r = inflate (z, Z_NO_FLUSH);
       s->in_pos = s->in_len - z->avail_in;
       if (r == Z_STREAM_END)
@@ -280,7 +338,7 @@ next_zlib (struct dk_layerstream *s, dk_err_t *err)
       else if (r != Z_OK && r != Z_BUF_ERROR)
         return dk_make_error_code (err, DK_ECODE_INVALID, 0, "gzip: %s",
                                    z->msg ? z->msg : "corrupt data");
-      size_t out = OUT_SIZE - z->avail_out;
+      size_t out = s->out_cap - z->avail_out;
       if (out > 0)
         return out;
       if (s->member_done)
@@ -301,7 +359,7 @@ next_zstd (struct dk_layerstream *s, dk_err_t *err)
       if (n == 0 && s->member_done)
         return 0;
       ZSTD_inBuffer in = { s->in, s->in_len, s->in_pos };
-      ZSTD_outBuffer out = { s->out, OUT_SIZE, 0 };
+      ZSTD_outBuffer out = { s->out, s->out_cap, 0 };
       size_t r = ZSTD_decompressStream (s->zstd, &out, &in);
       s->in_pos = in.pos;
       if (ZSTD_isError (r))
@@ -314,49 +372,80 @@ next_zstd (struct dk_layerstream *s, dk_err_t *err)
     }
 }
 
-ssize_t
-dk_layerstream_next (struct dk_layerstream *s, const void **buf, dk_err_t *err)
+/* Decompresses the next block into out (at most cap bytes). */
+static ssize_t
+inflate_into (struct dk_layerstream *s, unsigned char *out, size_t cap, dk_err_t *err)
+{
+  s->out = out;
+  s->out_cap = cap;
+  switch (s->fmt)
+    {
+    case FMT_GZIP_ISAL:
+      return next_isal (s, err);
+    case FMT_GZIP_ZLIB:
+      return next_zlib (s, err);
+    default:
+      return next_zstd (s, err);
+    }
+}
+
+/* Hashes and counts n bytes of tar at b (n > 0); 0 marks the end. */
+static ssize_t
+account (struct dk_layerstream *s, const void *b, ssize_t n)
+{
+  if (n > 0)
+    {
+      if (!s->defer_out_hash)
+        dk_sha256_update (s->u_hash, b, n);
+      s->u_size += n;
+    }
+  if (n == 0)
+    s->done = true;
+  return n;
+}
+
+/* The next block of tar: decompressed into out (at most cap bytes) or, with
+   out NULL, into the stream's own buffer; an uncompressed stream's input is
+   handed out where it lies, or copied to out. */
+static ssize_t
+next_block (struct dk_layerstream *s, unsigned char *out, size_t cap, const void **buf,
+            dk_err_t *err)
 {
   if (s->done)
     return 0;
   if (s->fmt == FMT_UNKNOWN && detect (s, err) < 0)
     return -1;
   ssize_t n;
-  switch (s->fmt)
+  if (s->fmt == FMT_NONE)
     {
-    case FMT_NONE:
       n = fill (s, err);
+      if (out && n > (ssize_t)cap)
+        n = cap;
+      *buf = s->in + s->in_pos;
+      if (n > 0 && out)
+        *buf = memcpy (out, *buf, n);
       if (n > 0)
-        {
-          *buf = s->in + s->in_pos;
-          s->in_pos = s->in_len;
-          if (!s->defer_out_hash)
-            dk_sha256_update (s->u_hash, *buf, n);
-          s->u_size += n;
-        }
-      if (n == 0)
-        s->done = true;
-      return n;
-    case FMT_GZIP_ISAL:
-      n = next_isal (s, err);
-      break;
-    case FMT_GZIP_ZLIB:
-      n = next_zlib (s, err);
-      break;
-    default:
-      n = next_zstd (s, err);
-      break;
+        s->in_pos += n;
     }
-  if (n > 0)
+  else
     {
-      *buf = s->out;
-      if (!s->defer_out_hash)
-        dk_sha256_update (s->u_hash, s->out, n);
-      s->u_size += n;
+      *buf = out ? out : s->out_buf;
+      n = inflate_into (s, (unsigned char *)*buf, out ? cap : OUT_SIZE, err);
     }
-  if (n == 0)
-    s->done = true;
-  return n;
+  return account (s, *buf, n);
+}
+
+ssize_t
+dk_layerstream_next (struct dk_layerstream *s, const void **buf, dk_err_t *err)
+{
+  return next_block (s, NULL, 0, buf, err);
+}
+
+ssize_t
+dk_layerstream_read (struct dk_layerstream *s, void *buf, size_t cap, dk_err_t *err)
+{
+  const void *b;
+  return next_block (s, buf, cap, &b, err);
 }
 
 int

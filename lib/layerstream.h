@@ -13,8 +13,9 @@
 
 struct dk_layerstream;
 
-/* Reads from fd (not closed).  Gzip goes through ISA-L's isal_inflate unless
-   DK_INFLATE=zlib is set in the environment (kept for the benchmark). */
+/* Reads from fd (not closed); a regular file is mapped a window at a time
+   (DK_UNPACK_NO_MMAP=1 reads it instead, kept for the benchmark).  Gzip goes through ISA-L's
+   isal_inflate unless DK_INFLATE=zlib is set in the environment (kept for the benchmark). */
 struct dk_layerstream *dk_layerstream_new (int fd);
 void dk_layerstream_free (struct dk_layerstream *s);
 /* Reads give up (with an error) once fd becomes readable: how another
@@ -24,6 +25,9 @@ void dk_layerstream_set_cancel_fd (struct dk_layerstream *s, int fd);
    of the blob, -1 with *err on a read or decompression error.  *buf stays
    valid until the next call. */
 ssize_t dk_layerstream_next (struct dk_layerstream *s, const void **buf, dk_err_t *err);
+/* Like dk_layerstream_next, but the block (at most cap bytes) is written to
+   buf: no copy for the caller to make. */
+ssize_t dk_layerstream_read (struct dk_layerstream *s, void *buf, size_t cap, dk_err_t *err);
 /* Reads (and hashes) whatever is left, e.g. the zero blocks after the tar's
    end marker. */
 int dk_layerstream_drain (struct dk_layerstream *s, dk_err_t *err);

@@ -1,218 +1,15 @@
 #include "tarapply.h"
 #include "cleanup.h"
 #include "filepool.h"
+#include "tarapply_internal.h"
 
 #include <archive_entry.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
-
-#define WH_PREFIX ".wh."
-#define WH_META ".wh..wh."
-#define WH_OPAQUE ".wh..wh..opq"
-
-int
-dk_openat_in_root (int rootfd, const char *path, int flags, mode_t mode)
-{
-  struct open_how how = {
-    .flags = flags | O_CLOEXEC,
-    .mode = (flags & O_CREAT) ? mode : 0,
-    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-  };
-  if (*path == '\0')
-    path = ".";
-  int fd;
-  do
-    fd = syscall (SYS_openat2, rootfd, path, &how, sizeof how);
-  while (fd < 0 && errno == EAGAIN);
-  return fd;
-}
-
-int
-dk_idmap_parse (const char *s, struct dk_idmap **maps, size_t *n, dk_err_t *err)
-{
-  unsigned long c, h, sz;
-  char tail;
-  if (sscanf (s, "%lu:%lu:%lu%c", &c, &h, &sz, &tail) != 3 || sz == 0 || c > UINT32_MAX
-      || h > UINT32_MAX || sz > UINT32_MAX)
-    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid id map `%s` (want C:H:N)", s);
-  *maps = xrealloc (*maps, (*n + 1) * sizeof **maps);
-  (*maps)[*n] = (struct dk_idmap){ c, h, sz };
-  (*n)++;
-  return 0;
-}
-
-static int
-map_id (const struct dk_idmap *m, size_t n, int64_t id, uint32_t *out)
-{
-  if (n == 0)
-    {
-      *out = id;
-      return 0;
-    }
-  for (size_t i = 0; i < n; i++)
-    if (id >= m[i].container && id - m[i].container < m[i].size)
-      {
-        *out = m[i].host + (id - m[i].container);
-        return 0;
-      }
-  return -1;
-}
-
-char *
-dk_tar_clean_path (const char *name)
-{
-  size_t len = strlen (name);
-  char *out = xmalloc (len + 1);
-  size_t o = 0;
-  const char *p = name;
-  while (*p)
-    {
-      while (*p == '/')
-        p++;
-      const char *e = strchrnul (p, '/');
-      size_t l = e - p;
-      if (l == 0 || (l == 1 && p[0] == '.'))
-        ;
-      else if (l == 2 && p[0] == '.' && p[1] == '.')
-        {
-          if (o == 0)
-            {
-              free (out);
-              return NULL;
-            }
-          while (o > 0 && out[o - 1] != '/')
-            o--;
-          if (o > 0)
-            o--;
-        }
-      else
-        {
-          if (o > 0)
-            out[o++] = '/';
-          memcpy (out + o, p, l);
-          o += l;
-        }
-      p = e;
-    }
-  out[o] = '\0';
-  return out;
-}
-
-static int
-remove_children (int dfd, dk_err_t *err)
-{
-  int fd2 = dup (dfd);
-  if (fd2 < 0)
-    return dk_make_error (err, errno, "dup");
-  cleanup_closedir DIR *d = fdopendir (fd2);
-  if (d == NULL)
-    {
-      close (fd2);
-      return dk_make_error (err, errno, "opendir");
-    }
-  struct dirent *de;
-  while ((de = readdir (d)))
-    {
-      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
-        continue;
-      if (dk_remove_at (dfd, de->d_name, err) < 0)
-        return -1;
-    }
-  return 0;
-}
-
-int
-dk_remove_at (int dirfd, const char *name, dk_err_t *err)
-{
-  if (unlinkat (dirfd, name, 0) == 0 || errno == ENOENT)
-    return 0;
-  if (errno != EISDIR && errno != EPERM)
-    return dk_make_error (err, errno, "remove `%s`", name);
-  cleanup_close int fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return dk_make_error (err, errno, "open `%s`", name);
-  if (remove_children (fd, err) < 0)
-    return dk_error_wrap (err, "remove `%s`", name);
-  if (unlinkat (dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-    return dk_make_error (err, errno, "remove `%s`", name);
-  return 0;
-}
-
-/* A set of the paths this layer created (vfs opaque directories keep them). */
-struct pathset
-{
-  char **slot;
-  size_t cap, n;
-};
-
-static size_t
-hash_str (const char *s)
-{
-  size_t h = 1469598103934665603ULL;
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h;
-}
-
-static bool
-pathset_has (struct pathset *ps, const char *s)
-{
-  if (ps->cap == 0)
-    return false;
-  for (size_t i = hash_str (s) & (ps->cap - 1);; i = (i + 1) & (ps->cap - 1))
-    {
-      if (ps->slot[i] == NULL)
-        return false;
-      if (strcmp (ps->slot[i], s) == 0)
-        return true;
-    }
-}
-
-static void
-pathset_add (struct pathset *ps, const char *s)
-{
-  if ((ps->n + 1) * 2 > ps->cap)
-    {
-      size_t ncap = ps->cap ? ps->cap * 2 : 256;
-      char **ns = xzalloc (ncap * sizeof *ns);
-      for (size_t i = 0; i < ps->cap; i++)
-        if (ps->slot[i])
-          {
-            size_t j = hash_str (ps->slot[i]) & (ncap - 1);
-            while (ns[j])
-              j = (j + 1) & (ncap - 1);
-            ns[j] = ps->slot[i];
-          }
-      free (ps->slot);
-      ps->slot = ns;
-      ps->cap = ncap;
-    }
-  if (pathset_has (ps, s))
-    return;
-  size_t j = hash_str (s) & (ps->cap - 1);
-  while (ps->slot[j])
-    j = (j + 1) & (ps->cap - 1);
-  ps->slot[j] = xstrdup (s);
-  ps->n++;
-}
-
-static void
-pathset_free (struct pathset *ps)
-{
-  for (size_t i = 0; i < ps->cap; i++)
-    free (ps->slot[i]);
-  free (ps->slot);
-}
 
 struct dirtime
 {
@@ -224,7 +21,7 @@ struct applier
 {
   int rootfd;
   const struct dk_tarapply_opts *o;
-  struct pathset created;
+  struct dk_pathset created;
   struct dirtime *dirs;
   size_t n_dirs, cap_dirs;
   /* the directory of the previous entry, kept open: layers list a
@@ -236,7 +33,7 @@ struct applier
   /* every directory this layer has used (with its ancestors): a file of
      that name would replace a directory the workers may still fill, so it
      is not queued */
-  struct pathset usedirs;
+  struct dk_pathset usedirs;
 };
 
 static void
@@ -245,9 +42,9 @@ dirs_add (struct applier *ap, const char *path, size_t len)
   if (ap->pool == NULL)
     return;
   cleanup_free char *p = xstrndup (path, len);
-  for (char *slash; *p && !pathset_has (&ap->usedirs, p);)
+  for (char *slash; *p && !dk_pathset_has (&ap->usedirs, p);)
     {
-      pathset_add (&ap->usedirs, p);
+      dk_pathset_add (&ap->usedirs, p);
       if ((slash = strrchr (p, '/')) == NULL)
         break;
       *slash = '\0';
@@ -320,36 +117,6 @@ parent_fd (struct applier *ap, const char *rel, const char **base, dk_err_t *err
 }
 
 static int
-set_xattrs (struct archive_entry *e, int fd, int dirfd, const char *base, const char *rel,
-            dk_err_t *err)
-{
-  if (archive_entry_xattr_reset (e) == 0)
-    return 0;
-  const char *name;
-  const void *val;
-  size_t sz;
-  cleanup_free char *procpath = NULL;
-  while (archive_entry_xattr_next (e, &name, &val, &sz) == ARCHIVE_OK)
-    {
-      /* overlay's own attributes come only from our whiteout handling */
-      if (strncmp (name, "trusted.overlay.", 16) == 0)
-        continue;
-      int r;
-      if (fd >= 0)
-        r = fsetxattr (fd, name, val, sz, 0);
-      else
-        {
-          if (procpath == NULL)
-            procpath = xasprintf ("/proc/self/fd/%d/%s", dirfd, base);
-          r = lsetxattr (procpath, name, val, sz, 0);
-        }
-      if (r < 0 && errno != ENOTSUP && !(errno == EPERM && fd < 0))
-        return dk_make_error (err, errno, "set xattr %s on `%s`", name, rel);
-    }
-  return 0;
-}
-
-static int
 write_data (struct archive *a, int fd, int64_t size, const char *rel, dk_err_t *err)
 {
   const void *buf;
@@ -381,57 +148,6 @@ write_data (struct archive *a, int fd, int64_t size, const char *rel, dk_err_t *
                                archive_error_string (a));
   if (end < size && ftruncate (fd, size) < 0)
     return dk_make_error (err, errno, "truncate `%s`", rel);
-  return 0;
-}
-
-static int
-whiteout (struct applier *ap, int dfd, const char *dirrel, const char *base, dk_err_t *err)
-{
-  if (strcmp (base, WH_OPAQUE) == 0)
-    {
-      if (ap->o->whiteouts == DK_WHITEOUT_OVERLAY)
-        {
-          if (fsetxattr (dfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
-            return dk_make_error (err, errno, "set opaque xattr on `%s`", dirrel);
-          return 0;
-        }
-      int fd2 = dup (dfd);
-      if (fd2 < 0)
-        return dk_make_error (err, errno, "dup");
-      cleanup_closedir DIR *d = fdopendir (fd2);
-      if (d == NULL)
-        {
-          close (fd2);
-          return dk_make_error (err, errno, "opendir `%s`", dirrel);
-        }
-      struct dirent *de;
-      while ((de = readdir (d)))
-        {
-          if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
-            continue;
-          cleanup_free char *p
-              = *dirrel ? xasprintf ("%s/%s", dirrel, de->d_name) : xstrdup (de->d_name);
-          if (pathset_has (&ap->created, p))
-            continue;
-          if (dk_remove_at (dfd, de->d_name, err) < 0)
-            return -1;
-        }
-      return 0;
-    }
-  if (strncmp (base, WH_META, strlen (WH_META)) == 0)
-    return 0; /* aufs metadata (.wh..wh.plnk, .wh..wh.aufs): not content */
-  const char *victim = base + strlen (WH_PREFIX);
-  if (*victim == '\0' || strcmp (victim, ".") == 0 || strcmp (victim, "..") == 0)
-    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid whiteout `%s`", base);
-  if (dk_remove_at (dfd, victim, err) < 0)
-    return -1;
-  if (ap->o->whiteouts == DK_WHITEOUT_OVERLAY)
-    {
-      if (mknodat (dfd, victim, S_IFCHR | 0, makedev (0, 0)) < 0)
-        return dk_make_error (err, errno, "create whiteout for `%s`", victim);
-      if (fchownat (dfd, victim, 0, 0, AT_SYMLINK_NOFOLLOW) < 0)
-        return dk_make_error (err, errno, "chown whiteout `%s`", victim);
-    }
   return 0;
 }
 
@@ -517,20 +233,20 @@ apply_entry (struct applier *ap, struct archive *a, struct archive_entry *e, uin
   if (dfd < 0)
     return dk_error_wrap (err, "layer entry `%s`", name);
 
-  if (strncmp (base, WH_PREFIX, strlen (WH_PREFIX)) == 0)
+  if (strncmp (base, DK_WH_PREFIX, strlen (DK_WH_PREFIX)) == 0)
     {
       /* removals may reach files still queued, anywhere below */
       if (ap->pool && dk_filepool_wait (ap->pool, -1, err) < 0)
         return -1;
       cleanup_free char *dirrel = xstrndup (rel, base - rel ? base - rel - 1 : 0);
-      int r = whiteout (ap, dfd, dirrel, base, err);
+      int r = dk_tar_whiteout (dfd, dirrel, base, ap->o->whiteouts, &ap->created, err);
       cache_drop (ap);
       return r < 0 ? dk_error_wrap (err, "layer entry `%s`", name) : 0;
     }
 
   uint32_t uid, gid;
-  if (map_id (ap->o->uidmap, ap->o->n_uidmap, archive_entry_uid (e), &uid) < 0
-      || map_id (ap->o->gidmap, ap->o->n_gidmap, archive_entry_gid (e), &gid) < 0)
+  if (dk_idmap_map (ap->o->uidmap, ap->o->n_uidmap, archive_entry_uid (e), &uid) < 0
+      || dk_idmap_map (ap->o->gidmap, ap->o->n_gidmap, archive_entry_gid (e), &gid) < 0)
     return dk_make_error_code (
         err, DK_ECODE_INVALID, 0, "layer entry `%s`: owner %lld:%lld cannot be mapped to a host id",
         name, (long long)archive_entry_uid (e), (long long)archive_entry_gid (e));
@@ -540,13 +256,13 @@ apply_entry (struct applier *ap, struct archive *a, struct archive_entry *e, uin
   mode_t perm = archive_entry_perm (e) & 07777;
 
   if (ap->o->whiteouts == DK_WHITEOUT_DELETE)
-    pathset_add (&ap->created, rel);
+    dk_pathset_add (&ap->created, rel);
 
   if (ap->pool)
     {
       if (type == AE_IFREG && !hardlink && archive_entry_sparse_count (e) == 0
           && archive_entry_size (e) >= 0 && archive_entry_size (e) <= POOL_MAX_FILE
-          && !pathset_has (&ap->usedirs, rel))
+          && !dk_pathset_has (&ap->usedirs, rel))
         {
           if (dk_filepool_submit_entry (ap->pool, shard_of (ap, rel, base), a, e, dfd, rel, base,
                                         uid, gid, perm, err)
@@ -560,7 +276,7 @@ apply_entry (struct applier *ap, struct archive *a, struct archive_entry *e, uin
       /* whatever else happens in this directory comes after the files
          queued before it; a hard link's target may be in any directory, a
          directory replaced by a file may have files queued anywhere below */
-      bool any = hardlink || pathset_has (&ap->usedirs, rel);
+      bool any = hardlink || dk_pathset_has (&ap->usedirs, rel);
       if (dk_filepool_wait (ap->pool, any ? -1 : shard_of (ap, rel, base), err) < 0)
         return -1;
       if (type == AE_IFDIR)
@@ -611,26 +327,12 @@ apply_entry (struct applier *ap, struct archive *a, struct archive_entry *e, uin
         ap->o->on_file (ap->o->on_file_data, rel);
     }
 
-  /* owner first: chown clears setuid bits and security.capability, so the
-     mode and the xattrs come after it */
-  if ((fd >= 0 ? fchown (fd, uid, gid) : fchownat (dfd, base, uid, gid, AT_SYMLINK_NOFOLLOW)) < 0)
-    return dk_make_error (err, errno, "layer entry `%s`: chown", name);
-  if (fd >= 0)
-    {
-      if (fchmod (fd, perm) < 0)
-        return dk_make_error (err, errno, "layer entry `%s`: chmod", name);
-    }
-  else if (type != AE_IFLNK && fchmodat (dfd, base, perm, 0) < 0)
-    return dk_make_error (err, errno, "layer entry `%s`: chmod", name);
-  if (set_xattrs (e, fd, dfd, base, rel, err) < 0)
+  /* owner first (chown clears setuid bits and security.capability), then
+     mode and xattrs (lib/tarmeta.c), times last */
+  if (dk_tar_set_owner_mode (e, fd, dfd, base, rel, name, uid, gid, perm, err) < 0)
     return -1;
-
-  struct timespec ts[2] = {
-    { archive_entry_atime_is_set (e) ? archive_entry_atime (e) : archive_entry_mtime (e),
-      archive_entry_atime_is_set (e) ? archive_entry_atime_nsec (e)
-                                     : archive_entry_mtime_nsec (e) },
-    { archive_entry_mtime (e), archive_entry_mtime_nsec (e) },
-  };
+  struct timespec ts[2];
+  dk_tar_entry_times (e, ts);
   if (type == AE_IFDIR)
     {
       if (ap->n_dirs == ap->cap_dirs)
@@ -682,7 +384,7 @@ dk_tar_apply (struct archive *a, int rootfd, const struct dk_tarapply_opts *o, u
       free (ap.dirs[i].path);
     }
   free (ap.dirs);
-  pathset_free (&ap.created);
-  pathset_free (&ap.usedirs);
+  dk_pathset_free (&ap.created);
+  dk_pathset_free (&ap.usedirs);
   return ret;
 }

@@ -20,6 +20,9 @@ struct dk_idmap
 
 /* Parses "C:H:N" and appends it to *maps (realloc'd). */
 int dk_idmap_parse (const char *s, struct dk_idmap **maps, size_t *n, dk_err_t *err);
+/* The host id of container id through the n maps (none: id itself); -1
+   when no range holds it (lib/idmap.c). */
+int dk_idmap_map (const struct dk_idmap *m, size_t n, int64_t id, uint32_t *out);
 
 enum dk_whiteout_mode
 {
@@ -45,6 +48,8 @@ struct dk_tarapply_opts
    layer's size. */
 int dk_tar_apply (struct archive *a, int rootfd, const struct dk_tarapply_opts *o, uint64_t *size,
                   dk_err_t *err);
+
+/* Confinement helpers (lib/tarpath.c). */
 
 /* Removes name (recursively when a directory) inside dirfd without following
    symlinks or leaving dirfd. */

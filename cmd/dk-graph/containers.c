@@ -29,7 +29,7 @@ valid_id (const char *id)
   return id[0] != '.';
 }
 
-static int
+int
 container_meta (struct store *s, const char *id, jv *meta, char **dir, dk_err_t *err)
 {
   if (!valid_id (id))
@@ -386,6 +386,16 @@ lower_dirs (struct store *s, const char *top, int *n, dk_err_t *err)
 }
 
 int
+container_changes_vfs (struct store *s, const char *dir, const char *top, jv *changes,
+                       dk_err_t *err)
+{
+  cleanup_free char *rootfs = xasprintf ("%s/rootfs", dir);
+  cleanup_free char *ld = top && *top ? layer_dir (s, top) : NULL;
+  cleanup_free char *old = ld ? xasprintf ("%s/diff", ld) : NULL;
+  return changes_dirs (rootfs, old, changes, err);
+}
+
+int
 cmd_container_changes (struct store *s, int argc, char **argv, dk_err_t *err)
 {
   if (argc != 2)
@@ -406,16 +416,10 @@ cmd_container_changes (struct store *s, int argc, char **argv, dk_err_t *err)
       if (changes_overlay (upper, lowers, n, &changes, err) < 0)
         return -1;
     }
-  else
+  else if (container_changes_vfs (s, dir, top, &changes, err) < 0)
     {
-      cleanup_free char *rootfs = xasprintf ("%s/rootfs", dir);
-      cleanup_free char *ld = top && *top ? layer_dir (s, top) : NULL;
-      cleanup_free char *old = ld ? xasprintf ("%s/diff", ld) : NULL;
-      if (changes_dirs (rootfs, old, &changes, err) < 0)
-        {
-          jv_free (changes);
-          return -1;
-        }
+      jv_free (changes);
+      return -1;
     }
   dk_jsonl_write (stdout, jv_object_set (result_obj (), jv_string ("changes"), changes));
   return 0;

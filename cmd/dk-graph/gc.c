@@ -205,3 +205,41 @@ prune_orphan_layers (struct store *s, long min_age, jv *records, int64_t *reclai
     }
   return 0;
 }
+
+/* layer-release CHAINID...: a pull that failed drops the layers it
+   registered (moby releases them at once).  Each is removed unless an
+   image or a container holds it or it is another layer's parent; given
+   bottom-up, they are tried top first, so a chain of them goes whole. */
+int
+cmd_layer_release (struct store *s, int argc, char **argv, dk_err_t *err)
+{
+  if (argc < 2)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "usage: layer-release CHAINID...");
+  if (store_lock (s, err) < 0)
+    return -1;
+  cleanup_jv jv held = held_layers (s);
+  jv records = jv_array ();
+  int64_t reclaimed = 0;
+  for (int i = argc - 1; i >= 1; i--)
+    {
+      const char *chain = argv[i];
+      if (!layer_exists (s, chain) || jv_get_kind (dk_json_get (held, chain)) == JV_KIND_TRUE
+          || has_children (s, chain))
+        continue;
+      cleanup_jv jv lm = jv_invalid ();
+      int64_t sz = 0;
+      if (layer_meta (s, chain, &lm, NULL) == 0 && dk_json_int (lm, "size", &sz))
+        reclaimed += sz;
+      if (layer_delete (s, chain, err) < 0)
+        {
+          jv_free (records);
+          return -1;
+        }
+      records = jv_array_append (
+          records, jv_object_set (jv_object (), jv_string ("Deleted"), jv_string (chain)));
+    }
+  jv r = jv_object_set (result_obj (), jv_string ("deleted"), records);
+  dk_jsonl_write (stdout,
+                  jv_object_set (r, jv_string ("space_reclaimed"), dk_json_int64 (reclaimed)));
+  return 0;
+}

@@ -105,22 +105,39 @@ label_match (jv labels, const char *want)
   return v && (eq == NULL || strcmp (v, eq) == 0);
 }
 
+/* A reference ("name:tag" or "name@digest") matches a pattern of the
+   reference filter on its whole text or on its name. */
 static bool
-reference_match (jv tags, const char *pattern)
+ref_matches (const char *ref, jv patterns)
 {
+  cleanup_free char *name = xstrdup (ref);
+  char *at = strchr (name, '@'), *colon = strrchr (name, ':');
+  if (at)
+    *at = '\0';
+  else if (colon && !strchr (colon, '/'))
+    *colon = '\0';
   bool m = false;
-  jv_array_foreach (tags, i, t)
+  jv_array_foreach (patterns, i, p)
   {
-    const char *full = jv_string_value (t);
-    cleanup_free char *name = xstrdup (full);
-    char *colon = strrchr (name, ':');
-    if (colon && !strchr (colon, '/'))
-      *colon = '\0';
-    if (fnmatch (pattern, full, FNM_PATHNAME) == 0 || fnmatch (pattern, name, FNM_PATHNAME) == 0)
-      m = true;
-    jv_free (t);
+    const char *pat = jv_string_value (p);
+    m = m || fnmatch (pat, ref, FNM_PATHNAME) == 0 || fnmatch (pat, name, FNM_PATHNAME) == 0;
+    jv_free (p);
   }
   return m;
+}
+
+/* Docker lists a matching image with only its matching references */
+static jv
+refs_matching (jv refs, jv patterns)
+{
+  jv out = jv_array ();
+  jv_array_foreach (refs, i, r)
+  {
+    if (ref_matches (jv_string_value (r), patterns))
+      out = jv_array_append (out, jv_copy (r));
+    jv_free (r);
+  }
+  return out;
 }
 
 static int
@@ -218,20 +235,30 @@ cmd_ls (struct store *s, int argc, char **argv, dk_err_t *err)
       if (dk_json_len (tags) <= 0 && dk_json_len (digests) <= 0
           && jv_get_kind (dk_json_get (parents, id)) == JV_KIND_TRUE)
         keep = false;
+      jv patterns = jv_array ();
       jv_array_foreach (filters, i, f)
       {
         const char *fs = jv_string_value (f);
-        if (strncmp (fs, "dangling=", 9) == 0)
+        if (strncmp (fs, "reference=", 10) == 0)
+          patterns = jv_array_append (patterns, jv_string (fs + 10));
+        else if (strncmp (fs, "dangling=", 9) == 0)
           {
             bool want = strcmp (fs + 9, "true") == 0 || strcmp (fs + 9, "1") == 0;
             keep &= want == (jv_array_length (jv_copy (tags)) == 0);
           }
         else if (strncmp (fs, "label=", 6) == 0)
           keep &= label_match (labels, fs + 6);
-        else if (strncmp (fs, "reference=", 10) == 0)
-          keep &= reference_match (tags, fs + 10);
         jv_free (f);
       }
+      if (keep && jv_array_length (jv_copy (patterns)) > 0)
+        {
+          jv t = refs_matching (jv_copy (tags), patterns);
+          jv d = refs_matching (jv_copy (digests), patterns);
+          keep = jv_array_length (jv_copy (t)) + jv_array_length (jv_copy (d)) > 0;
+          sum = jv_object_set (sum, jv_string ("RepoTags"), t);
+          sum = jv_object_set (sum, jv_string ("RepoDigests"), d);
+        }
+      jv_free (patterns);
       if (!keep)
         {
           jv_free (sum);

@@ -12,7 +12,7 @@ static const char usage[]
       "                SUBCOMMAND ...\n"
       "  layer-register [--parent CHAINID [--parent-wait SECS]] [--diff-id D] [--digest D] "
       "[FILE|-]\n"
-      "  layer-exists CHAINID\n"
+      "  layer-exists CHAINID | layer-release CHAINID...\n"
       "  image-add --config FILE [--manifest FILE] [--tag NAME:TAG]... [--digest-ref NAME@DIGEST]\n"
       "  resolve REF|ID|SHORTID\n"
       "  tag SOURCE TARGET | untag REF\n"
@@ -25,6 +25,7 @@ static const char usage[]
       "  layer-diff CHAINID [-o FILE|-]\n"
       "  container-create ID --image IMAGE | container-mount ID | container-unmount ID\n"
       "  container-changes ID | container-diff ID [-o FILE|-] | container-rm ID\n"
+      "  container-size [--ignore-missing] ID...\n"
       "See docs/tools.md.\n";
 
 static const struct
@@ -34,6 +35,7 @@ static const struct
 } cmds[] = {
   { "layer-register", cmd_layer_register },
   { "layer-exists", cmd_layer_exists },
+  { "layer-release", cmd_layer_release },
   { "image-add", cmd_image_add },
   { "resolve", cmd_resolve },
   { "tag", cmd_tag },
@@ -54,6 +56,7 @@ static const struct
   { "container-changes", cmd_container_changes },
   { "container-diff", cmd_container_diff },
   { "container-rm", cmd_container_rm },
+  { "container-size", cmd_container_size },
 };
 
 int

@@ -96,6 +96,7 @@ int cmd_container_unmount (struct store *s, int argc, char **argv, dk_err_t *err
 int cmd_container_changes (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_container_diff (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_container_rm (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_container_size (struct store *s, int argc, char **argv, dk_err_t *err);
 
 jv result_obj (void);
 
@@ -104,8 +105,13 @@ jv image_summary (struct store *s, const char *id, jv config, jv meta, jv refs);
 int64_t image_size (struct store *s, jv chain);
 jv labels_of (jv config);
 char *container_using (struct store *s, const char *id); /* first user or NULL */
-jv refs_of (jv refs, const char *id);                    /* keys pointing at id */
-jv untag_key (jv refs, const char *key, jv *records);    /* appends {"Untagged"} */
+/* containers/ID: its meta.json and/or its directory; NOT_FOUND if absent */
+int container_meta (struct store *s, const char *id, jv *meta, char **dir, dk_err_t *err);
+/* vfs: a container's rootfs (in its dir) against its image's top layer */
+int container_changes_vfs (struct store *s, const char *dir, const char *top, jv *changes,
+                           dk_err_t *err);
+jv refs_of (jv refs, const char *id);                 /* keys pointing at id */
+jv untag_key (jv refs, const char *key, jv *records); /* appends {"Untagged"} */
 int delete_image_layers (struct store *s, const char *id, jv chain, jv *records, int64_t *reclaimed,
                          dk_err_t *err);
 int layer_delete (struct store *s, const char *chain, dk_err_t *err);
@@ -133,6 +139,7 @@ int image_set_parent (struct store *s, const char *id, const char *parent, dk_er
 int prune_parents (struct store *s, const char *parent, jv refs, jv *records, int64_t *reclaimed,
                    dk_err_t *err);
 int cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err);
+int cmd_layer_release (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_du (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_save (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_load (struct store *s, int argc, char **argv, dk_err_t *err);

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "cleanup.h"
@@ -149,6 +150,8 @@ bridge_ensure (struct ctx *c, const struct daemon_cfg *d, struct net *n, dk_err_
       /* bridged traffic through iptables, as Docker's br_netfilter setup */
       cleanup_error dk_err_t e = NULL;
       dk_sysctl_set ("net/bridge/bridge-nf-call-iptables", "1", &e);
+      if (n->v6 && d->ip6tables)
+        dk_sysctl_set ("net/bridge/bridge-nf-call-ip6tables", "1", &e);
     }
   if (!d->userland_proxy)
     {
@@ -159,14 +162,24 @@ bridge_ensure (struct ctx *c, const struct daemon_cfg *d, struct net *n, dk_err_
   return rules_network (d, n, true, err);
 }
 
+void
+random_bytes (void *buf, size_t n)
+{
+  for (size_t got = 0; got < n;)
+    {
+      ssize_t r = getrandom ((char *)buf + got, n - got, 0);
+      if (r < 0 && errno != EINTR)
+        abort ();
+      if (r > 0)
+        got += r;
+    }
+}
+
 char *
 random_id (void)
 {
   unsigned char b[32];
-  FILE *f = fopen ("/dev/urandom", "re");
-  if (f == NULL || fread (b, 1, sizeof b, f) != sizeof b)
-    abort ();
-  fclose (f);
+  random_bytes (b, sizeof b);
   char *s = xmalloc (65);
   for (int i = 0; i < 32; i++)
     sprintf (s + 2 * i, "%02x", b[i]);
@@ -283,9 +296,12 @@ forget_old (const struct daemon_cfg *d, const struct net *old, const struct net 
     return -1;
   if (!same6 && idx > 0 && dk_nl_addr_del (nl, idx, AF_INET6, &old->gateway6, old->plen6, err) < 0)
     return -1;
-  if (same4)
-    return 0;
   cleanup_error dk_err_t e = NULL;
+  if (same4)
+    {
+      rules_network6 (d, old, false, &e); /* the old v6 subnet's rules */
+      return 0;
+    }
   rules_network (d, old, false, &e);
   uint32_t a = htonl (old->gateway);
   if (idx > 0 && dk_nl_addr_del (nl, idx, AF_INET, &a, old->plen, err) < 0)
@@ -307,11 +323,13 @@ cmd_init (struct ctx *c, int argc, char **argv, dk_err_t *err)
                                         { "ip-forward", 1, 0, 'w' },
                                         { "ip-masq", 1, 0, 'q' },
                                         { "iptables", 1, 0, 't' },
+                                        { "ip6tables", 1, 0, 'T' },
                                         { "ipv6", 1, 0, '6' },
                                         { "userland-proxy", 1, 0, 'u' },
                                         { "default-gateway-v6", 1, 0, 'G' },
                                         { 0, 0, 0, 0 } };
-  struct daemon_cfg d = { .iptables = true, .ip_forward = true, .userland_proxy = true };
+  struct daemon_cfg d
+      = { .iptables = true, .ip6tables = true, .ip_forward = true, .userland_proxy = true };
   const char *bridge = "docker0", *bip = NULL, *fixed = NULL, *dgw = NULL;
   const char *fixed6 = NULL, *dgw6 = NULL;
   bool icc = true, masq = true;
@@ -361,6 +379,9 @@ cmd_init (struct ctx *c, int argc, char **argv, dk_err_t *err)
           break;
         case 't':
           r = bool_opt ("iptables", optarg, &d.iptables, err);
+          break;
+        case 'T':
+          r = bool_opt ("ip6tables", optarg, &d.ip6tables, err);
           break;
         case '6':
           r = bool_opt ("ipv6", optarg, &d.ipv6, err);

@@ -190,6 +190,49 @@ nft_direct (const struct daemon_cfg *d, const struct net *n, jv ports)
   return ok && nft_usable ();
 }
 
+/* The port rules straight over nf_tables, last in a connect: the xt
+   targets of new rules wait in the kernel for the destruction of rules
+   deleted before (an RCU grace period from the previous disconnect), and
+   the links' time is taken off that wait.  0: the rules are in and
+   recorded; 1: nothing was added (iptables-restore instead); -1: failed,
+   the rules may be in (the teardown removes them by text). */
+static int
+connect_nft (struct ctx *c, const char *id, const struct daemon_cfg *d, const struct net *n,
+             uint32_t ip, jv ports, jv *ep, jv *nets, dk_err_t *err)
+{
+  jv nft = jv_invalid ();
+  cleanup_error dk_err_t e = NULL;
+  int rc = nft_ports_add (d, n, ip, ports, &nft, &e);
+  if (rc == -1)
+    {
+      dk_warn ("%s; iptables-restore instead", e->msg);
+      return 1;
+    }
+  if (rc < 0)
+    {
+      *err = steal_ptr (&e);
+      return -1;
+    }
+  *nets = jv_object_set (
+      *nets, jv_string (n->name),
+      jv_object_set (jv_object_get (jv_copy (*nets), jv_string (n->name)), jv_string ("nft"), nft));
+  *ep = jv_object_set (*ep, jv_string ("networks"), jv_copy (*nets));
+  return ep_save (c, id, jv_copy (*ep), err);
+}
+
+/* Waits for both port rule jobs; the first failure is the error (r: the
+   connect's state so far). */
+static int
+rules_finish (int r, struct rules_job *rj, struct rules_job *rj6, dk_err_t *err)
+{
+  cleanup_error dk_err_t e = NULL;
+  if (rules_ports_finish (rj, r == 0 ? err : &e) < 0)
+    r = -1;
+  if (rules_ports_finish (rj6, r == 0 ? err : &e) < 0)
+    r = -1;
+  return r;
+}
+
 static int
 connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, struct net *n,
                 jv req_ports, dk_err_t *err)
@@ -211,8 +254,10 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
                                n->v6 ? "invalid IPv6 address: %s"
                                      : "network has no IPv6 subnet for the address %s",
                                o->ip6);
+  trace_step ("locked");
   if (ipam_alloc (c, n, want, o->id, &ip, err) < 0)
     return -1;
+  trace_step ("ipam");
   cleanup_free char *ip6s = NULL, *gw6s = NULL;
   if (n->v6)
     {
@@ -235,11 +280,14 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   cleanup_free int *fds = NULL;
   if (n->internal)
     ports = jv_array (); /* an internal network publishes nothing */
-  else if (ports_assign (c, o->id, req_ports, d->userland_proxy, &ports, &fds, err) < 0)
+  else if (ports_assign (c, o->id, req_ports, d->userland_proxy, d->userland_proxy && n->v6, &ports,
+                         &fds, err)
+           < 0)
     {
       release_addrs (c, n->name, ip, ip6s);
       return -1;
     }
+  trace_step ("ports bound");
   cleanup_free char *ips = fmt_ip4 (ip);
   cleanup_free char *gws = fmt_ip4 (n->gateway);
   cleanup_free char *veth = random_veth ();
@@ -266,38 +314,23 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   ep = jv_object_set (ep, jv_string ("networks"), jv_copy (nets));
   /* the record goes first: a crash from here on is undone by cleanup */
   int r = ep_save (c, o->id, jv_copy (ep), err);
-  /* nf_tables directly when possible, else iptables-restore, which runs
-     while the links are made (it needs no link) */
-  struct rules_job rj = { .text = NULL };
-  jv nft = jv_invalid ();
-  if (r == 0 && nft_direct (d, n, ports))
-    {
-      cleanup_error dk_err_t e = NULL;
-      int rc = nft_ports_add (d, n, ip, ports, &nft, &e);
-      if (rc == -2)
-        {
-          /* the rules may be in: fail, the teardown removes them by text */
-          *err = steal_ptr (&e);
-          r = -1;
-        }
-      else if (rc == 0)
-        {
-          nets = jv_object_set (nets, jv_string (n->name),
-                                jv_object_set (jv_object_get (jv_copy (nets), jv_string (n->name)),
-                                               jv_string ("nft"), nft));
-          ep = jv_object_set (ep, jv_string ("networks"), jv_copy (nets));
-          r = ep_save (c, o->id, jv_copy (ep), err);
-        }
-      else
-        dk_warn ("%s; iptables-restore instead", e->msg);
-    }
-  if (r == 0 && !jv_is_valid (nft))
+  trace_step ("record");
+  /* iptables-restore runs while the links are made (it needs no link);
+     nf_tables directly when possible, after them (connect_nft) */
+  struct rules_job rj = { .text = NULL }, rj6 = { .text = NULL };
+  bool direct = r == 0 && nft_direct (d, n, ports);
+  if (r == 0 && !direct)
     r = rules_ports_start (d, n, ip, ports, true, &rj, err);
+  /* the IPv6 ones by ip6tables-restore, beside the links either way */
+  bool tried6 = r == 0;
+  if (r == 0)
+    r = rules_ports6_start (d, n, ip6s, ports, true, &rj6, err);
   if (r == 0)
     {
       cleanup_free char *nsdir = xasprintf ("%s/netns", c->exec_root);
       if (access (netns, F_OK) < 0)
         r = dk_mkdir_p (nsdir, 0711, err) < 0 ? -1 : dk_netns_create (netns, err);
+      trace_step ("netns");
     }
   if (r == 0)
     {
@@ -312,20 +345,24 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
                             .plen6 = n->plen6 };
       link_gateways (n, &l);
       r = create_links (d, n, netns, &l, err);
+      trace_step ("links");
     }
   if (r == 0 && dk_json_len (ports) > 0 && d->userland_proxy)
     r = proxy_add (c, o->id, n->name, ip, ports, fds, err);
-  if (r == 0)
-    r = rules_ports_finish (&rj, err);
-  else
+  trace_step ("proxy");
+  bool rules_tried = !direct; /* iptables-restore started above */
+  if (r == 0 && direct)
     {
-      cleanup_error dk_err_t e = NULL;
-      rules_ports_finish (&rj, &e);
+      rules_tried = true;
+      if ((r = connect_nft (c, o->id, d, n, ip, ports, &ep, &nets, err)) == 1)
+        r = rules_ports_start (d, n, ip, ports, true, &rj, err);
     }
+  trace_step ("rules");
+  r = rules_finish (r, &rj, &rj6, err);
   /* tests of crash cleanup: die with everything half set up */
   if (r == 0 && getenv ("DK_NETSETUP_TEST_CRASH"))
     _exit (99);
-  for (int i = 0; fds && i < dk_json_len (ports); i++)
+  for (int i = 0; fds && i < 2 * dk_json_len (ports); i++)
     if (fds[i] >= 0)
       close (fds[i]);
   if (r == 0 && o->files_dir)
@@ -338,9 +375,18 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
     }
   if (r == 0)
     r = n->is_default ? files_write_hosts (c, ep, err) : files_refresh_network (c, n->name, err);
+  trace_step ("dns files");
   if (r < 0)
     {
       cleanup_error dk_err_t e = NULL;
+      /* failed before the rules: none to remove */
+      jv mine = jv_object_get (jv_copy (nets), jv_string (n->name));
+      if (!rules_tried)
+        mine = jv_object_set (mine, jv_string ("no_port_rules"), jv_true ());
+      if (!tried6)
+        mine = jv_object_set (mine, jv_string ("no_port_rules6"), jv_true ());
+      ep = jv_object_set (ep, jv_string ("networks"),
+                          jv_object_set (jv_copy (nets), jv_string (n->name), mine));
       endpoint_teardown (c, o->id, &ep, n->name, &e);
       if (first)
         {
@@ -421,8 +467,10 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
      unlists it (links.c) */
   struct veth_del vd = { .mon = NULL };
   const char *veth = dk_json_str (nv, "veth");
+  trace_step ("loaded");
   if (veth)
     veth_delete_start (veth, &vd, &e);
+  trace_step ("dellink started");
   struct rules_job rj = { .text = NULL };
   cleanup_jv jv nft = dk_json_get_kind (nv, "nft", JV_KIND_OBJECT);
   bool nft_done = false;
@@ -433,23 +481,37 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
       if (!nft_done)
         dk_debug ("nf_tables: %s; iptables-restore instead", e2->msg);
     }
-  if (dk_json_len (ports) > 0 && have_net && !nft_done)
+  bool no_rules = false; /* (in memory only) a connect undone before its rules */
+  dk_json_bool (nv, "no_port_rules", &no_rules);
+  if (dk_json_len (ports) > 0 && have_net && !nft_done && !no_rules)
     {
       cleanup_error dk_err_t e2 = NULL;
       rules_ports_start (&d, &n, ip, ports, false, &rj, &e2);
     }
+  struct rules_job rj6 = { .text = NULL };
+  const char *ip6 = dk_json_str (nv, "ip6");
+  bool no_rules6 = false;
+  dk_json_bool (nv, "no_port_rules6", &no_rules6);
+  if (ip6 && dk_json_len (ports) > 0 && have_net && !no_rules6)
+    {
+      cleanup_error dk_err_t e2 = NULL;
+      rules_ports6_start (&d, &n, ip6, ports, false, &rj6, &e2);
+    }
+  trace_step ("rules removed");
   if (dk_json_len (ports) > 0)
     proxy_remove (c, id, netname, &e);
+  trace_step ("proxy");
   veth_delete_finish (&vd, &e);
+  trace_step ("veth gone");
   {
     cleanup_error dk_err_t e2 = NULL;
-    rules_ports_finish (&rj, &e2);
+    rules_finish (0, &rj, &rj6, &e2);
   }
   if (ip)
     ipam_release (c, netname, ip, &e);
-  const char *ip6 = dk_json_str (nv, "ip6");
   if (ip6)
     ipam_release_key (c, netname, ip6, &e);
+  trace_step ("ipam");
   nets = jv_object_delete (nets, jv_string (netname));
   *ep = jv_object_set (*ep, jv_string ("networks"), jv_copy (nets));
   int r = 0;
@@ -520,8 +582,10 @@ cmd_disconnect (struct ctx *c, int argc, char **argv, dk_err_t *err)
           jv_free (nv);
         }
       cleanup_free char *netns = xasprintf ("%s/netns/%s", c->exec_root, id);
+      trace_step ("record");
       if (r == 0)
         r = dk_netns_remove (netns, err);
+      trace_step ("netns");
       if (r == 0)
         r = ep_remove (c, id, err);
     }

@@ -125,10 +125,7 @@ ula64 (struct in6_addr *a)
 {
   memset (a, 0, sizeof *a);
   a->s6_addr[0] = 0xfd;
-  FILE *f = fopen ("/dev/urandom", "re");
-  if (f == NULL || fread (a->s6_addr + 1, 1, 5, f) != 5)
-    abort ();
-  fclose (f);
+  random_bytes (a->s6_addr + 1, 5);
 }
 
 int

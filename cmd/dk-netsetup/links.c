@@ -19,10 +19,7 @@ char *
 random_veth (void)
 {
   unsigned char b[4];
-  FILE *f = fopen ("/dev/urandom", "re");
-  if (f == NULL || fread (b, 1, sizeof b, f) != sizeof b)
-    abort ();
-  fclose (f);
+  random_bytes (b, sizeof b);
   return xasprintf ("veth%02x%02x%02x%x", b[0], b[1], b[2], b[3] & 15);
 }
 
@@ -115,14 +112,18 @@ link_gateways (const struct net *n, struct link_cfg *l)
     parse_ip6 (jv_string_value (dgw6), &l->gw6);
 }
 
+/* In a lingerer: the errno of the deletion (0: done) on out. */
 static int
-dellink (void *data)
+dellink (void *data, int out)
 {
   cleanup_error dk_err_t e = NULL;
   cleanup_nl struct dk_nl *nl = NULL;
+  int r = 0;
   if (dk_nl_open (&nl, &e) < 0 || dk_nl_link_del (nl, data, &e) < 0)
-    return e->status ? e->status : EIO;
-  return 0;
+    r = e->status ? e->status : EIO;
+  if (write (out, &r, sizeof r) < 0)
+    return errno;
+  return r;
 }
 
 struct gone

@@ -32,6 +32,7 @@ static const struct
 int
 main (int argc, char **argv)
 {
+  trace_step ("main");
   dk_log_init (argv[0], DK_LOG_INFO);
   struct ctx c = { .lock_fd = -1 };
   int i = 1;
@@ -55,7 +56,7 @@ main (int argc, char **argv)
       {
         cleanup_error dk_err_t err = NULL;
         if (state_init (&c, &err) == 0 && cmds[k].fn (&c, argc - i, argv + i, &err) == 0)
-          return 0;
+          return trace_step ("done"), 0;
         dk_error_print ("dk-netsetup", err);
         dk_error_emit (stdout, err);
         return strcmp (err->code, DK_ECODE_INVALID) == 0 && strstr (err->msg, "option") ? 2 : 1;

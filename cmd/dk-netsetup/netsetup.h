@@ -24,7 +24,7 @@ struct ctx
 /* Daemon-wide settings written by init. */
 struct daemon_cfg
 {
-  bool iptables, ip_forward, userland_proxy, ipv6;
+  bool iptables, ip6tables, ip_forward, userland_proxy, ipv6;
   uint32_t default_bind_ip; /* --ip, host order; 0 = 0.0.0.0 */
   char *default_bridge;     /* NULL when --bridge none */
 };
@@ -107,11 +107,15 @@ int cmd_network_ls (struct ctx *c, int argc, char **argv, dk_err_t *err);
 int cmd_network_inspect (struct ctx *c, int argc, char **argv, dk_err_t *err);
 
 int subnet_pick (struct ctx *c, struct dk_nl *nl, uint32_t *subnet, int *plen, dk_err_t *err);
+/* n random bytes (getrandom; aborts when the kernel has none to give). */
+void random_bytes (void *buf, size_t n);
 char *random_id (void);
 char *now_rfc3339 (void);
 
 /* rules.c: iptables */
+/* With n->v6 the IPv6 rules too, by ip6tables; rules_network6: only those. */
 int rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err_t *err);
+int rules_network6 (const struct daemon_cfg *d, const struct net *n, bool add, dk_err_t *err);
 /* ports: array of {"proto","host_ip","host_port","container_port"} (borrowed). */
 int rules_ports (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, bool add,
                  dk_err_t *err);
@@ -127,14 +131,18 @@ struct cmd_job
 };
 struct rules_job
 {
-  char *text; /* NULL: nothing started */
-  bool add;
+  char *text;   /* NULL: nothing started */
+  bool add, v6; /* v6: ip6tables-restore */
   struct cmd_job cmd;
   struct dk_nl *mon; /* nf_tables events, NULL when unavailable */
   int commits;       /* commits of cmd.pid still to be seen on mon */
 };
 int rules_ports_start (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports,
                        bool add, struct rules_job *job, dk_err_t *err);
+/* The same for the container's IPv6 address ip6 (text; NULL: nothing),
+   for the ports published on every address. */
+int rules_ports6_start (const struct daemon_cfg *d, const struct net *n, const char *ip6, jv ports,
+                        bool add, struct rules_job *job, dk_err_t *err);
 int rules_ports_finish (struct rules_job *job, dk_err_t *err);
 /* Runs argv (argv[0] looked up on PATH); stdin_text may be NULL.  quiet:
    no error set, -status returned. */
@@ -159,12 +167,14 @@ int nft_ports_del (jv rec, dk_err_t *err);
 /* Parses -p specs and -P exposes into requested mappings. */
 int ports_parse (jv specs, jv exposes, bool publish_all, uint32_t default_ip, jv *out,
                  dk_err_t *err);
-/* Assigns host ports (under the lock), binding them when bind_fds is not
-   NULL; fds[i] matches element i of the result. */
-int ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, jv *out, int **fds,
-                  dk_err_t *err);
+/* Assigns host ports (under the lock), binding them when bind; fds[i]
+   matches element i of the result, fds[n + i] its socket on [::] (bind6,
+   ports on every address) or -1 (n: the result's length). */
+int ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool bind6, jv *out,
+                  int **fds, dk_err_t *err);
 
 /* proxy.c */
+/* fds as ports_assign's (2n, -1 where none). */
 int proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, jv ports,
                const int *fds, dk_err_t *err);
 int proxy_remove (struct ctx *c, const char *id, const char *net, dk_err_t *err);
@@ -179,12 +189,17 @@ int files_write_hosts (struct ctx *c, jv ep, dk_err_t *err);
 /* Rewrites the hosts files of every member of network net. */
 int files_refresh_network (struct ctx *c, const char *net, dk_err_t *err);
 
-/* linger.c: a child that outlives us (see there).  It runs fn (may be NULL)
-   and, when res_fd is not NULL, writes fn's result (an errno, 0 for
-   success) to the pipe *res_fd; it keeps fd keep (-1: none) open until this
-   process has exited. */
-int linger_fork (int keep, int (*fn) (void *data), void *data, int *res_fd, dk_err_t *err);
-/* Reads the result from res_fd (blocks); EIO when the child died first. */
+/* linger.c: a child that outlives us (see there).  It runs fn (may be
+   NULL), which may write its result on out (a pipe whose read end is
+   *res_fd, when res_fd is not NULL; out is -1 otherwise); it keeps fd
+   keep (-1: none) open until this process has exited. */
+int linger_fork (int keep, int (*fn) (void *data, int out), void *data, int *res_fd, dk_err_t *err);
+/* Keeps fd open until this process has exited, in the last lingerer when
+   there is one (no fork), else in a new one.  The caller still closes its
+   own copy. */
+int linger_keep (int fd, dk_err_t *err);
+/* Reads an int result (an errno, 0 for success) from res_fd (blocks); EIO
+   when the child died first. */
 int linger_result (int res_fd, int *result);
 
 /* links.c */
@@ -216,6 +231,10 @@ struct veth_del
 };
 int veth_delete_start (const char *veth, struct veth_del *vd, dk_err_t *err);
 int veth_delete_finish (struct veth_del *vd, dk_err_t *err);
+
+/* trace.c: with DK_NETSETUP_TRACE set, prints the time since the first
+   call and what on stderr (the first call, in main, starts the clock). */
+void trace_step (const char *what);
 
 /* endpoint.c */
 int cmd_connect (struct ctx *c, int argc, char **argv, dk_err_t *err);

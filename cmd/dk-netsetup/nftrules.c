@@ -379,7 +379,7 @@ static void
 sock_close (struct mnl_socket *s)
 {
   cleanup_error dk_err_t e = NULL;
-  linger_fork (mnl_socket_get_fd (s), NULL, NULL, NULL, &e);
+  linger_keep (mnl_socket_get_fd (s), &e);
   mnl_socket_close (s);
 }
 
@@ -446,7 +446,13 @@ nft_ports_add (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv 
   batch_end (&b);
   struct reply r = { .rules = jv_array (), .table_handle = -1 };
   int rc = talk (s, &b, count * 3, &r, err);
-  sock_close (s);
+  /* committed: its xt targets waited for the deferred destruction, so
+     nothing is left for the close to wait for (but a deletion by another
+     process since then): no lingerer needed */
+  if (rc == 0)
+    mnl_socket_close (s);
+  else
+    sock_close (s);
   if (rc == 0 && jv_array_length (jv_copy (r.rules)) != count * 3)
     {
       dk_make_error (err, 0, "nf_tables: %d rule handles echoed, %d expected",

@@ -224,14 +224,16 @@ collect_used (struct ctx *c, struct used_set *u)
     }
 }
 
-/* A listening socket for the userland proxy; -errno when taken. */
+/* A listening socket for the userland proxy; -errno when taken.  v6: on
+   [::] (IPv6 only, the IPv4 side has its own socket). */
 static int
-bind_port (const char *proto, uint32_t ip, long port)
+bind_port (const char *proto, uint32_t ip, long port, bool v6)
 {
   int tcp = !strcmp (proto, "tcp");
   if (!tcp && strcmp (proto, "udp"))
     return -EPROTONOSUPPORT;
-  int fd = socket (AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int fd = socket (v6 ? AF_INET6 : AF_INET,
+                   (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     return -errno;
   int one = 1;
@@ -239,7 +241,12 @@ bind_port (const char *proto, uint32_t ip, long port)
     setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct sockaddr_in sa
       = { .sin_family = AF_INET, .sin_port = htons (port), .sin_addr.s_addr = htonl (ip) };
-  if (bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0 || (tcp && listen (fd, 128) < 0))
+  struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons (port) };
+  if (v6)
+    setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  int b = v6 ? bind (fd, (struct sockaddr *)&sa6, sizeof sa6)
+             : bind (fd, (struct sockaddr *)&sa, sizeof sa);
+  if (b < 0 || (tcp && listen (fd, 128) < 0))
     {
       int e = errno;
       close (fd);
@@ -249,8 +256,8 @@ bind_port (const char *proto, uint32_t ip, long port)
 }
 
 int
-ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, jv *out, int **fdsp,
-              dk_err_t *err)
+ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool bind6, jv *out,
+              int **fdsp, dk_err_t *err)
 {
   struct used_set u = { NULL, 0 };
   collect_used (c, &u);
@@ -260,8 +267,8 @@ ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, jv *out, in
   if (dk_sysctl_get ("net/ipv4/ip_local_port_range", buf, sizeof buf, &e) == 0)
     sscanf (buf, "%ld %ld", &elo, &ehi);
   int n = dk_json_len (req);
-  int *fds = xmalloc ((n > 0 ? n : 1) * sizeof *fds);
-  for (int i = 0; i < n; i++)
+  int *fds = xmalloc ((n > 0 ? 2 * n : 1) * sizeof *fds);
+  for (int i = 0; i < 2 * n; i++)
     fds[i] = -1;
   jv res = jv_array ();
   int r = 0;
@@ -290,13 +297,23 @@ ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, jv *out, in
             }
           if (bind && (!strcmp (proto, "tcp") || !strcmp (proto, "udp")))
             {
-              int fd = bind_port (proto, ip, p);
+              int fd = bind_port (proto, ip, p, false);
               if (fd < 0)
                 {
                   last_errno = -fd;
                   continue;
                 }
+              /* and on [::] for a network with IPv6, as Docker */
+              int fd6 = bind6 && ip == 0 ? bind_port (proto, 0, p, true) : 0;
+              if (fd6 < 0)
+                {
+                  close (fd);
+                  last_errno = -fd6;
+                  continue;
+                }
+              fd6 = bind6 && ip == 0 ? fd6 : -1;
               fds[i] = fd;
+              fds[n + i] = fd6;
             }
           got = p;
         }
@@ -325,7 +342,7 @@ ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, jv *out, in
   (void)self_id;
   if (r < 0)
     {
-      for (int i = 0; i < n; i++)
+      for (int i = 0; i < 2 * n; i++)
         if (fds[i] >= 0)
           close (fds[i]);
       free (fds);

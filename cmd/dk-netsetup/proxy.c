@@ -146,11 +146,11 @@ proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, jv ports
   cleanup_free char *key = xasprintf ("%s/%s", id, net);
   cleanup_free char *ips = fmt_ip4 (ip);
   int n = dk_json_len (ports);
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < 2 * n; i++)
     {
       if (fds[i] < 0)
         continue;
-      cleanup_jv jv p = dk_json_at (ports, i);
+      cleanup_jv jv p = dk_json_at (ports, i % n);
       int64_t cp = 0;
       dk_json_int (p, "container_port", &cp);
       jv msg
@@ -217,8 +217,9 @@ struct obj
   char *buf; /* data read from this side, to write to peer */
   size_t len, off;
   bool eof, connecting, shut;
-  struct obj *listener; /* K_FLOW */
-  struct sockaddr_in client;
+  struct obj *listener;       /* K_FLOW */
+  struct sockaddr_in6 client; /* or a sockaddr_in (client_len) */
+  socklen_t client_len;
   time_t last;
 };
 
@@ -396,15 +397,15 @@ static void
 on_udp (struct obj *l)
 {
   char buf[65536];
-  struct sockaddr_in from;
+  struct sockaddr_in6 from = { 0 }; /* a sockaddr_in on an IPv4 listener */
   socklen_t fl = sizeof from;
   ssize_t n = recvfrom (l->fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
-  if (n < 0)
+  if (n < 0 || fl > sizeof from)
     return;
   struct obj *f = NULL;
   for (struct obj *o = objs; o && !f; o = o->next)
-    if (o->kind == K_FLOW && o->fd >= 0 && o->listener == l
-        && o->client.sin_addr.s_addr == from.sin_addr.s_addr && o->client.sin_port == from.sin_port)
+    if (o->kind == K_FLOW && o->fd >= 0 && o->listener == l && o->client_len == fl
+        && !memcmp (&o->client, &from, fl))
       f = o;
   if (f == NULL)
     {
@@ -419,6 +420,7 @@ on_udp (struct obj *l)
       f = obj_new (K_FLOW, fd, l->key);
       f->listener = l;
       f->client = from;
+      f->client_len = fl;
     }
   f->last = time (NULL);
   send (f->fd, buf, n, 0);
@@ -434,7 +436,7 @@ on_flow (struct obj *f)
   if (n < 0 || f->listener == NULL)
     return obj_close (f);
   f->last = time (NULL);
-  sendto (f->listener->fd, buf, n, 0, (struct sockaddr *)&f->client, sizeof f->client);
+  sendto (f->listener->fd, buf, n, 0, (struct sockaddr *)&f->client, f->client_len);
 }
 
 /* One control request with its fds; answers one line. */

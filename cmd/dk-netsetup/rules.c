@@ -115,15 +115,16 @@ run_cmd (char *const argv[], const char *stdin_text, bool quiet, dk_err_t *err)
   return cmd_finish (&job, quiet, err);
 }
 
-/* iptables -t TABLE ARGS... where args is a space-separated rule. */
+/* iptables -t TABLE ARGS... where args is a space-separated rule (ip6tables
+   when v6). */
 static int
-ipt (const char *table, const char *op, const char *chain, const char *rule, bool quiet,
+ipt (bool v6, const char *table, const char *op, const char *chain, const char *rule, bool quiet,
      dk_err_t *err)
 {
   cleanup_free char *copy = xstrdup (rule ? rule : "");
   char *argv[64];
   int n = 0;
-  argv[n++] = (char *)"iptables";
+  argv[n++] = (char *)(v6 ? "ip6tables" : "iptables");
   argv[n++] = (char *)"-w";
   argv[n++] = (char *)"-t";
   argv[n++] = (char *)table;
@@ -137,21 +138,21 @@ ipt (const char *table, const char *op, const char *chain, const char *rule, boo
 }
 
 static int
-chain_ensure (const char *table, const char *chain, dk_err_t *err)
+chain_ensure (bool v6, const char *table, const char *chain, dk_err_t *err)
 {
   cleanup_error dk_err_t e = NULL;
-  if (ipt (table, "-L", chain, "-n", true, &e) == 0)
+  if (ipt (v6, table, "-L", chain, "-n", true, &e) == 0)
     return 0;
-  return ipt (table, "-N", chain, NULL, false, err);
+  return ipt (v6, table, "-N", chain, NULL, false, err);
 }
 
 /* Appends (or inserts at the top) unless present; deletes when !add. */
-static int rule (bool add, bool insert, const char *table, const char *chain, dk_err_t *err,
-                 const char *fmt, ...) __attribute__ ((format (printf, 6, 7)));
+static int rule (bool v6, bool add, bool insert, const char *table, const char *chain,
+                 dk_err_t *err, const char *fmt, ...) __attribute__ ((format (printf, 7, 8)));
 
 static int
-rule (bool add, bool insert, const char *table, const char *chain, dk_err_t *err, const char *fmt,
-      ...)
+rule (bool v6, bool add, bool insert, const char *table, const char *chain, dk_err_t *err,
+      const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
@@ -160,12 +161,84 @@ rule (bool add, bool insert, const char *table, const char *chain, dk_err_t *err
     abort ();
   va_end (ap);
   cleanup_error dk_err_t e = NULL;
-  bool present = ipt (table, "-C", chain, r, true, &e) == 0;
+  bool present = ipt (v6, table, "-C", chain, r, true, &e) == 0;
   if (add && !present)
-    return ipt (table, insert ? "-I" : "-A", chain, r, false, err);
+    return ipt (v6, table, insert ? "-I" : "-A", chain, r, false, err);
   if (!add && present)
-    return ipt (table, "-D", chain, r, false, err);
+    return ipt (v6, table, "-D", chain, r, false, err);
   return 0;
+}
+
+/* The rules of network n in one family: sub is its subnet ("a/len"), lo
+   the loopback range. */
+static int
+network_rules (bool v6, const struct daemon_cfg *d, const struct net *n, const char *sub,
+               const char *lo, bool add, dk_err_t *err)
+{
+  const char *br = n->bridge;
+  if (add)
+    {
+      cleanup_free char *notlo = xasprintf ("! -d %s ", lo);
+      if (chain_ensure (v6, "nat", "DOCKER", err) < 0
+          || chain_ensure (v6, "filter", "DOCKER", err) < 0
+          || chain_ensure (v6, "filter", "DOCKER-USER", err) < 0
+          || chain_ensure (v6, "filter", "DOCKER-ISOLATION-STAGE-1", err) < 0
+          || chain_ensure (v6, "filter", "DOCKER-ISOLATION-STAGE-2", err) < 0)
+        return -1;
+      if (rule (v6, true, false, "nat", "PREROUTING", err, "-m addrtype --dst-type LOCAL -j DOCKER")
+              < 0
+          || rule (v6, true, false, "nat", "OUTPUT", err,
+                   "%s-m addrtype --dst-type LOCAL -j DOCKER", d->userland_proxy ? notlo : "")
+                 < 0
+          /* the variant of the other --userland-proxy setting goes */
+          || rule (v6, false, false, "nat", "OUTPUT", err,
+                   "%s-m addrtype --dst-type LOCAL -j DOCKER", d->userland_proxy ? "" : notlo)
+                 < 0
+          || rule (v6, true, true, "filter", "FORWARD", err, "-j DOCKER-ISOLATION-STAGE-1") < 0
+          || rule (v6, true, true, "filter", "FORWARD", err, "-j DOCKER-USER") < 0)
+        return -1;
+    }
+  int r = 0;
+  if (n->internal)
+    {
+      r |= rule (v6, add, false, "filter", "DOCKER-ISOLATION-STAGE-1", err, "! -s %s -o %s -j DROP",
+                 sub, br);
+      r |= rule (v6, add, false, "filter", "DOCKER-ISOLATION-STAGE-1", err, "! -d %s -i %s -j DROP",
+                 sub, br);
+    }
+  else
+    {
+      /* evaluated either way, so that a changed setting drops a stale rule */
+      r |= rule (v6, add && n->masq, false, "nat", "POSTROUTING", err,
+                 "-s %s ! -o %s -j MASQUERADE", sub, br);
+      r |= rule (v6, add && !d->userland_proxy, false, "nat", "POSTROUTING", err,
+                 "-o %s -m addrtype --src-type LOCAL -j MASQUERADE", br);
+      /* with hairpin NAT (no proxy) traffic from the bridge must reach DNAT */
+      r |= rule (v6, add && d->userland_proxy, true, "nat", "DOCKER", err, "-i %s -j RETURN", br);
+      r |= rule (v6, add, false, "filter", "FORWARD", err,
+                 "-o %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", br);
+      r |= rule (v6, add, false, "filter", "FORWARD", err, "-o %s -j DOCKER", br);
+      r |= rule (v6, add, false, "filter", "FORWARD", err, "-i %s ! -o %s -j ACCEPT", br, br);
+      r |= rule (v6, add, true, "filter", "DOCKER-ISOLATION-STAGE-1", err,
+                 "-i %s ! -o %s -j DOCKER-ISOLATION-STAGE-2", br, br);
+      r |= rule (v6, add, true, "filter", "DOCKER-ISOLATION-STAGE-2", err, "-o %s -j DROP", br);
+    }
+  /* icc: both variants are removed on teardown, whichever was set */
+  r |= rule (v6, add && n->icc, false, "filter", "FORWARD", err, "-i %s -o %s -j ACCEPT", br, br);
+  r |= rule (v6, add && !n->icc, false, "filter", "FORWARD", err, "-i %s -o %s -j DROP", br, br);
+  return r ? -1 : 0;
+}
+
+int
+rules_network6 (const struct daemon_cfg *d, const struct net *n, bool add, dk_err_t *err)
+{
+  if (!d->iptables || !n->v6)
+    return 0;
+  struct in6_addr a = n->subnet6;
+  mask6 (&a, n->plen6);
+  cleanup_free char *s = fmt_ip6 (&a);
+  cleanup_free char *sub = xasprintf ("%s/%d", s, n->plen6);
+  return network_rules (true, d, n, sub, "::1/128", add, err);
 }
 
 int
@@ -173,71 +246,31 @@ rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err
 {
   if (!d->iptables)
     return 0;
-  const char *br = n->bridge;
-  cleanup_free char *sub = fmt_ip4 (n->subnet & mask4 (n->plen));
-  int plen = n->plen;
-  if (add)
+  cleanup_free char *s = fmt_ip4 (n->subnet & mask4 (n->plen));
+  cleanup_free char *sub = xasprintf ("%s/%d", s, n->plen);
+  int r = network_rules (false, d, n, sub, "127.0.0.0/8", add, err);
+  if (n->v6 && (r == 0 || !add))
     {
-      if (chain_ensure ("nat", "DOCKER", err) < 0 || chain_ensure ("filter", "DOCKER", err) < 0
-          || chain_ensure ("filter", "DOCKER-USER", err) < 0
-          || chain_ensure ("filter", "DOCKER-ISOLATION-STAGE-1", err) < 0
-          || chain_ensure ("filter", "DOCKER-ISOLATION-STAGE-2", err) < 0)
-        return -1;
-      if (rule (true, false, "nat", "PREROUTING", err, "-m addrtype --dst-type LOCAL -j DOCKER") < 0
-          || rule (true, false, "nat", "OUTPUT", err, "%s-m addrtype --dst-type LOCAL -j DOCKER",
-                   d->userland_proxy ? "! -d 127.0.0.0/8 " : "")
-                 < 0
-          /* the variant of the other --userland-proxy setting goes */
-          || rule (false, false, "nat", "OUTPUT", err, "%s-m addrtype --dst-type LOCAL -j DOCKER",
-                   d->userland_proxy ? "" : "! -d 127.0.0.0/8 ")
-                 < 0
-          || rule (true, true, "filter", "FORWARD", err, "-j DOCKER-ISOLATION-STAGE-1") < 0
-          || rule (true, true, "filter", "FORWARD", err, "-j DOCKER-USER") < 0)
-        return -1;
+      /* a removal goes on after a failure, as the IPv4 one does; with
+         --ip6tables false the rules of an earlier init go (quietly: there
+         may be no ip6tables at all) */
+      bool add6 = add && d->ip6tables;
+      cleanup_error dk_err_t e = NULL;
+      if (rules_network6 (d, n, add6, add6 && r == 0 ? err : &e) < 0 && add6 == add)
+        r = -1;
     }
-  int r = 0;
-  if (n->internal)
-    {
-      r |= rule (add, false, "filter", "DOCKER-ISOLATION-STAGE-1", err, "! -s %s/%d -o %s -j DROP",
-                 sub, plen, br);
-      r |= rule (add, false, "filter", "DOCKER-ISOLATION-STAGE-1", err, "! -d %s/%d -i %s -j DROP",
-                 sub, plen, br);
-    }
-  else
-    {
-      /* evaluated either way, so that a changed setting drops a stale rule */
-      r |= rule (add && n->masq, false, "nat", "POSTROUTING", err, "-s %s/%d ! -o %s -j MASQUERADE",
-                 sub, plen, br);
-      r |= rule (add && !d->userland_proxy, false, "nat", "POSTROUTING", err,
-                 "-o %s -m addrtype --src-type LOCAL -j MASQUERADE", br);
-      /* with hairpin NAT (no proxy) traffic from the bridge must reach DNAT */
-      r |= rule (add && d->userland_proxy, true, "nat", "DOCKER", err, "-i %s -j RETURN", br);
-      r |= rule (add, false, "filter", "FORWARD", err,
-                 "-o %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", br);
-      r |= rule (add, false, "filter", "FORWARD", err, "-o %s -j DOCKER", br);
-      r |= rule (add, false, "filter", "FORWARD", err, "-i %s ! -o %s -j ACCEPT", br, br);
-      r |= rule (add, true, "filter", "DOCKER-ISOLATION-STAGE-1", err,
-                 "-i %s ! -o %s -j DOCKER-ISOLATION-STAGE-2", br, br);
-      r |= rule (add, true, "filter", "DOCKER-ISOLATION-STAGE-2", err, "-o %s -j DROP", br);
-    }
-  /* icc: both variants are removed on teardown, whichever was set */
-  r |= rule (add && n->icc, false, "filter", "FORWARD", err, "-i %s -o %s -j ACCEPT", br, br);
-  r |= rule (add && !n->icc, false, "filter", "FORWARD", err, "-i %s -o %s -j DROP", br, br);
-  return r ? -1 : 0;
+  return r;
 }
 
-int
-rules_ports_start (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, bool add,
-                   struct rules_job *job, dk_err_t *err)
+/* The port rules of a container at addr ("a.b.c.d" or "a:b::c") in
+   iptables-restore's text; NULL when no port has a rule in this family
+   (IPv6: those published on every address). */
+static char *
+ports_text (bool v6, const struct daemon_cfg *d, const struct net *n, const char *addr, jv ports,
+            bool add)
 {
-  job->text = NULL;
-  job->add = add;
-  job->cmd.pid = -1;
-  job->mon = NULL;
-  job->commits = 0;
-  if (!d->iptables || n->internal || dk_json_len (ports) <= 0)
-    return 0;
-  cleanup_free char *cip = fmt_ip4 (ip);
+  cleanup_free char *to = v6 ? xasprintf ("[%s]", addr) : xstrdup (addr);
+  cleanup_free char *host = xasprintf ("%s/%d", addr, v6 ? 128 : 32);
   struct dk_buf nat = DK_BUF_INIT, filt = DK_BUF_INIT;
   const char *op = add ? "-A" : "-D";
   jv_array_foreach (ports, i, p)
@@ -247,35 +280,60 @@ rules_ports_start (const struct daemon_cfg *d, const struct net *n, uint32_t ip,
     int64_t hp = 0, cp = 0;
     dk_json_int (p, "host_port", &hp);
     dk_json_int (p, "container_port", &cp);
-    cleanup_free char *dst
-        = hip && strcmp (hip, "0.0.0.0") ? xasprintf ("-d %s/32 ", hip) : xstrdup ("");
+    bool any = !hip || !strcmp (hip, "0.0.0.0");
+    if (v6 && !any)
+      {
+        jv_free (p);
+        continue;
+      }
+    cleanup_free char *dst = !any ? xasprintf ("-d %s/32 ", hip) : xstrdup ("");
     /* without the proxy, containers reach published ports by hairpin NAT */
     cleanup_free char *notin = d->userland_proxy ? xasprintf ("! -i %s ", n->bridge) : xstrdup ("");
     dk_buf_printf (&nat,
                    "%s DOCKER %s%s-p %s -m %s --dport %lld -j DNAT --to-destination %s:%lld\n", op,
-                   dst, notin, proto, proto, (long long)hp, cip, (long long)cp);
-    dk_buf_printf (&nat,
-                   "%s POSTROUTING -s %s/32 -d %s/32 -p %s -m %s --dport %lld -j MASQUERADE\n", op,
-                   cip, cip, proto, proto, (long long)cp);
-    dk_buf_printf (&filt, "%s DOCKER -d %s/32 ! -i %s -o %s -p %s -m %s --dport %lld -j ACCEPT\n",
-                   op, cip, n->bridge, n->bridge, proto, proto, (long long)cp);
+                   dst, notin, proto, proto, (long long)hp, to, (long long)cp);
+    dk_buf_printf (&nat, "%s POSTROUTING -s %s -d %s -p %s -m %s --dport %lld -j MASQUERADE\n", op,
+                   host, host, proto, proto, (long long)cp);
+    dk_buf_printf (&filt, "%s DOCKER -d %s ! -i %s -o %s -p %s -m %s --dport %lld -j ACCEPT\n", op,
+                   host, n->bridge, n->bridge, proto, proto, (long long)cp);
     jv_free (p);
   }
-  job->text = xasprintf ("*nat\n%sCOMMIT\n*filter\n%sCOMMIT\n", nat.data, filt.data);
+  char *text
+      = nat.len ? xasprintf ("*nat\n%sCOMMIT\n*filter\n%sCOMMIT\n", nat.data, filt.data) : NULL;
   dk_buf_free (&nat);
   dk_buf_free (&filt);
+  return text;
+}
+
+static int
+ports_start (bool v6, const struct daemon_cfg *d, const struct net *n, const char *addr, jv ports,
+             bool add, struct rules_job *job, dk_err_t *err)
+{
+  job->text = NULL;
+  job->add = add;
+  job->v6 = v6;
+  job->cmd.pid = -1;
+  job->mon = NULL;
+  job->commits = 0;
+  if (!d->iptables || (v6 && !d->ip6tables) || n->internal || addr == NULL
+      || dk_json_len (ports) <= 0)
+    return 0;
+  job->text = ports_text (v6, d, n, addr, ports, add);
+  if (job->text == NULL)
+    return 0;
   job->commits = 2; /* one per table */
   /* the commits are seen as nf_tables events, before iptables-restore's
      exit (which waits, see docs/network.md); a lingerer closes the event
      socket last.  Without it, the exit is waited for. */
   cleanup_error dk_err_t e = NULL;
   if (dk_nl_open_monitor (NETLINK_NETFILTER, NFNLGRP_NFTABLES, &job->mon, &e) == 0
-      && linger_fork (dk_nl_fd (job->mon), NULL, NULL, NULL, &e) < 0)
+      && linger_keep (dk_nl_fd (job->mon), &e) < 0)
     {
       dk_nl_close (job->mon);
       job->mon = NULL;
     }
-  char *argv[] = { (char *)"iptables-restore", (char *)"-w", (char *)"--noflush", NULL };
+  char *argv[] = { (char *)(v6 ? "ip6tables-restore" : "iptables-restore"), (char *)"-w",
+                   (char *)"--noflush", NULL };
   if (cmd_start (argv, job->text, &job->cmd, err) < 0)
     {
       free (job->text);
@@ -285,6 +343,22 @@ rules_ports_start (const struct daemon_cfg *d, const struct net *n, uint32_t ip,
       return -1;
     }
   return 0;
+}
+
+int
+rules_ports_start (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, bool add,
+                   struct rules_job *job, dk_err_t *err)
+{
+  cleanup_free char *addr = fmt_ip4 (ip);
+  return ports_start (false, d, n, addr, ports, add, job, err);
+}
+
+int
+rules_ports6_start (const struct daemon_cfg *d, const struct net *n, const char *ip6, jv ports,
+                    bool add, struct rules_job *job, dk_err_t *err)
+{
+  /* not n->v6: a teardown after `init --ipv6 false` still removes them */
+  return ports_start (true, d, n, ip6, ports, add, job, err);
 }
 
 static void
@@ -353,7 +427,7 @@ rules_ports_finish (struct rules_job *job, dk_err_t *err)
       char *chain = line + 3, *sp = strchr (chain, ' ');
       *sp = '\0';
       cleanup_error dk_err_t e2 = NULL;
-      ipt (table, "-D", chain, sp + 1, true, &e2);
+      ipt (job->v6, table, "-D", chain, sp + 1, true, &e2);
     }
   return 0;
 }

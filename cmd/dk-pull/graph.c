@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <time.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -67,6 +68,26 @@ graph_layer_exists (const struct graph *g, const char *chain_id, bool *exists, d
   *exists = false;
   dk_json_bool (r, "exists", exists);
   return 0;
+}
+
+void
+graph_release_layers (const struct graph *g, char **chains, const bool *mine, int n)
+{
+  cleanup_free const char **args = xzalloc ((n + 2) * sizeof *args);
+  int k = 0;
+  args[k++] = "layer-release";
+  for (int i = 0; i < n; i++)
+    if (mine[i])
+      args[k++] = chains[i];
+  if (k == 1)
+    return;
+  cleanup_jv jv r = jv_invalid ();
+  dk_err_t e = NULL;
+  if (graph_run (g, args, -1, &r, &e) < 0)
+    {
+      fprintf (stderr, "dk-pull: warning: release the layers of the failed pull: %s\n", e->msg);
+      dk_error_release (&e);
+    }
 }
 
 static char **

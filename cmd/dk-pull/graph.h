@@ -21,6 +21,10 @@ struct graph
 int graph_run (const struct graph *g, const char *const *args, int in_fd, jv *result,
                dk_err_t *err);
 int graph_layer_exists (const struct graph *g, const char *chain_id, bool *exists, dk_err_t *err);
+/* After a failed pull: `layer-release` of the chains[i] with mine[i] (the
+   layers this pull registered), as moby releases them; failures are only
+   told on stderr. */
+void graph_release_layers (const struct graph *g, char **chains, const bool *mine, int n);
 /* Starts `layer-register` with a pipe on its stdin;
    parent_wait (overlay2): dk-graph unpacks at once and waits for the parent
    only to commit, so all layers can register in parallel. */

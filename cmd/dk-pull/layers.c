@@ -508,6 +508,8 @@ layers_pull (const struct layers_job *job, dk_err_t *err)
   free (started);
   free (args);
   free (th);
+  for (int i = 0; i < n && job->registered; i++)
+    job->registered[i] = s.state[i] == L_DONE;
   free (s.state);
   pthread_cond_destroy (&s.cv);
   pthread_mutex_destroy (&s.mu);

@@ -6,6 +6,7 @@
 #include "push.h"
 #include "login.h"
 #include "search.h"
+#include "importurl.h"
 
 #include <curl/curl.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@ static const char usage[]
       "       dk-pull --root DIR push REF [OPTIONS]\n"
       "       dk-pull login SERVER --auth-file FILE\n"
       "       dk-pull search TERM [--limit N]   (TERM: [REGISTRY/]QUERY)\n"
+      "       dk-pull --root DIR import URL [-- DK-GRAPH-IMPORT-OPTIONS...]\n"
       "\n"
       "Options:\n"
       "  --platform os/arch[/variant]     platform to pull from a multi-arch image\n"
@@ -139,6 +141,23 @@ positive (const char *s, int *out)
   return true;
 }
 
+/* import URL [-- ARGS...]: the arguments after the URL go to dk-graph import */
+static int
+import_main (const struct pull_opts *o, const char *url, char **args, int nargs)
+{
+  if (o->root == NULL)
+    return usage_error ("--root is required");
+  signal (SIGPIPE, SIG_IGN);
+  curl_global_init (CURL_GLOBAL_ALL);
+  struct graph g = { .root = o->root, .driver = o->driver };
+  cleanup_error dk_err_t err = NULL;
+  jv result = jv_invalid ();
+  int ret = import_url (&g, url, args, nargs, &result, &err);
+  int status = finish (ret, result, &err);
+  curl_global_cleanup ();
+  return status;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -231,6 +250,8 @@ main (int argc, char **argv)
   const char *cmd = "pull";
   int npos = argc - optind;
   char **pos = argv + optind;
+  if (npos >= 2 && strcmp (pos[0], "import") == 0)
+    return import_main (&o, pos[1], pos + 2, npos - 2);
   if (npos >= 1
       && (strcmp (pos[0], "pull") == 0 || strcmp (pos[0], "push") == 0
           || strcmp (pos[0], "login") == 0 || strcmp (pos[0], "search") == 0)

@@ -151,6 +151,7 @@ pull_resolved (const struct pull_opts *o, const struct dk_ref *ref, struct reg_c
   if (config_diff_ids (cfg, cfg_len, m->n_layers, &diff_ids, err) < 0)
     return -1;
   char **chains = chain_ids_compute (diff_ids, m->n_layers);
+  cleanup_free bool *registered = xzalloc ((m->n_layers + 1) * sizeof *registered);
   struct graph g = { o->root, o->driver };
   struct layers_job job = { .c = c,
                             .repo = ref->path,
@@ -161,7 +162,8 @@ pull_resolved (const struct pull_opts *o, const struct dk_ref *ref, struct reg_c
                             .output_dir = o->output_dir,
                             .tmp_dir = tmp,
                             .max_concurrent = o->max_concurrent,
-                            .parallel_unpack = o->parallel_unpack };
+                            .parallel_unpack = o->parallel_unpack,
+                            .registered = registered };
   int ret = 0;
   if (o->output_dir)
     {
@@ -183,6 +185,9 @@ pull_resolved (const struct pull_opts *o, const struct dk_ref *ref, struct reg_c
         for (int i = 0; i < m->n_layers; i++)
           distmeta_add (o->root, diff_ids[i], m->layers[i].digest, c->host, ref->path);
     }
+  /* nothing of a failed pull stays: moby releases the layers it made */
+  if (ret < 0 && !o->output_dir)
+    graph_release_layers (&g, chains, registered, m->n_layers);
   strv_free (chains);
   strv_free (diff_ids);
   return ret;

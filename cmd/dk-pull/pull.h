@@ -32,6 +32,7 @@ struct layers_job
   const char *tmp_dir;    /* spool files */
   int max_concurrent;
   bool parallel_unpack; /* overlay2: every layer unpacks at once */
+  bool *registered;     /* out, n_layers: registered by this pull */
 };
 
 int layers_pull (const struct layers_job *job, dk_err_t *err);

@@ -327,6 +327,8 @@ h_container_attach (struct http_req *req)
   c->attaches = a;
   http_hijack (req, ctype, from_client, a);
   a->stream = stream;
+  if (stream)
+    container_event (c, "attach", jv_object ());
   if (http_query_bool (req, "logs", false))
     {
       /* Clients that read the 101 with a buffered HTTP parser and then the

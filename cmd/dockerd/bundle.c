@@ -102,22 +102,60 @@ runtime_path (const char *name, jv *args)
   return tool_path ("dk-run");
 }
 
+/* The container's runtime: its name, path (malloc'd) and arguments. */
+static char *
+container_runtime (jv hc, const char **name, jv *args, dk_err_t *err)
+{
+  const char *rtname = dk_json_str (hc, "Runtime");
+  if (rtname == NULL || *rtname == 0)
+    rtname = cfg_str ("default-runtime");
+  *name = rtname;
+  char *path = runtime_path (rtname, args);
+  if (path == NULL)
+    dk_make_error_code (err, DK_ECODE_INVALID, 0, "unknown or invalid runtime name: %s", rtname);
+  return path;
+}
+
+/* argv of `RUNTIME --root R [args] delete --force ID`, as the shim runs its
+   runtime (strings malloc'd): what is left of a container whose shim died. */
+char **
+runtime_delete_argv (struct container *c, dk_err_t *err)
+{
+  cleanup_jv jv hc = container_hostconfig (c);
+  const char *rtname;
+  cleanup_jv jv rtargs = jv_invalid ();
+  char *rtpath = container_runtime (hc, &rtname, &rtargs, err);
+  if (rtpath == NULL)
+    return NULL;
+  char **argv = xzalloc (48 * sizeof *argv);
+  int n = 0;
+  argv[n++] = rtpath;
+  argv[n++] = xstrdup ("--root");
+  argv[n++] = xasprintf ("%s/runtime-%s", D.exec_root, rtname);
+  jv_array_foreach (rtargs, i, a)
+  {
+    if (n < 40 && jv_get_kind (a) == JV_KIND_STRING)
+      argv[n++] = xstrdup (jv_string_value (a));
+    jv_free (a);
+  }
+  argv[n++] = xstrdup ("delete");
+  argv[n++] = xstrdup ("--force");
+  argv[n++] = xstrdup (c->id);
+  argv[n] = NULL;
+  return argv;
+}
+
 /* A NULL-terminated malloc'd argv (every string malloc'd too). */
 char **
 shim_argv (struct container *c, dk_err_t *err)
 {
   cleanup_jv jv create = container_create_body (c);
   cleanup_jv jv hc = container_hostconfig (c);
-  const char *rtname = dk_json_str (hc, "Runtime");
-  if (rtname == NULL || *rtname == 0)
-    rtname = cfg_str ("default-runtime");
+  const char *rtname;
   cleanup_jv jv rtargs = jv_invalid ();
-  cleanup_free char *rtpath = runtime_path (rtname, &rtargs);
+  cleanup_free char *rtpath = container_runtime (hc, &rtname, &rtargs, err);
   if (rtpath == NULL)
-    {
-      dk_make_error_code (err, DK_ECODE_INVALID, 0, "unknown or invalid runtime name: %s", rtname);
-      return NULL;
-    }
+    return NULL;
   char **argv = xzalloc (64 * sizeof *argv);
   int n = 0;
 #define A(s) argv[n++] = xstrdup (s)

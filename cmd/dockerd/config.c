@@ -98,7 +98,7 @@ static const struct opt opts[] = {
   { "ip", 0, "ip", K_STR, "0.0.0.0", 0, "Default IP when binding container ports" },
   { "ip-forward", 0, "ip-forward", K_BOOL, "true", 0, "Enable net.ipv4.ip_forward" },
   { "ip-masq", 0, "ip-masq", K_BOOL, "true", 0, "Enable IP masquerading" },
-  { "ip6tables", 0, "ip6tables", K_BOOL, "false", 0, "Enable addition of ip6tables rules" },
+  { "ip6tables", 0, "ip6tables", K_BOOL, "true", 0, "Enable addition of ip6tables rules" },
   { "iptables", 0, "iptables", K_BOOL, "true", 0, "Enable addition of iptables rules" },
   { "ipv6", 0, "ipv6", K_BOOL, "false", 0, "Enable IPv6 networking" },
   { "label", 0, "labels", K_LIST, NULL, F_RELOAD, "Set key=value labels to the daemon" },

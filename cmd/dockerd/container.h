@@ -74,6 +74,18 @@ void container_free (struct container *c);
 void container_set_state_field (struct container *c, const char *key, jv v);
 void container_transition (struct container *c, enum cstate to, const char *action, jv extra);
 void container_event (struct container *c, const char *action, jv extra);
+/* the list (summaries with "Id") with SizeRw and SizeRootFs added, to cb
+   (at once or after dk-graph container-size); list is consumed */
+typedef void (*sizes_cb) (struct http_req *req, jv list, void *ud);
+void containers_with_sizes (struct http_req *req, jv list, sizes_cb cb, void *ud);
+jv container_summary (struct container *c); /* an entry of GET /containers/json */
+/* ps_filters.c: filters that read the inspect document */
+struct ps_bounds
+{
+  const char *before, *since; /* Created of the named containers, or NULL */
+};
+int ps_filters_prepare (jv filters, struct ps_bounds *b, dk_err_t *err);
+bool ps_filters_match (jv filters, const struct ps_bounds *b, struct container *c, jv insp);
 void container_counts (int64_t *total, int64_t *running, int64_t *paused, int64_t *stopped);
 char *container_random_name (void);
 void containers_load (void);
@@ -95,6 +107,8 @@ void container_rm_reply (struct container *c, void *ud);
 void containers_restore (void);
 void container_kill (struct container *c, int sig, dk_err_t *err);
 void waiters_notify (struct container *c, bool removed);
+/* deadshim.c: the shim went away without an exit status */
+void container_shim_died (struct container *c);
 
 /* attach.c */
 void attach_connect_pending (struct container *c, void (*done) (struct container *c, void *ud),

@@ -173,14 +173,15 @@ image_found_go (struct create_ctx *x)
       create_ctx_free (x);
       return;
     }
-  /* docker run --rm starts what it creates at once: mount in the same run */
+  /* docker run --rm starts what it creates at once: mount in the same run;
+     its layer is never kept, so overlay need not sync it (volatile) */
   jv hc = dk_json_get_kind (x->body, "HostConfig", JV_KIND_OBJECT);
   bool autorm = false;
   if (jv_is_valid (hc))
     dk_json_bool (hc, "AutoRemove", &autorm);
   jv_free (hc);
-  const char *tail[]
-      = { "container-create", x->id, "--image", iid, autorm ? "--mount" : NULL, NULL };
+  const char *tail[] = { "container-create",        x->id,        "--image", iid,
+                         autorm ? "--mount" : NULL, "--volatile", NULL };
   struct job_opts o = { .on_done = created, .ud = x };
   cleanup_error dk_err_t err = NULL;
   x->job = job_start (graph_argv (tail), &o, &err);
@@ -510,9 +511,16 @@ network_settings (struct container *c, jv conf)
   const char *gw = running ? dk_json_str (net, "gateway") : NULL;
   const char *mac = running ? dk_json_str (net, "mac") : NULL;
   const char *netns = running ? dk_json_str (net, "netns") : NULL;
-  int64_t plen = 0;
+  const char *ip6 = running ? dk_json_str (net, "ipv6") : NULL;
+  const char *gw6 = running ? dk_json_str (net, "ipv6_gateway") : NULL;
+  const char *epid = running ? dk_json_str (net, "endpoint_id") : NULL;
+  const char *netid = running ? dk_json_str (net, "network_id") : NULL;
+  int64_t plen = 0, plen6 = 0;
   if (running)
-    dk_json_int (net, "prefix_len", &plen);
+    {
+      dk_json_int (net, "prefix_len", &plen);
+      dk_json_int (net, "ipv6_prefix_len", &plen6);
+    }
   jv exposed = dk_json_get (conf, "ExposedPorts");
   jv ns = jv_object ();
   ns = jv_object_set (ns, jv_string ("Bridge"), jv_string (""));
@@ -525,13 +533,13 @@ network_settings (struct container *c, jv conf)
   ns = jv_object_set (ns, jv_string ("LinkLocalIPv6PrefixLen"), dk_json_int64 (0));
   ns = jv_object_set (ns, jv_string ("SecondaryIPAddresses"), jv_null ());
   ns = jv_object_set (ns, jv_string ("SecondaryIPv6Addresses"), jv_null ());
-  ns = jv_object_set (ns, jv_string ("EndpointID"), jv_string (""));
+  ns = jv_object_set (ns, jv_string ("EndpointID"), jv_string (epid ? epid : ""));
   ns = jv_object_set (ns, jv_string ("Gateway"), jv_string (gw ? gw : ""));
-  ns = jv_object_set (ns, jv_string ("GlobalIPv6Address"), jv_string (""));
-  ns = jv_object_set (ns, jv_string ("GlobalIPv6PrefixLen"), dk_json_int64 (0));
+  ns = jv_object_set (ns, jv_string ("GlobalIPv6Address"), jv_string (ip6 ? ip6 : ""));
+  ns = jv_object_set (ns, jv_string ("GlobalIPv6PrefixLen"), dk_json_int64 (plen6));
   ns = jv_object_set (ns, jv_string ("IPAddress"), jv_string (ip ? ip : ""));
   ns = jv_object_set (ns, jv_string ("IPPrefixLen"), dk_json_int64 (plen));
-  ns = jv_object_set (ns, jv_string ("IPv6Gateway"), jv_string (""));
+  ns = jv_object_set (ns, jv_string ("IPv6Gateway"), jv_string (gw6 ? gw6 : ""));
   ns = jv_object_set (ns, jv_string ("MacAddress"), jv_string (mac ? mac : ""));
   jv hc = container_hostconfig (c);
   const char *nm = dk_json_str (hc, "NetworkMode");
@@ -541,14 +549,14 @@ network_settings (struct container *c, jv conf)
   ep = jv_object_set (ep, jv_string ("Links"), jv_null ());
   ep = jv_object_set (ep, jv_string ("Aliases"), jv_null ());
   ep = jv_object_set (ep, jv_string ("MacAddress"), jv_string (mac ? mac : ""));
-  ep = jv_object_set (ep, jv_string ("NetworkID"), jv_string (""));
-  ep = jv_object_set (ep, jv_string ("EndpointID"), jv_string (""));
+  ep = jv_object_set (ep, jv_string ("NetworkID"), jv_string (netid ? netid : ""));
+  ep = jv_object_set (ep, jv_string ("EndpointID"), jv_string (epid ? epid : ""));
   ep = jv_object_set (ep, jv_string ("Gateway"), jv_string (gw ? gw : ""));
   ep = jv_object_set (ep, jv_string ("IPAddress"), jv_string (ip ? ip : ""));
   ep = jv_object_set (ep, jv_string ("IPPrefixLen"), dk_json_int64 (plen));
-  ep = jv_object_set (ep, jv_string ("IPv6Gateway"), jv_string (""));
-  ep = jv_object_set (ep, jv_string ("GlobalIPv6Address"), jv_string (""));
-  ep = jv_object_set (ep, jv_string ("GlobalIPv6PrefixLen"), dk_json_int64 (0));
+  ep = jv_object_set (ep, jv_string ("IPv6Gateway"), jv_string (gw6 ? gw6 : ""));
+  ep = jv_object_set (ep, jv_string ("GlobalIPv6Address"), jv_string (ip6 ? ip6 : ""));
+  ep = jv_object_set (ep, jv_string ("GlobalIPv6PrefixLen"), dk_json_int64 (plen6));
   ep = jv_object_set (ep, jv_string ("DriverOpts"), jv_null ());
   ep = jv_object_set (ep, jv_string ("DNSNames"), jv_null ());
   ns = jv_object_set (ns, jv_string ("Networks"),

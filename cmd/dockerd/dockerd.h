@@ -163,7 +163,8 @@ void job_kill (struct job *j, int sig);
 void job_detach (struct job *j);
 char *tool_path (const char *name);
 /* Convenience: argv for dk-graph with the daemon's root and driver. */
-const char **graph_argv (const char **tail);
+const char **graph_argv (const char **tail);             /* static: at most 26 of tail */
+const char **graph_argv_alloc (const char *const *tail); /* any length; free the array */
 
 /* ---- daemon-wide state ---- */
 struct daemon

@@ -271,6 +271,18 @@ add_auth (const char **argv, int *n, struct job_opts *o, const char *auth, size_
     }
 }
 
+/* dk-pull --root R --driver D CMD REF OPT VAL: the start of a pull's or a
+   push's argv[64]; returns the count */
+static int
+registry_argv (const char **argv, const char *cmd, const char *ref, const char *opt,
+               const char *val)
+{
+  const char *head[]
+      = { "dk-pull", "--root", D.data_root, "--driver", D.driver, cmd, ref, opt, val };
+  memcpy (argv, head, sizeof head);
+  return (int)(sizeof head / sizeof *head);
+}
+
 /* Runs dk-pull (pull or push) as a streamed job, credentials on its stdin. */
 static void
 start_registry_job (struct http_req *req, const char **argv, int n, const char *auth, size_t alen,
@@ -316,16 +328,7 @@ h_images_create (struct http_req *req)
   cleanup_free char *auth = registry_auth (req, &alen);
   cleanup_free char *mcd = xasprintf ("%lld", (long long)cfg_int ("max-concurrent-downloads"));
   const char *argv[64];
-  int n = 0;
-  argv[n++] = "dk-pull";
-  argv[n++] = "--root";
-  argv[n++] = D.data_root;
-  argv[n++] = "--driver";
-  argv[n++] = D.driver;
-  argv[n++] = "pull";
-  argv[n++] = ref;
-  argv[n++] = "--max-concurrent-downloads";
-  argv[n++] = mcd;
+  int n = registry_argv (argv, "pull", ref, "--max-concurrent-downloads", mcd);
   if (platform && *platform)
     {
       argv[n++] = "--platform";
@@ -349,16 +352,7 @@ h_image_push (struct http_req *req)
   cleanup_free char *auth = registry_auth (req, &alen);
   cleanup_free char *mcu = xasprintf ("%lld", (long long)cfg_int ("max-concurrent-uploads"));
   const char *argv[64];
-  int n = 0;
-  argv[n++] = "dk-pull";
-  argv[n++] = "--root";
-  argv[n++] = D.data_root;
-  argv[n++] = "--driver";
-  argv[n++] = D.driver;
-  argv[n++] = "push";
-  argv[n++] = ref;
-  argv[n++] = "--max-concurrent-uploads";
-  argv[n++] = mcu;
+  int n = registry_argv (argv, "push", ref, "--max-concurrent-uploads", mcu);
   jv insecure = cfg_list ("insecure-registries");
   add_list_args (argv, &n, "--insecure-registry", insecure);
   start_registry_job (req, argv, n, auth, alen, "push", ref);
@@ -708,7 +702,8 @@ h_images_load (struct http_req *req)
     }
 }
 
-/* ---- import (create with fromSrc=-): the request body is a rootfs tar ---- */
+/* ---- import (create with fromSrc): "-" is a rootfs tar in the request
+   body, anything else a URL ---- */
 
 static void
 import_result (struct http_req *req, jv result, void *ud)
@@ -725,14 +720,27 @@ import_result (struct http_req *req, jv result, void *ud)
   http_stream_end (req);
 }
 
+/* fromSrc=URL: dk-pull fetches it and runs dk-graph import (the import
+   options after "--"), its progress relayed as the answer's stream */
+static void
+import_from_url (struct http_req *req, const char *src, const char *const *args)
+{
+  const char *argv[80]
+      = { "dk-pull", "--root", D.data_root, "--driver", D.driver, "import", src, "--" };
+  int n = 8;
+  for (int i = 1; args[i] && n < 79; i++)
+    if (strcmp (args[i], "-") != 0)
+      argv[n++] = args[i];
+  argv[n] = NULL;
+  struct job_opts o = { .on_line = stream_line };
+  struct simple *s = run_job (req, argv, import_result, NULL, &o);
+  if (s)
+    s->ud = s;
+}
+
 static void
 images_import (struct http_req *req, const char *src)
 {
-  if (strcmp (src, "-") != 0)
-    {
-      http_error (req, 501, "importing from a URL is not supported yet");
-      return;
-    }
   cleanup_free char *repo = http_query (req, "repo");
   cleanup_free char *tag = http_query (req, "tag");
   cleanup_free char *msg = http_query (req, "message");
@@ -747,10 +755,13 @@ images_import (struct http_req *req, const char *src)
       argv[n++] = "--ref";
       argv[n++] = ref;
     }
-  if (msg && *msg)
+  /* moby's comment of an import without a message */
+  cleanup_free char *from
+      = (msg && *msg) || !strcmp (src, "-") ? NULL : xasprintf ("Imported from %s", src);
+  if ((msg && *msg) || from)
     {
       argv[n++] = "--message";
-      argv[n++] = msg;
+      argv[n++] = from ? from : msg;
     }
   /* changes: repeatable; graph_argv takes 31 arguments in all */
   for (const char *q = req->query; q && *q;)
@@ -774,6 +785,13 @@ images_import (struct http_req *req, const char *src)
     }
   argv[n++] = "-";
   argv[n] = NULL;
+  if (strcmp (src, "-") != 0)
+    {
+      import_from_url (req, src, argv);
+      for (int i = 0; i < nowned; i++)
+        free (owned[i]);
+      return;
+    }
   struct job_opts o = { .want_stdin = true, .on_drain = load_drain };
   struct simple *s = run_job (req, graph_argv (argv), import_result, NULL, &o);
   for (int i = 0; i < nowned; i++)

@@ -53,17 +53,29 @@ tool_path (const char *name)
 }
 
 const char **
+graph_argv_alloc (const char *const *tail)
+{
+  int n = 0;
+  while (tail[n])
+    n++;
+  const char **argv = xzalloc ((n + 6) * sizeof *argv);
+  argv[0] = "dk-graph";
+  argv[1] = "--root";
+  argv[2] = D.data_root;
+  argv[3] = "--driver";
+  argv[4] = D.driver;
+  memcpy (argv + 5, tail, n * sizeof *tail);
+  return argv;
+}
+
+const char **
 graph_argv (const char **tail)
 {
   static const char *argv[32];
+  cleanup_free const char **all = graph_argv_alloc (tail);
   int n = 0;
-  argv[n++] = "dk-graph";
-  argv[n++] = "--root";
-  argv[n++] = D.data_root;
-  argv[n++] = "--driver";
-  argv[n++] = D.driver;
-  for (int i = 0; tail[i] && n < 31; i++)
-    argv[n++] = tail[i];
+  for (; all[n] && n < 31; n++)
+    argv[n] = all[n];
   argv[n] = NULL;
   return argv;
 }

@@ -199,6 +199,8 @@ stop_check (uv_timer_t *t)
   if (c && (is_running (c) || c->starting))
     return;
   uv_timer_stop (t);
+  if (c && !s->then_remove)
+    container_event (c, "stop", jv_object ());
   if (s->req)
     {
       s->req->on_abort = NULL;
@@ -531,7 +533,7 @@ restore_reply (struct shimc *s, jv reply, void *ud)
       jv_free (ex);
       return;
     }
-  container_exited (c, jv_invalid ());
+  container_shim_died (c);
 }
 
 static void

@@ -131,6 +131,16 @@ h_container_logs (struct http_req *req)
       http_error (req, 404, "No such container: %s", req->params[0]);
       return;
     }
+  cleanup_jv jv hc = container_hostconfig (c);
+  cleanup_jv jv lc = dk_json_get_kind (hc, "LogConfig", JV_KIND_OBJECT);
+  const char *driver = dk_json_str (lc, "Type");
+  if (driver == NULL || *driver == 0)
+    driver = cfg_str ("log-driver"); /* as full_hostconfig shows it */
+  if (driver && !strcmp (driver, "none"))
+    {
+      http_error (req, 501, "configured logging driver does not support reading");
+      return;
+    }
   bool out = http_query_bool (req, "stdout", false), errs = http_query_bool (req, "stderr", false);
   if (!out && !errs)
     {

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "spawn.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -64,6 +65,35 @@ pick_driver (void)
   return overlay ? "overlay2" : "vfs";
 }
 
+/* --storage-opt: Docker's keys for our two drivers.  Quotas (size) and
+   extra mount options are not implemented: refused, not ignored. */
+static int
+storage_opts_check (const char *driver, dk_err_t *err)
+{
+  cleanup_jv jv opts = cfg_list ("storage-opts");
+  int rc = 0;
+  jv_array_foreach (opts, i, o)
+  {
+    const char *s = jv_string_value (o), *eq = strchr (s, '=');
+    cleanup_free char *key = eq ? xstrndup (s, eq - s) : xstrdup (s);
+    for (char *p = key; *p; p++)
+      *p = (char)tolower ((unsigned char)*p);
+    if (rc < 0)
+      ;
+    else if (eq == NULL)
+      rc = dk_make_error (err, 0, "unable to parse key/value option: %s", s);
+    else if (!strcmp (driver, "overlay2") && !strcmp (key, "overlay2.override_kernel_check"))
+      ; /* no kernel version check to override */
+    else if (!strcmp (key, "overlay2.size") || !strcmp (key, "overlay2.mountopt")
+             || !strcmp (key, "vfs.size"))
+      rc = dk_make_error (err, 0, "storage option %s is not supported yet", key);
+    else
+      rc = dk_make_error (err, 0, "%s: unknown option %s", driver, key);
+    jv_free (o);
+  }
+  return rc < 0 ? dk_error_wrap (err, "error initializing graphdriver") : 0;
+}
+
 /* Without --live-restore containers do not outlive the daemon: each shim
    is told to kill its container (blocking: we are leaving). */
 static void
@@ -93,13 +123,19 @@ kill_containers (void)
     }
 }
 
-/* The default bridge, before any container needs it. */
-static void
-network_init (void)
+/* The default bridge, before any container needs it; a failure stops the
+   daemon from starting, as Docker's. */
+static int
+network_init (dk_err_t *err)
 {
   const char *bridge = cfg_str ("bridge");
   if (bridge && !strcmp (bridge, "none"))
-    return;
+    return 0;
+  const char *bip = cfg_str ("bip");
+  if (bridge && *bridge && bip && *bip)
+    return dk_make_error (err, 0,
+                          "You specified -b & --bip, mutually exclusive options. Please specify "
+                          "only one");
   cleanup_free char *state = xasprintf ("%s/network", D.data_root);
   cleanup_free char *path = tool_path ("dk-netsetup");
   const char *argv[48];
@@ -111,7 +147,8 @@ network_init (void)
   argv[n++] = D.exec_root;
   argv[n++] = "init";
   static const char *const strs[]
-      = { "bridge", "bip", "fixed-cidr", "fixed-cidr-v6", "default-gateway", "ip" };
+      = { "bridge", "bip", "fixed-cidr", "fixed-cidr-v6", "default-gateway", "default-gateway-v6",
+          "ip" };
   for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
     {
       const char *v = cfg_str (strs[i]);
@@ -125,7 +162,7 @@ network_init (void)
         }
     }
   static const char *const bools[]
-      = { "icc", "ip-forward", "ip-masq", "iptables", "ipv6", "userland-proxy" };
+      = { "icc", "ip-forward", "ip-masq", "iptables", "ip6tables", "ipv6", "userland-proxy" };
   for (size_t i = 0; i < sizeof bools / sizeof *bools; i++)
     {
       argv[n++] = xasprintf ("--%s", bools[i]);
@@ -135,15 +172,13 @@ network_init (void)
   if (cfg_int ("mtu") > 0)
     {
       mtu = xasprintf ("%lld", (long long)cfg_int ("mtu"));
-      argv[n++] = "--mtu";
+      argv[n++] = xstrdup ("--mtu"); /* the loop below frees every "--" */
       argv[n++] = mtu;
     }
   argv[n] = NULL;
   jv result;
-  cleanup_error dk_err_t err = NULL;
-  if (dk_run_tool ((char *const *)argv, -1, NULL, NULL, &result, &err) < 0)
-    dk_warn ("default bridge network: %s", err->msg);
-  else
+  int r = dk_run_tool ((char *const *)argv, -1, NULL, NULL, &result, err);
+  if (r == 0)
     {
       cleanup_free char *s = dk_json_dump (result);
       dk_info ("default bridge network: %s", s);
@@ -151,6 +186,7 @@ network_init (void)
   for (int i = 5; i < n; i++)
     if (argv[i][0] == '-' && argv[i][1] == '-')
       free ((char *)argv[i]);
+  return r < 0 ? dk_error_wrap (err, "Error initializing network controller") : 0;
 }
 
 static void
@@ -245,6 +281,8 @@ setup (int argc, char **argv, dk_err_t *err)
     return -1;
   D.exec_root = realpath (cfg_str ("exec-root"), NULL);
   D.driver = xstrdup (pick_driver ());
+  if (storage_opts_check (D.driver, err) < 0)
+    return -1;
   const char *sub[] = { "containers", "tmp", "volumes", "network" };
   for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
     {
@@ -252,6 +290,12 @@ setup (int argc, char **argv, dk_err_t *err)
       if (dk_mkdir_p (p, 0710, err) < 0)
         return -1;
     }
+  /* DOCKER_TMPDIR (default DATA-ROOT/tmp) is the TMPDIR of the tools */
+  const char *tmpdir = getenv ("DOCKER_TMPDIR");
+  cleanup_free char *deftmp = xasprintf ("%s/tmp", D.data_root);
+  if (tmpdir && *tmpdir && dk_mkdir_p (tmpdir, 0700, err) < 0)
+    return dk_error_wrap (err, "DOCKER_TMPDIR");
+  setenv ("TMPDIR", tmpdir && *tmpdir ? tmpdir : deftmp, 1);
   /* the engine ID survives restarts */
   cleanup_free char *idpath = xasprintf ("%s/engine-id", D.data_root);
   cleanup_error dk_err_t e2 = NULL;
@@ -268,11 +312,14 @@ setup (int argc, char **argv, dk_err_t *err)
     return -1;
   D.started = time (NULL);
   D.loop = uv_default_loop ();
-  network_init ();
-  containers_restore ();
-  jv hosts = cfg_get ("hosts");
-  r = server_listen (D.loop, hosts, err);
-  jv_free (hosts);
+  r = network_init (err);
+  if (r == 0)
+    {
+      containers_restore ();
+      jv hosts = cfg_get ("hosts");
+      r = server_listen (D.loop, hosts, err);
+      jv_free (hosts);
+    }
   if (r < 0)
     {
       unlink (cfg_str ("pidfile"));

@@ -243,6 +243,12 @@ by_created_desc (const void *a, const void *b)
   return strcmp (cy ? cy : "", cx ? cx : "");
 }
 
+static void
+list_send (struct http_req *req, jv list, void *ud)
+{
+  http_respond_json (req, 200, list);
+}
+
 void
 h_containers_list (struct http_req *req)
 {
@@ -250,11 +256,12 @@ h_containers_list (struct http_req *req)
   jv filters;
   cleanup_error dk_err_t err = NULL;
   static const char *const known[]
-      = { "id", "name", "status", "exited", "ancestor", "label", NULL };
-  static const char *const later[] = { "before",  "since",   "expose",  "health", "isolation",
-                                       "is-task", "network", "publish", "volume", NULL };
+      = { "id",     "name",   "status",  "exited",  "ancestor",  "label",   "before", "since",
+          "expose", "health", "is-task", "network", "isolation", "publish", "volume", NULL };
+  struct ps_bounds bounds = { NULL, NULL };
   if (parse_filters (filt, &filters, &err) < 0
-      || filters_check_keys (filters, known, later, &err) < 0)
+      || filters_check_keys (filters, known, NULL, &err) < 0
+      || ps_filters_prepare (filters, &bounds, &err) < 0)
     {
       jv_free (filters);
       http_error_err (req, err);
@@ -309,11 +316,26 @@ h_containers_list (struct http_req *req)
           || !any_match (filters, "label", p_label, c))
         continue;
       jv insp = container_inspect_json (c);
-      out = jv_array_append (out, summary (c, insp));
+      if (ps_filters_match (filters, &bounds, c, insp))
+        {
+          out = jv_array_append (out, summary (c, insp));
+          count++;
+        }
       jv_free (insp);
-      count++;
     }
   free (arr);
   jv_free (filters);
-  http_respond_json (req, 200, out);
+  if (http_query_bool (req, "size", false))
+    containers_with_sizes (req, out, list_send, NULL);
+  else
+    list_send (req, out, NULL);
+}
+
+jv
+container_summary (struct container *c)
+{
+  jv insp = container_inspect_json (c);
+  jv s = summary (c, insp);
+  jv_free (insp);
+  return s;
 }

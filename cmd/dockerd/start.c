@@ -110,9 +110,24 @@ net_mode (struct container *c, jv hc)
   return nm;
 }
 
+/* moby's "network connect"/"disconnect" events of the default bridge */
+static void
+network_event (struct container *c, const char *action)
+{
+  cleanup_jv jv net = dk_json_get_kind (c->doc, "Net", JV_KIND_OBJECT);
+  const char *nid = dk_json_str (net, "network_id");
+  if (nid == NULL)
+    return;
+  jv a = jv_object_set (jv_object (), jv_string ("container"), jv_string (c->id));
+  a = jv_object_set (a, jv_string ("name"), jv_string ("bridge"));
+  a = jv_object_set (a, jv_string ("type"), jv_string ("bridge"));
+  events_emit ("network", action, nid, a);
+}
+
 static void
 add_netsetup (struct chain *ch, struct container *c)
 {
+  network_event (c, "disconnect");
   cleanup_free char *state = xasprintf ("%s/network", D.data_root);
   const char *argv[] = { "dk-netsetup", "--state-dir", state, "--exec-root", D.exec_root,
                          "disconnect",  "--id",        c->id, NULL };
@@ -248,6 +263,8 @@ wait_reply (struct shimc *s, jv reply, void *ud)
           jv_free (st);
           return;
         }
+      container_shim_died (c);
+      return;
     }
   container_exited (c, reply);
 }
@@ -508,6 +525,7 @@ net_done (struct job *j, jv result, int status, void *ud)
     }
   jv net = jv_object_delete (jv_copy (result), jv_string ("type"));
   x->c->doc = jv_object_set (x->c->doc, jv_string ("Net"), net);
+  network_event (x->c, "connect");
   const char *ns = dk_json_str (result, "netns");
   x->netns = ns ? xstrdup (ns) : NULL;
   step_done (x);

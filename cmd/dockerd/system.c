@@ -352,7 +352,22 @@ h_info (struct http_req *req)
   req->abort_data = j;
 }
 
-/* /system/df: images from dk-graph du; containers and volumes follow. */
+/* /system/df: images from dk-graph du, then the containers with their
+   sizes from dk-graph container-size; no volumes or build cache here. */
+struct df_ctx
+{
+  jv v;
+};
+
+static void
+df_send (struct http_req *req, jv list, void *ud)
+{
+  struct df_ctx *x = ud;
+  jv v = jv_object_set (x->v, jv_string ("Containers"), list);
+  free (x);
+  http_respond_json (req, 200, v);
+}
+
 static void
 df_done (struct job *j, jv result, int status, void *ud)
 {
@@ -365,10 +380,14 @@ df_done (struct job *j, jv result, int status, void *ud)
   v = jv_object_set (v, jv_string ("LayersSize"), dk_json_int64 (lsize));
   v = jv_object_set (v, jv_string ("Images"),
                      jv_is_valid (images) ? images : (jv_free (images), jv_array ()));
-  v = jv_object_set (v, jv_string ("Containers"), jv_array ());
   v = jv_object_set (v, jv_string ("Volumes"), jv_array ());
   v = jv_object_set (v, jv_string ("BuildCache"), jv_array ());
-  http_respond_json (req, 200, v);
+  jv list = jv_array ();
+  for (struct container *c = containers; c; c = c->next)
+    list = jv_array_append (list, container_summary (c));
+  struct df_ctx *x = xzalloc (sizeof *x);
+  x->v = v;
+  containers_with_sizes (req, list, df_send, x);
 }
 
 void

@@ -6,15 +6,8 @@
 load api_helpers
 load helpers
 
-setup_file() {
-  start_registry
-  push_fixture busybox library/busybox:latest
-  export REGISTRY
-}
-
-teardown_file() {
-  stop_registry
-}
+setup_file() { registry_with_busybox; }
+teardown_file() { stop_registry; }
 
 setup() {
   /usr/bin/python3 -c 'import docker' 2>/dev/null || skip "python3-docker is not installed"

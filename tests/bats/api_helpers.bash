@@ -11,6 +11,7 @@ DK_BIN=${DK_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/bin}
 # unique name, so its bridge and iptables rules never touch the host's.
 # DK_HOSTNET=1: in the host's namespace with --bridge none (to reach a
 # registry on the host's loopback).  An existing $T (seed_images) is reused.
+# DK_OWN_BRIDGE=1: in its netns without -b (the daemon makes docker0).
 start_dockerd() {
   [ -n "${T:-}" ] && [ -d "$T" ] || T=$(mktemp -d)
   SOCK=$T/d.sock
@@ -31,6 +32,8 @@ start_dockerd() {
     # nsenter, not `ip netns exec`: that one remounts /sys and hides the cgroup mounts
     prefix=(nsenter "--net=/var/run/netns/$NS")
     netargs=(--bridge "$BRIDGE")
+    # DK_OWN_BRIDGE=1: no -b, the daemon makes docker0 in the netns itself
+    [ "${DK_OWN_BRIDGE:-0}" = 1 ] && netargs=()
   fi
   [ -f "$T/daemon.json" ] || echo '{}' >"$T/daemon.json"
   "${prefix[@]}" "$DK_BIN/dockerd" -H "unix://$SOCK" --data-root "$T/data" --exec-root "$T/exec" \
@@ -44,6 +47,14 @@ start_dockerd() {
   done
   cat "$T/log" >&2
   return 1
+}
+
+# registry_with_busybox: a registry (helpers.bash) holding the busybox
+# fixture as library/busybox:latest; exports REGISTRY (for setup_file)
+registry_with_busybox() {
+  start_registry || return 1
+  push_fixture busybox library/busybox:latest || return 1
+  export REGISTRY
 }
 
 # seed_images REF...: pulls into a fresh $T with a host-network daemon, then

@@ -5,20 +5,11 @@
 
 bats_require_minimum_version 1.5.0
 
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
 load api_helpers
 load helpers
 
-setup_file() {
-  start_registry
-  push_fixture busybox library/busybox:latest
-  export REGISTRY
-}
-
-teardown_file() {
-  stop_registry
-}
+setup_file() { registry_with_busybox; }
+teardown_file() { stop_registry; }
 
 setup() {
   seed_images "$REGISTRY/library/busybox:latest"

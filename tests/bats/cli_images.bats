@@ -4,15 +4,8 @@
 load api_helpers
 load helpers
 
-setup_file() {
-  start_registry
-  push_fixture busybox library/busybox:latest
-  export REGISTRY
-}
-
-teardown_file() {
-  stop_registry
-}
+setup_file() { registry_with_busybox; }
+teardown_file() { stop_registry; }
 
 setup() { DK_HOSTNET=1 start_dockerd; }
 teardown() { stop_dockerd; }
@@ -130,5 +123,28 @@ graph_has() {
   run docker load -i "$T/bad.tar"
   assert_failure
   run docker images -q
+  assert_output ""
+}
+
+@test "a pull that fails after some layers were registered keeps none of them (moby releases them)" {
+  push_fixture layers library/layers:latest
+  top=$(curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$REGISTRY/v2/library/layers/manifests/latest" | jq -r '.layers[-1].digest')
+  # the top layer answers 500 on every try: the pull fails once dk-pull's
+  # retries are spent (~4 s), after the layers below were registered
+  pdir=$(mktemp -d "$BATS_TEST_TMPDIR/fault.XXXXXX")
+  printf '[{"path": "/blobs/%s", "status": 500}]\n' "$top" >"$pdir/rules.json"
+  /usr/bin/python3 "$BATS_TEST_DIRNAME/../fixtures/fault-proxy.py" --upstream "http://$REGISTRY" \
+    --port-file "$pdir/port" --rules "$pdir/rules.json" --log "$pdir/log" 3>&- &
+  proxy=$!
+  for _ in $(seq 100); do [ -s "$pdir/port" ] && break; sleep 0.05; done
+  run timeout 120 docker pull "127.0.0.1:$(cat "$pdir/port")/library/layers:latest"
+  kill "$proxy"
+  wait "$proxy" 2>/dev/null || true
+  assert_failure
+  assert_output --partial "Pull complete"
+  run docker images -aq
+  assert_output ""
+  run ls "$T/data/overlay2/layers"
   assert_output ""
 }

@@ -70,7 +70,7 @@ teardown() { stop_dockerd; }
   assert_success
 }
 
-@test "import: a body that is no tar is an error and registers nothing; URLs are refused" {
+@test "import: a body that is no tar is an error and registers nothing" {
   run bash -c "head -c 300000 /dev/urandom | docker import - junk:1"
   assert_failure
   assert_output --partial "Error response from daemon"
@@ -78,9 +78,38 @@ teardown() { stop_dockerd; }
   assert_output ""
   [ -z "$(ls -A "$T/data/overlay2/layers")" ]
   [ -z "$(ls -A "$T/data/tmp" | grep -v '\.lock$' || true)" ]
-  run docker import http://127.0.0.1:9/x.tar
+}
+
+@test "import from a URL: fetched over HTTP with progress, then imported; 404 and a dead port are errors" {
+  tar -C "$ROOTFS" -czf "$T/root.tgz" .
+  port=$(free_port)
+  (cd "$T" && exec /usr/bin/python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1) &
+  HPID=$!
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/root.tgz" -o /dev/null && break; sleep 0.1; done
+  run docker import --change 'CMD ["/bin/cat","/etc/marker"]' "http://127.0.0.1:$port/root.tgz" web:1
+  assert_success
+  assert_line "Downloading from http://127.0.0.1:$port/root.tgz"
+  assert_line --regexp '^sha256:[0-9a-f]{64}$'
+  run docker run --rm web:1
+  assert_output imported
+  run docker inspect -f '{{.Comment}}' web:1
+  assert_output "Imported from http://127.0.0.1:$port/root.tgz"
+  # the stream moby sends: where from, the bytes, then the ID
+  run curl -s -X POST --unix-socket "$SOCK" "http://d/v1.44/images/create?fromSrc=127.0.0.1:$port/root.tgz&repo=web&tag=2"
+  assert_line --partial "\"status\":\"Downloading from http://127.0.0.1:$port/root.tgz\""
+  assert_line --partial '"status":"Importing","progressDetail":{"current":'
+  assert_equal "$(tail -n 1 <<<"$output" | jq -r .status)" "$(docker inspect -f '{{.Id}}' web:2)"
+  run docker import "http://127.0.0.1:$port/nope.tgz" nope:1
   assert_failure
-  assert_output --partial "importing from a URL is not supported yet"
+  assert_output --partial "failed to GET http://127.0.0.1:$port/nope.tgz with status 404"
+  kill "$HPID"
+  wait "$HPID" 2>/dev/null || true
+  run docker import "http://127.0.0.1:$port/root.tgz" gone:1
+  assert_failure
+  assert_output --partial "http://127.0.0.1:$port/root.tgz"
+  run docker images -q --filter reference=nope --filter reference=gone
+  assert_output ""
+  [ -z "$(ls -A "$T/data/tmp" | grep -v '\.lock$' || true)" ]
 }
 
 @test "dk-graph import: --ref, JSON Lines result, config as moby's import, bad tar leaves no layer" {

@@ -57,6 +57,16 @@ netsetup_ready() {
   assert_output ""
 }
 
+@test "an AutoRemove container's root is a volatile overlay, a kept one's is not" {
+  grep -qw overlay2 <(docker info -f '{{.Driver}}') || skip "storage driver is not overlay2"
+  run docker run --rm --network none busybox head -n 1 /proc/mounts
+  assert_success
+  assert_output --partial "fsync=volatile"
+  run docker run --network none busybox head -n 1 /proc/mounts
+  assert_success
+  refute_output --partial "volatile"
+}
+
 @test "the container's exit status is the CLI's, a missing command is 127" {
   run docker run --rm --network none busybox sh -c 'exit 3'
   assert_equal "$status" 3
@@ -123,6 +133,51 @@ netsetup_ready() {
   assert_output ""
 }
 
+# dead: the process is gone or a zombie (nothing but pid 1 reaps it here)
+proc_dead() {
+  local st
+  st=$(ps -o stat= -p "$1") || return 0
+  [[ $st == Z* ]]
+}
+
+@test "a container whose shim was killed: a stop in flight ends, exit 137, its process killed" {
+  # sleep as the container's pid 1 ignores the stop signal: only the shim's death ends the stop
+  docker run -d --name orphan --network none busybox sleep 1000
+  id=$(docker inspect -f '{{.Id}}' orphan)
+  pid=$(docker inspect -f '{{.State.Pid}}' orphan)
+  shim=$(cat "$T/exec/c/$id/shim.pid")
+  timeout 60 docker stop -t 50 orphan >"$T/stop.out" 2>&1 &
+  stopper=$!
+  sleep 0.5
+  t0=$(date +%s)
+  kill -9 "$shim"
+  rc=0
+  wait "$stopper" || rc=$?
+  [ "$rc" -eq 0 ] || { cat "$T/stop.out"; false; }
+  [ $(($(date +%s) - t0)) -lt 20 ]
+  run docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' orphan
+  assert_output "exited 137"
+  proc_dead "$pid"
+  run docker events --since 0 --until "$(($(date +%s) + 1))" --filter container=orphan --format '{{.Action}}'
+  assert_line "die"
+  run timeout 30 docker rm -f orphan
+  assert_success
+  run docker ps -aq
+  assert_output ""
+}
+
+@test "a container whose shim was killed: rm -f finishes, the process is killed" {
+  docker run -d --name orphan2 --network none busybox sleep 1000
+  id=$(docker inspect -f '{{.Id}}' orphan2)
+  pid=$(docker inspect -f '{{.State.Pid}}' orphan2)
+  kill -9 "$(cat "$T/exec/c/$id/shim.pid")"
+  run timeout 30 docker rm -f orphan2
+  assert_success
+  proc_dead "$pid"
+  run docker ps -aq
+  assert_output ""
+}
+
 @test "container events: create, start, die, destroy" {
   since=$(date +%s)
   docker run --rm --network none busybox true
@@ -132,6 +187,21 @@ netsetup_ready() {
   assert_line start
   assert_line die
   assert_line destroy
+}
+
+@test "events in moby's order: run on the default bridge (network connect/disconnect, attach), then stop" {
+  since=$(date +%s)
+  docker run --rm busybox true
+  id=$(docker run -d busybox sleep 60)
+  docker stop -t 0 "$id" >/dev/null
+  run docker events --since "$since" --until "$(($(date +%s) + 1))" --filter type=container \
+    --filter type=network --format '{{.Type}} {{.Action}} {{index .Actor.Attributes "container"}}'
+  assert_success
+  first=$(head -7 <<<"$output" | cut -d' ' -f1,2 | tr '\n' ',')
+  assert_equal "$first" "container create,container attach,network connect,container start,container die,network disconnect,container destroy,"
+  assert_line --regexp "^network connect $id$"
+  last=$(tail -n 3 <<<"$output" | cut -d' ' -f1,2 | tr '\n' ',')
+  assert_equal "$last" "container die,network disconnect,container stop,"
 }
 
 @test "logs of a finished container, and logs -f until it exits" {
@@ -176,6 +246,28 @@ c"
   assert_success
   run docker inspect --format '{{.State.Status}}' survivor
   assert_output "exited"
+}
+
+@test "live-restore: a container whose shim died while the daemon was down exits 137, its process killed" {
+  stop_keep() { kill "$DPID"; for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done; }
+  echo '{"live-restore": true}' >"$T/daemon.json"
+  stop_keep
+  ip netns del "$NS"
+  start_dockerd
+  docker run -d --name lost --network none busybox sleep 300
+  id=$(docker inspect -f '{{.Id}}' lost)
+  pid=$(docker inspect -f '{{.State.Pid}}' lost)
+  stop_keep
+  ip netns del "$NS"
+  kill -9 "$(cat "$T/exec/c/$id/shim.pid")"
+  start_dockerd
+  for _ in $(seq 100); do
+    [ "$(docker inspect -f '{{.State.Status}}' lost)" = exited ] && break
+    sleep 0.1
+  done
+  run docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' lost
+  assert_output "exited 137"
+  proc_dead "$pid"
 }
 
 @test "an AutoRemove container that is not running is removed at the daemon's next start" {

@@ -114,7 +114,10 @@ two_layer_image() {
   two_layer_image busybox:latest
   run "${G[@]}" tag busybox localhost:5000/my/box:v1
   assert_success
+  # as Docker: a matching image is listed with its matching references only
   run "${G[@]}" ls --filter reference='localhost:5000/my/*'
+  assert_equal "$(jq -c '.images[0].RepoTags' <<<"$output")" '["localhost:5000/my/box:v1"]'
+  run "${G[@]}" ls --filter reference='localhost:5000/my/*' --filter reference=busybox
   assert_equal "$(jq -c '.images[0].RepoTags' <<<"$output")" '["busybox:latest","localhost:5000/my/box:v1"]'
   run "${G[@]}" rm "${ID:7:12}"
   assert_failure 1
@@ -369,6 +372,11 @@ mounts_under() {
     assert_success
     assert_equal "$(jq -c '[.changes[] | [.Path, .Kind]]' <<<"$output")" \
       '[["/a",0],["/a/added",1],["/a/y",2],["/keep",0],["/newdir",1]]'
+    # what docker ps -s shows: the files written, then plus the image's layers
+    run "${g[@]}" container-size c1
+    assert_success
+    assert_equal "$(jq '.sizes.c1.size_rw' <<<"$output")" "$((6 + $(stat -c %s "$p/keep")))"
+    assert [ "$(jq '.sizes.c1.size_root_fs > .sizes.c1.size_rw' <<<"$output")" = true ]
     run "${g[@]}" container-diff c1 -o "$T/$drv-diff.tar"
     assert_success
     assert_equal "$(tar -tf "$T/$drv-diff.tar" | sort | tr '\n' ' ')" "a/ a/.wh.y a/added keep newdir/ "

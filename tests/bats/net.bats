@@ -122,6 +122,27 @@ teardown() { net_teardown; }
   ! grep -q "$T/exec/netns" /proc/self/mountinfo
 }
 
+@test "state records are read up to their newline (an in-place rewrite cut short by kill -9)" {
+  ns_tool init >/dev/null
+  before_rules=$(ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')
+  ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 >/dev/null
+  # what a kill between the new text and the ftruncate leaves: an older,
+  # longer text after the newline
+  printf '{"stale":' >>"$T/state/endpoints/c1.json"
+  printf '{"172.17.0.9":"gone"}\n' >>"$T/state/ipam/bridge.json"
+  run ns_tool connect --id c2 --files-dir "$T/c2"
+  assert_success
+  assert_output --partial '"ip":"172.17.0.3"'
+  run jq -c . "$T/state/ipam/bridge.json"
+  assert_output '{"172.17.0.2":"c1","172.17.0.3":"c2"}'
+  run ns_tool disconnect --id c1
+  assert_success
+  run ns_tool disconnect --id c2
+  assert_success
+  assert_equal "$(ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')" "$before_rules"
+  [ ! -e "$T/state/ipam/bridge.json" ] && [ ! -e "$T/state/endpoints/c1.json" ]
+}
+
 @test "bad input is a clear error" {
   run ns_tool init --bip 10.0.0.300/8
   assert_failure 1

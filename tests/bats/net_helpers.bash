@@ -22,6 +22,30 @@ bg_in() { local nsp=$1; shift; nsenter --net="$nsp" "$@" >/dev/null 2>&1 3>&- & 
 bg_ctr() { local id=$1; shift; bg_in "$T/exec/netns/$id" "$@"; }
 bg_ns() { bg_in "/run/netns/$NS" "$@"; }
 
+# Waits (up to 5 s) until a socket listens on port $2 in namespace $1 (a
+# path), TCP (or bound, with $3 = udp): a program started in the
+# background needs a moment, more on a loaded machine.
+wait_listen() {
+  local hex i files=(/proc/net/tcp /proc/net/tcp6) state=0A
+  [ "${3:-tcp}" = udp ] && files=(/proc/net/udp /proc/net/udp6) && state=07
+  hex=$(printf ':%04X' "$2")
+  for i in $(seq 100); do
+    nsenter --net="$1" cat "${files[@]}" 2>/dev/null |
+      awk -v p="$hex" -v s="$state" '$4 == s && substr($2, length($2) - 4) == p { f = 1 }
+        END { exit !f }' && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# A UDP echo server ("pong " + what it got) on port 53 of container $1.
+udp_echo() {
+  bg_ctr "$1" python3 -c 'import socket
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("0.0.0.0",53))
+while True:
+    d,a=s.recvfrom(100); s.sendto(b"pong "+d,a)'
+}
+
 net_teardown() {
   local p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done

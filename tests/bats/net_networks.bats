@@ -63,6 +63,22 @@ teardown() { net_teardown; }
   assert_failure
 }
 
+@test "a member's hosts is rewritten in place, so a bind mount of it sees joins" {
+  ns_tool init >/dev/null
+  ns_tool network-create appnet --subnet 10.124.0.0/24 >/dev/null
+  ns_tool connect --id c1 --network appnet --name web --files-dir "$T/c1" >/dev/null
+  ino=$(stat -c %i "$T/c1/hosts")
+  ns_tool connect --id c2 --network appnet --name db --files-dir "$T/c2" >/dev/null
+  run cat "$T/c1/hosts"
+  assert_output --partial $'10.124.0.3\tdb'
+  [ "$(stat -c %i "$T/c1/hosts")" = "$ino" ]
+  ns_tool disconnect --id c2 >/dev/null
+  run cat "$T/c1/hosts"
+  refute_output --partial db
+  [ "$(stat -c %i "$T/c1/hosts")" = "$ino" ]
+  ns_tool disconnect --id c1 >/dev/null
+}
+
 @test "network-create rejects bad and overlapping subnets and duplicate names" {
   ns_tool init >/dev/null
   run ns_tool network-create x --subnet 10.1.0.0/33

@@ -13,7 +13,7 @@ serve() {
   mkdir -p "$T/www"
   echo "hello from $1" >"$T/www/index.html"
   bg_ctr "$1" busybox httpd -f -p "$2" -h "$T/www"
-  sleep 0.2
+  wait_listen "$T/exec/netns/$1" "$2"
 }
 
 @test "a published port answers from the host via DNAT and via localhost" {
@@ -39,11 +39,9 @@ serve() {
   ns_tool connect --id c2 --files-dir "$T/c2" -p 8082:80 >/dev/null
   serve c1 80
   bg_ctr c2 busybox httpd -f -p 80 -h "$T/www"
-  bg_ctr c1 python3 -c 'import socket
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("0.0.0.0",53))
-while True:
-    d,a=s.recvfrom(100); s.sendto(b"pong "+d,a)'
-  sleep 0.5
+  udp_echo c1
+  wait_listen "$T/exec/netns/c2" 80
+  wait_listen "$T/exec/netns/c1" 53 udp
   run ns curl -sS -m 5 http://127.0.0.1:8082/
   assert_output 'hello from c1'
   run ns python3 -c 'import socket
@@ -72,12 +70,28 @@ s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   assert_output --partial 'Bind for 0.0.0.0:9001 failed: port is already allocated'
   # a port some other program holds
   bg_ns busybox nc -l -p 9100
-  sleep 0.2
+  wait_listen "/run/netns/$NS" 9100
   run ns_tool connect --id c3 --files-dir "$T/c3" -p 9100:80
   assert_failure 1
   assert_output --partial 'failed to bind host port 0.0.0.0:9100/tcp: Address already in use'
   [ ! -e "$T/exec/netns/c2" ] && [ ! -e "$T/exec/netns/c3" ]
   [ "$(ns ip -br link | grep -c veth)" -eq 1 ]
+}
+
+@test "a connect that fails at its links (before its port rules) leaves nothing" {
+  ns_tool init >/dev/null
+  before=$(ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')
+  ns ip link del docker0
+  run ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80
+  assert_failure 1
+  assert_output --partial '"message":"bridge docker0 not found"'
+  assert_equal "$(ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')" "$before"
+  [ ! -e "$T/exec/netns/c1" ] && [ ! -e "$T/state/endpoints/c1.json" ]
+  [ ! -e "$T/state/ipam/bridge.json" ]
+  # the host port was let go: a connect after init binds it again
+  ns_tool init >/dev/null
+  run ns_tool connect --id c2 --files-dir "$T/c2" -p 8080:80
+  assert_success
 }
 
 @test "--userland-proxy=false reaches localhost through hairpin NAT" {

@@ -107,8 +107,12 @@ test_stream_and_split (const char *dir)
   ok (size == r.tar_size, "tar-split: same length");
   /* a changed file is detected by the digest */
   cleanup_free char *f = xasprintf ("%s/big", diff);
-  cleanup_close int wfd = open (f, O_WRONLY | O_CLOEXEC);
-  ok (wfd >= 0 && pwrite (wfd, "X", 1, 10) == 1, "tamper with a file of the layer");
+  cleanup_close int wfd = open (f, O_RDWR | O_CLOEXEC);
+  /* a byte other than the one there (a fixed 'X' was already there 1 time in 256) */
+  unsigned char byte = 0;
+  ok (wfd >= 0 && pread (wfd, &byte, 1, 10) == 1, "read a byte of a file of the layer");
+  byte ^= 0xff;
+  ok (pwrite (wfd, &byte, 1, 10) == 1, "tamper with a file of the layer");
   lseek (ofd, 0, SEEK_SET);
   ok (dk_tarsplit_assemble (layer, diff, ofd, got, &size, &err) == 0 && strcmp (got, want) != 0,
       "tar-split: a changed file changes the digest");
@@ -118,6 +122,57 @@ test_stream_and_split (const char *dir)
   cleanup_close int fd2 = open (gz, O_RDONLY | O_CLOEXEC);
   ok (dk_layer_unpack (fd2, t2, &o2, &r, &err) < 0 && access (t2, F_OK) < 0,
       "unpack: digest mismatch fails and removes the target");
+  dk_error_release (&err);
+}
+
+/* A stream gives the same digests whatever it reads from: a regular file
+   (mapped a window at a time, here several windows, also from an offset
+   other than 0) or a pipe, taken whole (next) or in small pieces (read). */
+static void
+test_stream_sources (const char *dir)
+{
+  cleanup_free char *plain
+      = make_file (dir, "s.bin", "{ head -c 2500000 /dev/urandom; head -c 1500000 /dev/zero; }");
+  cleanup_free char *gzc = xasprintf ("gzip -1 -c '%s'", plain);
+  cleanup_free char *gz = make_file (dir, "s.gz", gzc);
+  cleanup_free char *prec = xasprintf ("{ head -c 100 /dev/zero; cat '%s'; }", gz);
+  cleanup_free char *pre = make_file (dir, "s.pre", prec);
+  char want[DK_DIGEST_STR_LEN], gzdig[DK_DIGEST_STR_LEN];
+  dk_err_t err = NULL;
+  dk_sha256_file (plain, want, &err);
+  dk_sha256_file (gz, gzdig, &err);
+  const char *names[] = { "plain file", "gzip file", "gzip file at offset 100", "gzip pipe" };
+  for (int i = 0; i < 4; i++)
+    {
+      cleanup_free char *cat = xasprintf ("cat '%s'", gz);
+      FILE *pipe = i == 3 ? popen (cat, "r") : NULL;
+      int fd = pipe ? dup (fileno (pipe)) : open (i == 0 ? plain : i == 1 ? gz : pre, O_RDONLY);
+      if (i == 2)
+        lseek (fd, 100, SEEK_SET);
+      struct dk_layerstream *s = dk_layerstream_new (fd);
+      static char buf[1000];
+      ssize_t n;
+      /* odd rounds in small pieces */
+      while ((n = (i & 1) ? dk_layerstream_read (s, buf, sizeof buf, &err)
+                          : dk_layerstream_next (s, &(const void *){ NULL }, &err))
+             > 0)
+        ;
+      ok (n == 0, "stream from %s: read to the end", names[i]);
+      char digest[DK_DIGEST_STR_LEN], diff_id[DK_DIGEST_STR_LEN];
+      uint64_t csize, usize;
+      dk_layerstream_result (s, digest, diff_id, &csize, &usize);
+      is_str (diff_id, want, "stream from %s: diff ID", names[i]);
+      is_str (digest, i == 0 ? want : gzdig, "stream from %s: digest", names[i]);
+      ok (usize == 4000000, "stream from %s: 4000000 bytes out (%llu)", names[i],
+          (unsigned long long)usize);
+      if (i == 2)
+        ok (lseek (fd, 0, SEEK_CUR) == (off_t)(100 + csize),
+            "stream from a file: its offset is left after the blob");
+      dk_layerstream_free (s);
+      close (fd);
+      if (pipe)
+        pclose (pipe);
+    }
   dk_error_release (&err);
 }
 
@@ -131,6 +186,7 @@ main (void)
   if (dir == NULL)
     return 1;
   test_stream_and_split (dir);
+  test_stream_sources (dir);
   dk_err_t err = NULL;
   dk_remove_tree (dir, &err);
   dk_error_release (&err);
