@@ -136,16 +136,15 @@ network_init (dk_err_t *err)
     return dk_make_error (err, 0,
                           "You specified -b & --bip, mutually exclusive options. Please specify "
                           "only one");
-  cleanup_free char *state = xasprintf ("%s/network", D.data_root);
-  cleanup_free char *path = tool_path ("dk-netsetup");
-  const char *argv[48];
+  /* every string of argv is malloc'd: one owner, freed as a whole */
+  cleanup_strv char **argv = xzalloc (48 * sizeof *argv);
   int n = 0;
-  argv[n++] = path;
-  argv[n++] = "--state-dir";
-  argv[n++] = state;
-  argv[n++] = "--exec-root";
-  argv[n++] = D.exec_root;
-  argv[n++] = "init";
+  argv[n++] = tool_path ("dk-netsetup");
+  argv[n++] = xstrdup ("--state-dir");
+  argv[n++] = xasprintf ("%s/network", D.data_root);
+  argv[n++] = xstrdup ("--exec-root");
+  argv[n++] = xstrdup (D.exec_root);
+  argv[n++] = xstrdup ("init");
   static const char *const strs[]
       = { "bridge", "bip", "fixed-cidr", "fixed-cidr-v6", "default-gateway", "default-gateway-v6",
           "ip" };
@@ -158,7 +157,7 @@ network_init (dk_err_t *err)
       if (v && *v && given)
         {
           argv[n++] = xasprintf ("--%s", strs[i]);
-          argv[n++] = v;
+          argv[n++] = xstrdup (v);
         }
     }
   static const char *const bools[]
@@ -166,26 +165,20 @@ network_init (dk_err_t *err)
   for (size_t i = 0; i < sizeof bools / sizeof *bools; i++)
     {
       argv[n++] = xasprintf ("--%s", bools[i]);
-      argv[n++] = cfg_bool (bools[i]) ? "true" : "false";
+      argv[n++] = xstrdup (cfg_bool (bools[i]) ? "true" : "false");
     }
-  cleanup_free char *mtu = NULL;
   if (cfg_int ("mtu") > 0)
     {
-      mtu = xasprintf ("%lld", (long long)cfg_int ("mtu"));
-      argv[n++] = xstrdup ("--mtu"); /* the loop below frees every "--" */
-      argv[n++] = mtu;
+      argv[n++] = xstrdup ("--mtu");
+      argv[n++] = xasprintf ("%lld", (long long)cfg_int ("mtu"));
     }
-  argv[n] = NULL;
   jv result;
-  int r = dk_run_tool ((char *const *)argv, -1, NULL, NULL, &result, err);
+  int r = dk_run_tool (argv, -1, NULL, NULL, &result, err);
   if (r == 0)
     {
       cleanup_free char *s = dk_json_dump (result);
       dk_info ("default bridge network: %s", s);
     }
-  for (int i = 5; i < n; i++)
-    if (argv[i][0] == '-' && argv[i][1] == '-')
-      free ((char *)argv[i]);
   return r < 0 ? dk_error_wrap (err, "Error initializing network controller") : 0;
 }
 
