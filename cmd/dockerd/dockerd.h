@@ -87,6 +87,8 @@ void http_conn_accept (uv_stream_t *server, bool tls);
 const char *http_header (struct http_req *req, const char *name);
 /* Decoded query parameter (malloc'd) or NULL. */
 char *http_query (struct http_req *req, const char *key);
+/* every value of a repeated key, decoded; NULL-terminated, all malloc'd */
+char **http_query_all (struct http_req *req, const char *key);
 /* Docker's boolean query values: "1", "true", "True" ...; def when absent. */
 bool http_query_bool (struct http_req *req, const char *key, bool def);
 void http_respond (struct http_req *req, int status, const char *ctype, const char *body,
@@ -162,9 +164,10 @@ void job_kill (struct job *j, int sig);
 /* Detaches the callbacks (the caller goes away); the job finishes on its own. */
 void job_detach (struct job *j);
 char *tool_path (const char *name);
-/* Convenience: argv for dk-graph with the daemon's root and driver. */
-const char **graph_argv (const char **tail);             /* static: at most 26 of tail */
-const char **graph_argv_alloc (const char *const *tail); /* any length; free the array */
+/* argv for dk-graph with the daemon's root and driver, then tail (any
+   length); the array is reused by the next call (job_start copies it), the
+   strings are borrowed. */
+const char **graph_argv (const char *const *tail);
 
 /* ---- daemon-wide state ---- */
 struct daemon

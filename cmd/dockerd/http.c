@@ -555,8 +555,10 @@ http_header (struct http_req *req, const char *name)
   return NULL;
 }
 
-char *
-http_query (struct http_req *req, const char *key)
+/* Calls fn for each value of key in the query, in order; stops when fn
+   returns false.  Values are decoded and passed malloc'd to fn. */
+static void
+query_each (struct http_req *req, const char *key, bool (*fn) (char *v, void *ud), void *ud)
 {
   const char *q = req->query;
   size_t kl = strlen (key);
@@ -567,11 +569,50 @@ http_query (struct http_req *req, const char *key)
       const char *eq = memchr (q, '=', n);
       size_t nl = eq ? (size_t)(eq - q) : n;
       cleanup_free char *name = url_decode (q, nl);
-      if (strlen (name) == kl && memcmp (name, key, kl) == 0)
-        return eq ? url_decode (eq + 1, n - nl - 1) : xstrdup ("");
+      if (strlen (name) == kl && memcmp (name, key, kl) == 0
+          && !fn (eq ? url_decode (eq + 1, n - nl - 1) : xstrdup (""), ud))
+        return;
       q = amp ? amp + 1 : NULL;
     }
-  return NULL;
+}
+
+static bool
+take_first (char *v, void *ud)
+{
+  *(char **)ud = v;
+  return false;
+}
+
+char *
+http_query (struct http_req *req, const char *key)
+{
+  char *v = NULL;
+  query_each (req, key, take_first, &v);
+  return v;
+}
+
+struct strv_acc
+{
+  char **v;
+  size_t n;
+};
+
+static bool
+take_all (char *v, void *ud)
+{
+  struct strv_acc *a = ud;
+  a->v = xrealloc (a->v, (a->n + 2) * sizeof *a->v);
+  a->v[a->n++] = v;
+  a->v[a->n] = NULL;
+  return true;
+}
+
+char **
+http_query_all (struct http_req *req, const char *key)
+{
+  struct strv_acc a = { xzalloc (sizeof (char *)), 0 };
+  query_each (req, key, take_all, &a);
+  return a.v;
 }
 
 bool

@@ -578,18 +578,35 @@ raw_end (struct http_req *req, jv result, void *ud)
   http_stream_end (req);
 }
 
-static void
-save (struct http_req *req, const char **names, int nnames)
+/* argv: head, then the strings of opts, then tail (NULL-terminated each);
+   the array is malloc'd, the strings borrowed */
+static const char **
+join_argv (const char *const *head, char *const *opts, const char *const *tail)
 {
-  const char *argv[64] = { "save" };
-  int n = 1;
-  for (int i = 0; i < nnames && n < 60; i++)
-    argv[n++] = names[i];
-  argv[n++] = "-o";
-  argv[n++] = "-";
-  argv[n] = NULL;
+  size_t n = 0, k = 0;
+  for (size_t i = 0; head[i]; i++)
+    n++;
+  for (size_t i = 0; opts[i]; i++)
+    n++;
+  for (size_t i = 0; tail[i]; i++)
+    n++;
+  const char **argv = xzalloc ((n + 1) * sizeof *argv);
+  for (size_t i = 0; head[i]; i++)
+    argv[k++] = head[i];
+  for (size_t i = 0; opts[i]; i++)
+    argv[k++] = opts[i];
+  for (size_t i = 0; tail[i]; i++)
+    argv[k++] = tail[i];
+  return argv;
+}
+
+static void
+save (struct http_req *req, char *const *names)
+{
+  const char *head[] = { "save", NULL }, *tail[] = { "-o", "-", NULL };
+  cleanup_free const char **args = join_argv (head, names, tail);
   struct job_opts o = { .on_raw = raw_out };
-  struct simple *s = run_job (req, graph_argv (argv), raw_end, NULL, &o);
+  struct simple *s = run_job (req, graph_argv (args), raw_end, NULL, &o);
   if (s)
     s->ud = s;
 }
@@ -597,37 +614,20 @@ save (struct http_req *req, const char **names, int nnames)
 void
 h_image_get (struct http_req *req)
 {
-  const char *names[] = { req->params[0] };
-  save (req, names, 1);
+  char *names[] = { req->params[0], NULL };
+  save (req, names);
 }
 
 void
 h_images_get (struct http_req *req)
 {
-  const char *names[56];
-  char *owned[56];
-  int n = 0;
-  const char *q = req->query;
-  while (q && *q && n < 56)
-    {
-      const char *amp = strchr (q, '&');
-      size_t len = amp ? (size_t)(amp - q) : strlen (q);
-      if (len > 6 && !strncmp (q, "names=", 6))
-        {
-          owned[n] = url_decode (q + 6, len - 6);
-          names[n] = owned[n];
-          n++;
-        }
-      q = amp ? amp + 1 : NULL;
-    }
-  if (n == 0)
+  cleanup_strv char **names = http_query_all (req, "names");
+  if (names[0] == NULL)
     {
       http_error (req, 400, "no images given: use names=IMAGE");
       return;
     }
-  save (req, names, n);
-  for (int i = 0; i < n; i++)
-    free (owned[i]);
+  save (req, names);
 }
 
 /* ---- load: the request body is the tar ---- */
@@ -720,82 +720,61 @@ import_result (struct http_req *req, jv result, void *ud)
   http_stream_end (req);
 }
 
-/* fromSrc=URL: dk-pull fetches it and runs dk-graph import (the import
-   options after "--"), its progress relayed as the answer's stream */
-static void
-import_from_url (struct http_req *req, const char *src, const char *const *args)
+/* The options of `dk-graph import` the request asks for (--ref, --message,
+   a --change per `changes`), each string malloc'd; NULL-terminated. */
+static char **
+import_options (struct http_req *req, const char *src)
 {
-  const char *argv[80]
-      = { "dk-pull", "--root", D.data_root, "--driver", D.driver, "import", src, "--" };
-  int n = 8;
-  for (int i = 1; args[i] && n < 79; i++)
-    if (strcmp (args[i], "-") != 0)
-      argv[n++] = args[i];
-  argv[n] = NULL;
-  struct job_opts o = { .on_line = stream_line };
-  struct simple *s = run_job (req, argv, import_result, NULL, &o);
-  if (s)
-    s->ud = s;
+  cleanup_free char *repo = http_query (req, "repo");
+  cleanup_free char *tag = http_query (req, "tag");
+  cleanup_free char *msg = http_query (req, "message");
+  cleanup_strv char **changes = http_query_all (req, "changes");
+  size_t n = 0, nc = 0;
+  while (changes[nc])
+    nc++;
+  char **v = xzalloc ((2 * nc + 5) * sizeof *v);
+  if (repo && *repo)
+    {
+      v[n++] = xstrdup ("--ref");
+      v[n++] = tag && *tag ? xasprintf ("%s:%s", repo, tag) : xstrdup (repo);
+    }
+  if ((msg && *msg) || strcmp (src, "-") != 0)
+    {
+      v[n++] = xstrdup ("--message");
+      /* moby's comment of an import without a message */
+      v[n++] = msg && *msg ? xstrdup (msg) : xasprintf ("Imported from %s", src);
+    }
+  for (size_t i = 0; i < nc; i++)
+    {
+      v[n++] = xstrdup ("--change");
+      v[n++] = steal_ptr (&changes[i]);
+    }
+  return v;
 }
 
 static void
 images_import (struct http_req *req, const char *src)
 {
-  cleanup_free char *repo = http_query (req, "repo");
-  cleanup_free char *tag = http_query (req, "tag");
-  cleanup_free char *msg = http_query (req, "message");
-  cleanup_free char *ref = NULL;
-  if (repo && *repo)
-    ref = tag && *tag ? xasprintf ("%s:%s", repo, tag) : xstrdup (repo);
-  const char *argv[72] = { "import" };
-  char *owned[10];
-  int n = 1, nowned = 0;
-  if (ref)
-    {
-      argv[n++] = "--ref";
-      argv[n++] = ref;
-    }
-  /* moby's comment of an import without a message */
-  cleanup_free char *from
-      = (msg && *msg) || !strcmp (src, "-") ? NULL : xasprintf ("Imported from %s", src);
-  if ((msg && *msg) || from)
-    {
-      argv[n++] = "--message";
-      argv[n++] = from ? from : msg;
-    }
-  /* changes: repeatable; graph_argv takes 31 arguments in all */
-  for (const char *q = req->query; q && *q;)
-    {
-      const char *amp = strchr (q, '&');
-      size_t len = amp ? (size_t)(amp - q) : strlen (q);
-      if (len > 8 && !strncmp (q, "changes=", 8))
-        {
-          if (nowned == 10)
-            {
-              for (int i = 0; i < nowned; i++)
-                free (owned[i]);
-              http_error (req, 400, "too many changes: at most 10 are supported");
-              return;
-            }
-          owned[nowned] = url_decode (q + 8, len - 8);
-          argv[n++] = "--change";
-          argv[n++] = owned[nowned++];
-        }
-      q = amp ? amp + 1 : NULL;
-    }
-  argv[n++] = "-";
-  argv[n] = NULL;
+  cleanup_strv char **opts = import_options (req, src);
   if (strcmp (src, "-") != 0)
     {
-      import_from_url (req, src, argv);
-      for (int i = 0; i < nowned; i++)
-        free (owned[i]);
+      /* a URL: dk-pull fetches it and runs dk-graph import with the options
+         after "--"; its progress is relayed as the answer's stream */
+      const char *head[]
+          = { "dk-pull", "--root", D.data_root, "--driver", D.driver, "import", src, "--", NULL };
+      const char *none[] = { NULL };
+      cleanup_free const char **argv = join_argv (head, opts, none);
+      struct job_opts o = { .on_line = stream_line };
+      struct simple *s = run_job (req, argv, import_result, NULL, &o);
+      if (s)
+        s->ud = s;
       return;
     }
+  const char *head[] = { "import", NULL }, *tail[] = { "-", NULL };
+  cleanup_free const char **gtail = join_argv (head, opts, tail);
+  const char **argv = graph_argv (gtail);
   struct job_opts o = { .want_stdin = true, .on_drain = load_drain };
-  struct simple *s = run_job (req, graph_argv (argv), import_result, NULL, &o);
-  for (int i = 0; i < nowned; i++)
-    free (owned[i]);
+  struct simple *s = run_job (req, argv, import_result, NULL, &o);
   if (s == NULL)
     return;
   s->ud = s;

@@ -53,30 +53,22 @@ tool_path (const char *name)
 }
 
 const char **
-graph_argv_alloc (const char *const *tail)
+graph_argv (const char *const *tail)
 {
-  int n = 0;
+  static const char **argv;
+  static size_t cap;
+  size_t n = 0;
   while (tail[n])
     n++;
-  const char **argv = xzalloc ((n + 6) * sizeof *argv);
-  argv[0] = "dk-graph";
-  argv[1] = "--root";
-  argv[2] = D.data_root;
-  argv[3] = "--driver";
-  argv[4] = D.driver;
+  if (n + 6 > cap)
+    {
+      cap = n + 6;
+      argv = xrealloc (argv, cap * sizeof *argv);
+    }
+  const char *head[] = { "dk-graph", "--root", D.data_root, "--driver", D.driver };
+  memcpy (argv, head, sizeof head);
   memcpy (argv + 5, tail, n * sizeof *tail);
-  return argv;
-}
-
-const char **
-graph_argv (const char **tail)
-{
-  static const char *argv[32];
-  cleanup_free const char **all = graph_argv_alloc (tail);
-  int n = 0;
-  for (; all[n] && n < 31; n++)
-    argv[n] = all[n];
-  argv[n] = NULL;
+  argv[n + 5] = NULL;
   return argv;
 }
 

@@ -77,7 +77,7 @@ containers_with_sizes (struct http_req *req, jv list, sizes_cb cb, void *ud)
       if (id)
         tail[k++] = xstrdup (id);
     }
-  const char **argv = graph_argv_alloc (tail);
+  const char **argv = graph_argv (tail);
   struct sizes_ctx *x = xzalloc (sizeof *x);
   *x = (struct sizes_ctx){ .req = req, .list = list, .cb = cb, .ud = ud };
   struct job_opts o = { .on_done = sizes_done, .ud = x };
@@ -86,7 +86,6 @@ containers_with_sizes (struct http_req *req, jv list, sizes_cb cb, void *ud)
   for (int i = 2; i < k; i++)
     free ((char *)tail[i]);
   free (tail);
-  free (argv);
   if (x->job == NULL)
     {
       dk_log (DK_LOG_WARN, "container sizes: %s", err->msg);

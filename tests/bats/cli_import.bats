@@ -133,3 +133,12 @@ teardown() { stop_dockerd; }
   assert_failure
   assert_output --partial "FROM is not a valid change command"
 }
+
+@test "import: twelve --change instructions are all applied (no limit of ten)" {
+  changes=()
+  for i in $(seq 11); do changes+=(--change "ENV V$i=$i"); done
+  run bash -c "tar -C '$ROOTFS' -c . | docker import ${changes[*]@Q} --change 'CMD [\"/bin/sh\"]' - many:1"
+  assert_success
+  run docker inspect -f '{{len .Config.Env}} {{json .Config.Cmd}}' many:1
+  assert_output '11 ["/bin/sh"]'
+}

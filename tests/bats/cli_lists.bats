@@ -124,3 +124,14 @@ labelled_image() {
   run docker images --format '{{.Repository}}:{{.Tag}}' busybox
   assert_output busybox:latest
 }
+
+@test "save of 30 references in one archive keeps every one (no argument limit)" {
+  refs=()
+  for i in $(seq 30); do
+    docker tag busybox "many$i:1"
+    refs+=("many$i:1")
+  done
+  docker save -o "$T/many.tar" "${refs[@]}"
+  run tar -xOf "$T/many.tar" manifest.json
+  assert_equal "$(jq '[.[].RepoTags[]] | length' <<<"$output")" 30
+}
