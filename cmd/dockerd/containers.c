@@ -180,8 +180,12 @@ image_found_go (struct create_ctx *x)
   if (jv_is_valid (hc))
     dk_json_bool (hc, "AutoRemove", &autorm);
   jv_free (hc);
-  const char *tail[] = { "container-create",        x->id,        "--image", iid,
-                         autorm ? "--mount" : NULL, "--volatile", NULL };
+  const char *tail[] = { "container-create", x->id, "--image", iid, NULL, NULL, NULL };
+  if (autorm)
+    {
+      tail[4] = "--mount";
+      tail[5] = "--volatile";
+    }
   struct job_opts o = { .on_done = created, .ud = x };
   cleanup_error dk_err_t err = NULL;
   x->job = job_start (graph_argv (tail), &o, &err);
