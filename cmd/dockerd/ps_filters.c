@@ -1,12 +1,33 @@
 /* The filters of GET /containers/json that read a container's inspect
    document: before, since, network, volume, publish, expose, health,
    is-task and isolation (Docker's meanings; no health checks and no swarm
-   tasks exist here: health=none and is-task=false match every container). */
+   tasks exist here: health=none and is-task=false match every container;
+   Isolation is matched as stored, "" on Linux as in moby). */
 #include "container.h"
 #include "cleanup.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* "80", "80/udp" or "8000-8002[/tcp]": a port or range, then an optional
+   protocol */
+static bool
+port_spec_ok (const char *spec)
+{
+  char *end;
+  const char *p = spec;
+  if (*p < '0' || *p > '9')
+    return false;
+  long lo = strtol (p, &end, 10), hi = lo;
+  if (*end == '-')
+    {
+      p = end + 1;
+      if (*p < '0' || *p > '9')
+        return false;
+      hi = strtol (p, &end, 10);
+    }
+  return (*end == 0 || *end == '/') && lo <= hi && hi <= 65535;
+}
 
 /* "80", "80/udp" or "8000-8002[/tcp]" contains the port key "N/proto" */
 static bool
@@ -97,7 +118,7 @@ one_match (const char *key, const char *v, struct container *c, jv insp)
     {
       cleanup_jv jv hc = dk_json_get (insp, "HostConfig");
       const char *iso = dk_json_str (hc, "Isolation");
-      return !strcmp (iso && *iso ? iso : "default", v);
+      return !strcmp (iso ? iso : "", v);
     }
   return true;
 }
@@ -120,6 +141,29 @@ ps_filters_prepare (jv filters, struct ps_bounds *b, dk_err_t *err)
       if (!ok && rc == 0)
         rc = dk_make_error_code (err, DK_ECODE_INVALID, 0,
                                  "Unrecognised filter value for health: %s", jv_string_value (e));
+      jv_free (e);
+    }
+  static const char *const ports[] = { "publish", "expose" };
+  for (int k = 0; k < 2 && rc == 0; k++)
+    {
+      cleanup_jv jv l = dk_json_get_kind (filters, ports[k], JV_KIND_ARRAY);
+      if (jv_is_valid (l))
+        jv_array_foreach (l, i, e)
+        {
+          if (rc == 0 && !port_spec_ok (jv_string_value (e)))
+            rc = dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                     "error while looking up for %s %s: invalid port range",
+                                     ports[k], jv_string_value (e));
+          jv_free (e);
+        }
+    }
+  cleanup_jv jv task = dk_json_get_kind (filters, "is-task", JV_KIND_ARRAY);
+  if (rc == 0 && jv_is_valid (task))
+    jv_array_foreach (task, i, e)
+    {
+      const char *v = jv_string_value (e);
+      if (rc == 0 && strcmp (v, "true") && strcmp (v, "false"))
+        rc = dk_make_error_code (err, DK_ECODE_INVALID, 0, "Invalid filter 'is-task=%s'", v);
       jv_free (e);
     }
   static const char *const bounds[] = { "before", "since" };

@@ -198,6 +198,14 @@ SH
   run docker ps -a --filter health=bogus
   assert_failure
   assert_output --partial "Unrecognised filter value for health: bogus"
+  run docker ps -a --filter publish=eighty
+  assert_failure
+  assert_output --partial "error while looking up for publish eighty"
+  run docker ps -a --filter expose=90-80
+  assert_failure
+  run docker ps -a --filter is-task=maybe
+  assert_failure
+  assert_output --partial "Invalid filter 'is-task=maybe'"
 }
 
 @test "--storage-opt: unknown keys and quotas are refused at start, override_kernel_check accepted" {
