@@ -179,10 +179,8 @@ shim_argv (struct container *c, dk_err_t *err)
       }
     jv_free (a);
   }
-  cleanup_jv jv lc = dk_json_get_kind (hc, "LogConfig", JV_KIND_OBJECT);
+  cleanup_jv jv lc = log_config_of (hc);
   const char *ldriver = dk_json_str (lc, "Type");
-  if (ldriver == NULL || *ldriver == 0)
-    ldriver = cfg_str ("log-driver");
   if (!strcmp (ldriver, "local"))
     ldriver = "json-file";
   A ("--log-path");
@@ -190,11 +188,6 @@ shim_argv (struct container *c, dk_err_t *err)
   A ("--log-driver");
   A (ldriver);
   cleanup_jv jv lopts = dk_json_get_kind (lc, "Config", JV_KIND_OBJECT);
-  if (!jv_is_valid (lopts) || jv_object_length (jv_copy (lopts)) == 0)
-    {
-      jv_free (lopts);
-      lopts = cfg_get ("log-opts");
-    }
   if (jv_get_kind (lopts) == JV_KIND_OBJECT)
     {
       jv_object_foreach (lopts, k, v)

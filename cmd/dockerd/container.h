@@ -64,6 +64,7 @@ char *container_exec_dir (struct container *c);
 const char *container_name (struct container *c); /* "/name" */
 jv container_create_body (struct container *c);   /* new ref */
 jv container_hostconfig (struct container *c);    /* new ref, object */
+jv log_config_of (jv hc); /* new ref: {Type, Config}, merged with the daemon's as moby */
 bool container_tty (struct container *c);
 int container_save (struct container *c, dk_err_t *err);
 struct container *container_find (const char *ref);

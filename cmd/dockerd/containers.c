@@ -430,21 +430,7 @@ full_hostconfig (struct container *c)
       hc = jv_object_set (hc, jv_string ("RestartPolicy"), p);
     }
   jv_free (rp);
-  jv lc = dk_json_get_kind (hc, "LogConfig", JV_KIND_OBJECT);
-  if (!jv_is_valid (lc) || dk_json_str (lc, "Type") == NULL || !*dk_json_str (lc, "Type"))
-    {
-      /* the daemon's driver; the options given, else the daemon's */
-      jv given = dk_json_get_kind (lc, "Config", JV_KIND_OBJECT);
-      jv opts = jv_is_valid (given) && jv_object_length (jv_copy (given)) > 0
-                    ? given
-                    : (jv_free (given), cfg_get ("log-opts"));
-      jv l = jv_object_set (jv_object (), jv_string ("Type"), jv_string (cfg_str ("log-driver")));
-      l = jv_object_set (l, jv_string ("Config"),
-                         jv_get_kind (opts) == JV_KIND_OBJECT ? opts
-                                                              : (jv_free (opts), jv_object ()));
-      hc = jv_object_set (hc, jv_string ("LogConfig"), l);
-    }
-  jv_free (lc);
+  hc = jv_object_set (hc, jv_string ("LogConfig"), log_config_of (hc));
   static const char *const objs[] = { "PortBindings" };
   for (size_t i = 0; i < 1; i++)
     {

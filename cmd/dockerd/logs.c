@@ -132,11 +132,8 @@ h_container_logs (struct http_req *req)
       return;
     }
   cleanup_jv jv hc = container_hostconfig (c);
-  cleanup_jv jv lc = dk_json_get_kind (hc, "LogConfig", JV_KIND_OBJECT);
-  const char *driver = dk_json_str (lc, "Type");
-  if (driver == NULL || *driver == 0)
-    driver = cfg_str ("log-driver"); /* as full_hostconfig shows it */
-  if (driver && !strcmp (driver, "none"))
+  cleanup_jv jv lc = log_config_of (hc);
+  if (!strcmp (dk_json_str (lc, "Type"), "none"))
     {
       http_error (req, 501, "configured logging driver does not support reading");
       return;

@@ -67,6 +67,43 @@ container_hostconfig (struct container *c)
   return jv_is_valid (hc) ? hc : (jv_free (hc), jv_object ());
 }
 
+/* LogConfig as used and shown, merged as moby does at create: no Type is
+   the daemon's driver; with the daemon's driver, each daemon log-opt the
+   container does not set is added. */
+jv
+log_config_of (jv hc)
+{
+  jv lc = dk_json_get_kind (hc, "LogConfig", JV_KIND_OBJECT);
+  const char *t = dk_json_str (lc, "Type");
+  const char *dflt = cfg_str ("log-driver");
+  jv type = jv_string (t && *t ? t : dflt);
+  jv opts = dk_json_get_kind (lc, "Config", JV_KIND_OBJECT);
+  if (!jv_is_valid (opts))
+    {
+      jv_free (opts);
+      opts = jv_object ();
+    }
+  jv_free (lc);
+  if (!strcmp (jv_string_value (type), dflt))
+    {
+      jv daemon = cfg_get ("log-opts");
+      if (jv_get_kind (daemon) == JV_KIND_OBJECT)
+        jv_object_foreach (daemon, k, v)
+        {
+          if (jv_object_has (jv_copy (opts), jv_copy (k)))
+            {
+              jv_free (k);
+              jv_free (v);
+            }
+          else
+            opts = jv_object_set (opts, k, v);
+        }
+      jv_free (daemon);
+    }
+  return jv_object_set (jv_object_set (jv_object (), jv_string ("Type"), type),
+                        jv_string ("Config"), opts);
+}
+
 bool
 container_tty (struct container *c)
 {

@@ -280,6 +280,13 @@ SH
   run docker logs "$id"
   assert_line line-399
   refute_line line-0
+  # as moby: the daemon's options fill in what a container of the same driver leaves out
+  id2=$(docker create --log-driver json-file --log-opt max-file=3 busybox true)
+  run docker inspect -f '{{json .HostConfig.LogConfig.Config}}' "$id2"
+  assert_output '{"max-file":"3","max-size":"2k"}'
+  id3=$(docker create --log-driver none busybox true)
+  run docker inspect -f '{{json .HostConfig.LogConfig}}' "$id3"
+  assert_output '{"Type":"none","Config":{}}'
   stop_dockerd
   seed_images "$REGISTRY/library/busybox:latest"
   ready --log-driver none
