@@ -327,8 +327,7 @@ h_container_attach (struct http_req *req)
   c->attaches = a;
   http_hijack (req, ctype, from_client, a);
   a->stream = stream;
-  if (stream)
-    container_event (c, "attach", jv_object ());
+  container_event (c, "attach", jv_object ()); /* moby: every attach, streamed or not */
   if (http_query_bool (req, "logs", false))
     {
       /* Clients that read the 101 with a buffered HTTP parser and then the
