@@ -304,14 +304,14 @@ ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool bind6,
                   continue;
                 }
               /* and on [::] for a network with IPv6, as Docker */
-              int fd6 = bind6 && ip == 0 ? bind_port (proto, 0, p, true) : 0;
-              if (fd6 < 0)
+              bool want6 = bind6 && ip == 0;
+              int fd6 = want6 ? bind_port (proto, 0, p, true) : -1;
+              if (want6 && fd6 < 0)
                 {
                   close (fd);
                   last_errno = -fd6;
                   continue;
                 }
-              fd6 = bind6 && ip == 0 ? fd6 : -1;
               fds[i] = fd;
               fds[n + i] = fd6;
             }

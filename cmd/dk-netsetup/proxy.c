@@ -101,21 +101,7 @@ ctl_request (int fd, jv msg, const int *fds, int nfds, dk_err_t *err)
   cleanup_free char *line = dk_json_dump (msg);
   size_t len = strlen (line);
   line[len] = '\n';
-  struct iovec iov = { line, len + 1 };
-  char cbuf[CMSG_SPACE (sizeof (int) * 8)];
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-  if (nfds > 0)
-    {
-      memset (cbuf, 0, sizeof cbuf);
-      mh.msg_control = cbuf;
-      mh.msg_controllen = CMSG_SPACE (sizeof (int) * nfds);
-      struct cmsghdr *cm = CMSG_FIRSTHDR (&mh);
-      cm->cmsg_level = SOL_SOCKET;
-      cm->cmsg_type = SCM_RIGHTS;
-      cm->cmsg_len = CMSG_LEN (sizeof (int) * nfds);
-      memcpy (CMSG_DATA (cm), fds, sizeof (int) * nfds);
-    }
-  if (sendmsg (fd, &mh, MSG_NOSIGNAL) < 0)
+  if (send_fds (fd, line, len + 1, fds, nfds, 0) < 0)
     return dk_make_error (err, errno, "talk to the userland proxy");
   char ans[512];
   size_t got = 0;

@@ -164,7 +164,7 @@ static void __attribute__ ((noreturn)) child_main (struct child_ctx *c)
   /* until execve, /proc/<pid>/exe of this process is dk-run itself: nobody
      in the container may open it (CVE-2019-5736); execve resets this */
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
-  int keep[3 + 8] = { c->sync, c->fifo_fd, c->console_fd };
+  int keep[3 + sizeof c->joins / sizeof c->joins[0]] = { c->sync, c->fifo_fd, c->console_fd };
   for (int i = 0; i < c->njoins; i++)
     keep[3 + i] = c->joins[i].fd;
   dk_proc_close_inherited (c->plan->preserve_fds, keep, 3 + (size_t)c->njoins);

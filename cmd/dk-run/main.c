@@ -126,7 +126,6 @@ main (int argc, char **argv)
         int r = commands[i].fn (argc - optind, argv + optind, &err);
         if (r >= 0)
           return r;
-        report (err, log, json);
         int status = 1;
         if (strcmp (err->code, DK_ECODE_EXEC_NOT_FOUND) == 0)
           status = 127;
@@ -136,6 +135,9 @@ main (int argc, char **argv)
           status = 2;
         else if (strcmp (cmd, "exec") == 0)
           status = 255; /* runc: exec's own failures, apart from the process's status */
+        if (status == 255)
+          dk_error_wrap (&err, "exec failed"); /* runc's words for those */
+        report (err, log, json);
         dk_error_release (&err);
         return status;
       }

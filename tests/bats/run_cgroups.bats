@@ -168,7 +168,7 @@ dkrun_limited() {
   dkrun pause "$ID"
   run -255 dkrun_limited exec "$ID" echo ok
   run cat "$T/tout"
-  assert_output --partial "cannot exec in a paused container (use --ignore-paused to override)"
+  assert_output --partial "exec failed: cannot exec in a paused container (use --ignore-paused to override)"
   (sleep 1 && "$DKRUN" --root "$ROOT" resume "$ID") &
   run dkrun_limited exec --ignore-paused "$ID" echo ok
   wait
