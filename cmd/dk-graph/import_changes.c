@@ -107,14 +107,15 @@ key_values (const char *kw, const char *rest, int line, jv *out, dk_err_t *err)
   cleanup_jv jv first = jv_array_get (jv_copy (words), 0);
   if (strchr (jv_string_value (first), '=') == NULL)
     {
-      /* legacy: KEY VALUE (the rest of the line, as written) */
+      /* legacy: KEY VALUE (the rest of the line, as written); Docker
+         takes it for LABEL as for ENV */
       const char *p = rest;
       while (isspace ((unsigned char)*p))
         p++;
       p += strcspn (p, " \t");
       while (isspace ((unsigned char)*p))
         p++;
-      if (n < 2 || strcasecmp (kw, "LABEL") == 0)
+      if (n < 2)
         return parse_error (err, line, "%s must have two arguments", kw);
       *out = jv_array_append (*out, JV_ARRAY (jv_copy (first), jv_string (p)));
       return 0;
