@@ -338,7 +338,7 @@ apply_one (jv *cfg, const char *kw, const char *rest, int line, bool *cmd_set, d
       if ((tl == 4 && !strncasecmp (rest, "FROM", 4))
           || (tl == 10 && !strncasecmp (rest, "MAINTAINER", 10)))
         {
-          cleanup_free char *t = strndup (rest, tl);
+          cleanup_free char *t = xstrndup (rest, tl);
           for (char *p = t; *p; p++)
             *p = toupper ((unsigned char)*p);
           return parse_error (err, line, "%s isn't allowed as an ONBUILD trigger", t);
@@ -375,7 +375,7 @@ import_apply_changes (jv *cfg, char **changes, size_t n, dk_err_t *err)
           if (*l == 0 || *l == '#')
             continue;
           size_t kl = strcspn (l, " \t");
-          cleanup_free char *kw = strndup (l, kl);
+          cleanup_free char *kw = xstrndup (l, kl);
           const char *rest = l + kl;
           while (isspace ((unsigned char)*rest))
             rest++;
