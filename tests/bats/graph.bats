@@ -662,14 +662,15 @@ parent_child() {
 }
 
 @test "graph: import --change takes LABEL and ENV in the legacy KEY VALUE form, as Docker" {
+  # (the value unquoted as Docker expands it)
   mkdir -p "$T/rootfs/etc" && echo x >"$T/rootfs/etc/x"
   tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
-  run "${G[@]}" import --change 'LABEL a b c' --change 'ENV K v w' --ref imp:1 "$T/rootfs.tar"
+  run "${G[@]}" import --change 'LABEL a b c' --change 'ENV K v w' --change 'ENV Q "a  b"' --ref imp:1 "$T/rootfs.tar"
   assert_success
   run "${G[@]}" inspect imp:1
   assert_success
   assert_equal "$(jq -c '.image.Config.Labels' <<<"$output")" '{"a":"b c"}'
-  assert_equal "$(jq -c '.image.Config.Env' <<<"$output")" '["K=v w"]'
+  assert_equal "$(jq -c '.image.Config.Env' <<<"$output")" '["K=v w","Q=a  b"]'
   run "${G[@]}" import --change 'LABEL a' "$T/rootfs.tar"
   assert_failure
   assert_output --partial "LABEL must have two arguments"
