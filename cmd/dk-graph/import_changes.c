@@ -21,10 +21,11 @@ parse_error (dk_err_t *err, int line, const char *fmt, const char *arg)
                              line, m);
 }
 
-/* Shell-like words: whitespace separated, "..." and '...' quoted, \ escapes
-   (outside single quotes). Returns a jv array of strings. */
+/* Shell-like words: whitespace separated (unless whole: then one word, its
+   inner spaces kept, as a value is expanded), "..." and '...' quoted, \
+   escapes (outside single quotes). Returns a jv array of strings. */
 static jv
-split_words (const char *s, bool *unterminated)
+split_words (const char *s, bool whole, bool *unterminated)
 {
   jv out = jv_array ();
   *unterminated = false;
@@ -36,7 +37,7 @@ split_words (const char *s, bool *unterminated)
         break;
       struct dk_buf b = DK_BUF_INIT;
       char q = 0;
-      for (; *s && (q || !isspace ((unsigned char)*s)); s++)
+      for (; *s && (q || whole || !isspace ((unsigned char)*s)); s++)
         {
           if (q == 0 && (*s == '"' || *s == '\''))
             q = *s;
@@ -96,7 +97,7 @@ static int
 key_values (const char *kw, const char *rest, int line, jv *out, dk_err_t *err)
 {
   bool unterminated;
-  cleanup_jv jv words = split_words (rest, &unterminated);
+  cleanup_jv jv words = split_words (rest, false, &unterminated);
   int n = dk_json_len (words);
   if (unterminated)
     return parse_error (err, line, "unexpected end of statement while looking for matching quote",
@@ -107,16 +108,19 @@ key_values (const char *kw, const char *rest, int line, jv *out, dk_err_t *err)
   cleanup_jv jv first = jv_array_get (jv_copy (words), 0);
   if (strchr (jv_string_value (first), '=') == NULL)
     {
-      /* legacy: KEY VALUE (the rest of the line, as written) */
+      /* legacy: KEY VALUE (the rest of the line, as written); Docker
+         takes it for LABEL as for ENV */
       const char *p = rest;
       while (isspace ((unsigned char)*p))
         p++;
       p += strcspn (p, " \t");
       while (isspace ((unsigned char)*p))
         p++;
-      if (n < 2 || strcasecmp (kw, "LABEL") == 0)
+      if (n < 2)
         return parse_error (err, line, "%s must have two arguments", kw);
-      *out = jv_array_append (*out, JV_ARRAY (jv_copy (first), jv_string (p)));
+      /* its quotes are taken out as Docker's expansion of the value does */
+      cleanup_jv jv value = split_words (p, true, &unterminated);
+      *out = jv_array_append (*out, JV_ARRAY (jv_copy (first), jv_array_get (jv_copy (value), 0)));
       return 0;
     }
   jv_array_foreach (words, i, w)
@@ -174,7 +178,7 @@ static int
 expose (jv *cfg, const char *rest, int line, dk_err_t *err)
 {
   bool unterminated;
-  cleanup_jv jv words = split_words (rest, &unterminated);
+  cleanup_jv jv words = split_words (rest, false, &unterminated);
   if (dk_json_len (words) == 0)
     return parse_error (err, line, "%s requires at least one argument", "EXPOSE");
   jv ports = obj_or_new (*cfg, "ExposedPorts");
@@ -212,7 +216,7 @@ volume (jv *cfg, const char *rest, int line, dk_err_t *err)
     {
       bool unterminated;
       jv_free (list);
-      list = split_words (rest, &unterminated);
+      list = split_words (rest, false, &unterminated);
     }
   cleanup_jv jv l = list;
   if (dk_json_len (l) == 0)
@@ -337,7 +341,7 @@ apply_one (jv *cfg, const char *kw, const char *rest, int line, bool *cmd_set, d
       if ((tl == 4 && !strncasecmp (rest, "FROM", 4))
           || (tl == 10 && !strncasecmp (rest, "MAINTAINER", 10)))
         {
-          cleanup_free char *t = strndup (rest, tl);
+          cleanup_free char *t = xstrndup (rest, tl);
           for (char *p = t; *p; p++)
             *p = toupper ((unsigned char)*p);
           return parse_error (err, line, "%s isn't allowed as an ONBUILD trigger", t);
@@ -374,7 +378,7 @@ import_apply_changes (jv *cfg, char **changes, size_t n, dk_err_t *err)
           if (*l == 0 || *l == '#')
             continue;
           size_t kl = strcspn (l, " \t");
-          cleanup_free char *kw = strndup (l, kl);
+          cleanup_free char *kw = xstrndup (l, kl);
           const char *rest = l + kl;
           while (isspace ((unsigned char)*rest))
             rest++;

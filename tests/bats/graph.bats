@@ -660,3 +660,44 @@ parent_child() {
   run "${G[@]}" container-rm c1
   assert_success
 }
+
+@test "graph: import --change takes LABEL and ENV in the legacy KEY VALUE form, as Docker" {
+  # (the value unquoted as Docker expands it)
+  mkdir -p "$T/rootfs/etc" && echo x >"$T/rootfs/etc/x"
+  tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
+  run "${G[@]}" import --change 'LABEL a b c' --change 'ENV K v w' --change 'ENV Q "a  b"' --ref imp:1 "$T/rootfs.tar"
+  assert_success
+  run "${G[@]}" inspect imp:1
+  assert_success
+  assert_equal "$(jq -c '.image.Config.Labels' <<<"$output")" '{"a":"b c"}'
+  assert_equal "$(jq -c '.image.Config.Env' <<<"$output")" '["K=v w","Q=a  b"]'
+  run "${G[@]}" import --change 'LABEL a' "$T/rootfs.tar"
+  assert_failure
+  assert_output --partial "LABEL must have two arguments"
+}
+
+@test "graph: layer-release drops the unheld layers given (top first), keeps what an image holds" {
+  mkdir -p "$T/base/bin" "$T/top/etc" "$T/lone"
+  echo b >"$T/base/bin/b" && echo t >"$T/top/etc/t" && echo l >"$T/lone/l"
+  D1=$(layer base) && D2=$(layer top) && D3=$(layer lone)
+  run "${G[@]}" layer-register "$T/base.tgz"
+  C1=$(jq -r .chain_id <<<"$output")
+  run "${G[@]}" layer-register --parent "$C1" "$T/top.tgz"
+  C2=$(jq -r .chain_id <<<"$output")
+  run "${G[@]}" layer-register "$T/lone.tgz"
+  C3=$(jq -r .chain_id <<<"$output")
+  config "$D3"
+  run "${G[@]}" image-add --config "$T/config.json" --tag lone:1
+  assert_success
+  # given bottom-up as a pull gives them: the chain goes whole
+  run "${G[@]}" layer-release "$C1" "$C2" "$C3"
+  assert_success
+  assert_equal "$(jq -c '[.deleted[].Deleted]' <<<"$output")" "[\"$C2\",\"$C1\"]"
+  run "${G[@]}" layer-exists "$C1"
+  assert_output '{"type":"result","exists":false}'
+  run "${G[@]}" layer-exists "$C3"
+  assert_output '{"type":"result","exists":true}'
+  run "${G[@]}" layer-release
+  assert_failure 2
+  assert_output --partial "usage: layer-release"
+}
