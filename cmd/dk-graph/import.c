@@ -1,6 +1,7 @@
 /* import: a root filesystem tar (plain, gzip, zstd...) registered as a
    one-layer image with a config built like moby's `docker import`. */
 #include "import.h"
+#include "goarch.h"
 #include "store.h"
 #include "cleanup.h"
 #include "unpack.h"
@@ -20,7 +21,7 @@ import_config (jv cfg, const char *diff_id, const char *msg)
 {
   cleanup_free char *now = now_rfc3339 ();
   jv c = jv_object ();
-  c = jv_object_set (c, jv_string ("architecture"), jv_string ("amd64"));
+  c = jv_object_set (c, jv_string ("architecture"), jv_string (dk_go_arch ()));
   c = jv_object_set (c, jv_string ("comment"), jv_string (msg));
   c = jv_object_set (c, jv_string ("config"), cfg);
   c = jv_object_set (c, jv_string ("created"), jv_string (now));

@@ -1,4 +1,5 @@
 #include "manifest.h"
+#include "goarch.h"
 #include "cleanup.h"
 #include "digest.h"
 
@@ -46,17 +47,8 @@ platform_parse (const char *s, struct platform *p, dk_err_t *err)
   memset (p, 0, sizeof *p);
   if (s == NULL || *s == '\0')
     {
-      struct utsname u;
-      uname (&u);
       p->os = xstrdup ("linux");
-      if (strcmp (u.machine, "x86_64") == 0)
-        p->arch = xstrdup ("amd64");
-      else if (strcmp (u.machine, "aarch64") == 0)
-        p->arch = xstrdup ("arm64");
-      else if (strncmp (u.machine, "arm", 3) == 0)
-        p->arch = xstrdup ("arm");
-      else
-        p->arch = xstrdup (u.machine);
+      p->arch = xstrdup (dk_go_arch ());
       return 0;
     }
   cleanup_free char *t = xstrdup (s);

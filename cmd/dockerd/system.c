@@ -2,6 +2,7 @@
 #include "dockerd.h"
 #include "cleanup.h"
 #include "container.h"
+#include "goarch.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -28,26 +29,13 @@ h_ping (struct http_req *req)
   http_respond_ex (req, 200, "text/plain; charset=utf-8", extra, "OK", 2);
 }
 
-static const char *
-go_arch (void)
+static const struct utsname *
+host_uname (void)
 {
   static struct utsname u;
-  uname (&u);
-  if (!strcmp (u.machine, "x86_64"))
-    return "amd64";
-  if (!strcmp (u.machine, "aarch64"))
-    return "arm64";
-  if (!strncmp (u.machine, "arm", 3))
-    return "arm";
-  return u.machine;
-}
-
-static const char *
-kernel_version (void)
-{
-  static struct utsname u;
-  uname (&u);
-  return u.release;
+  if (u.release[0] == 0)
+    uname (&u);
+  return &u;
 }
 
 void
@@ -55,13 +43,14 @@ h_version (struct http_req *req)
 {
   jv details = jv_object ();
   details = jv_object_set (details, jv_string ("ApiVersion"), jv_string (API_VERSION_MAX));
-  details = jv_object_set (details, jv_string ("Arch"), jv_string (go_arch ()));
+  details = jv_object_set (details, jv_string ("Arch"), jv_string (dk_go_arch ()));
   details = jv_object_set (details, jv_string ("BuildTime"), jv_string (__DATE__ " " __TIME__));
   details = jv_object_set (details, jv_string ("Experimental"),
                            jv_string (cfg_bool ("experimental") ? "true" : "false"));
   details = jv_object_set (details, jv_string ("GitCommit"), jv_string ("dk"));
   details = jv_object_set (details, jv_string ("GoVersion"), jv_string ("n/a (C)"));
-  details = jv_object_set (details, jv_string ("KernelVersion"), jv_string (kernel_version ()));
+  details
+      = jv_object_set (details, jv_string ("KernelVersion"), jv_string (host_uname ()->release));
   details = jv_object_set (details, jv_string ("MinAPIVersion"), jv_string (API_VERSION_MIN));
   details = jv_object_set (details, jv_string ("Os"), jv_string ("linux"));
   jv comp = jv_object ();
@@ -78,8 +67,8 @@ h_version (struct http_req *req)
   v = jv_object_set (v, jv_string ("GitCommit"), jv_string ("dk"));
   v = jv_object_set (v, jv_string ("GoVersion"), jv_string ("n/a (C)"));
   v = jv_object_set (v, jv_string ("Os"), jv_string ("linux"));
-  v = jv_object_set (v, jv_string ("Arch"), jv_string (go_arch ()));
-  v = jv_object_set (v, jv_string ("KernelVersion"), jv_string (kernel_version ()));
+  v = jv_object_set (v, jv_string ("Arch"), jv_string (dk_go_arch ()));
+  v = jv_object_set (v, jv_string ("KernelVersion"), jv_string (host_uname ()->release));
   v = jv_object_set (v, jv_string ("BuildTime"), jv_string (__DATE__ " " __TIME__));
   if (cfg_bool ("experimental"))
     v = jv_object_set (v, jv_string ("Experimental"), jv_true ());
@@ -234,12 +223,11 @@ info_send (struct http_req *req, int64_t images)
   SET ("CgroupDriver", jv_string (cgdriver));
   SET ("CgroupVersion", jv_string (v2 ? "2" : "1"));
   SET ("NEventsListener", dk_json_int64 (events_listeners ()));
-  SET ("KernelVersion", jv_string (kernel_version ()));
+  SET ("KernelVersion", jv_string (host_uname ()->release));
   SET ("OperatingSystem", jv_string (os));
   SET ("OSVersion", jv_string (""));
   SET ("OSType", jv_string ("linux"));
-  SET ("Architecture",
-       jv_string (go_arch () && !strcmp (go_arch (), "amd64") ? "x86_64" : go_arch ()));
+  SET ("Architecture", jv_string (host_uname ()->machine)); /* moby: uname's, x86_64 */
   SET ("NCPU", dk_json_int64 (sysconf (_SC_NPROCESSORS_ONLN)));
   SET ("MemTotal", dk_json_int64 ((int64_t)si.totalram * si.mem_unit));
   SET ("IndexServerAddress", jv_string ("https://index.docker.io/v1/"));
