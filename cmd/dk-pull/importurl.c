@@ -1,7 +1,7 @@
 /* docker import from a URL, as moby does it: the body is fetched (status
    "Downloading from URL", then "Importing" with the bytes so far) and
    imported as a one-layer image; an answer other than 2xx is an error that
-   names the URL and the status. */
+   names the URL, the status and the body, as moby's (a 500 of the API). */
 #include "importurl.h"
 #include "cleanup.h"
 #include "progress.h"
@@ -21,7 +21,25 @@ struct fetch
   int fd;
   int64_t done, total, last_ms;
   int werrno;
+  char status[64]; /* "404 Not Found" of the last status line */
 };
+
+/* the status line of each response (a redirect's too): the last one stays */
+static size_t
+on_header (char *p, size_t sz, size_t n, void *ud)
+{
+  struct fetch *f = ud;
+  size_t len = sz * n;
+  if (len > 9 && !strncmp (p, "HTTP/", 5))
+    {
+      const char *sp = memchr (p, ' ', len);
+      size_t rest = sp ? len - (size_t)(sp + 1 - p) : 0;
+      while (rest > 0 && (sp[rest] == '\r' || sp[rest] == '\n'))
+        rest--;
+      snprintf (f->status, sizeof f->status, "%.*s", (int)rest, sp ? sp + 1 : "");
+    }
+  return len;
+}
 
 static size_t
 on_data (char *p, size_t sz, size_t n, void *ud)
@@ -71,16 +89,28 @@ fetch (const char *url, int fd, dk_err_t *err)
   curl_easy_setopt (h, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt (h, CURLOPT_ERRORBUFFER, ebuf);
   curl_easy_setopt (h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt (h, CURLOPT_FAILONERROR, 1L);
+  curl_easy_setopt (h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt (h, CURLOPT_HEADERDATA, &f);
   CURLcode rc = curl_easy_perform (h);
   long code = 0;
   curl_easy_getinfo (h, CURLINFO_RESPONSE_CODE, &code);
   curl_easy_cleanup (h);
   if (f.werrno)
     return dk_make_error (err, f.werrno, "import from %s: write", url);
-  if (rc == CURLE_HTTP_RETURNED_ERROR || (rc == CURLE_OK && (code < 200 || code >= 300)))
-    return dk_make_error_code (err, code == 404 ? DK_ECODE_NOT_FOUND : DK_ECODE_INVALID, 0,
-                               "failed to GET %s with status %ld", url, code);
+  if (rc == CURLE_OK && code >= 400)
+    {
+      /* moby's text: the status line, then the body the server gave */
+      char body[1024];
+      ssize_t nb = pread (fd, body, sizeof body - 1, 0);
+      body[nb > 0 ? nb : 0] = 0;
+      char *b = body;
+      while (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t')
+        b++;
+      for (size_t e = strlen (b); e > 0 && strchr (" \n\r\t", b[e - 1]); e--)
+        b[e - 1] = 0;
+      return dk_make_error (err, 0, "failed to GET %s with status %s: %s", url,
+                            f.status[0] ? f.status : "error", b);
+    }
   if (rc != CURLE_OK)
     return dk_make_error_code (err, DK_ECODE_UNAVAILABLE, 0, "Get \"%s\": %s", url,
                                *ebuf ? ebuf : curl_easy_strerror (rc));
