@@ -455,17 +455,12 @@ parent_wait_ready (struct child_ctx *c, int sock, pid_t pid, bool *eof, dk_err_t
   for (;;)
     {
       char buf[8192];
-      ssize_t n = recv (sock, buf, sizeof buf - 1, 0);
-      /* ECONNRESET: init exited before reading our 'c'; the kernel reports
-         that before the error message init queued, which the next recv reads */
-      if (n < 0 && (errno == EINTR || errno == ECONNRESET))
-        continue;
+      ssize_t n = dk_sync_recv (sock, buf, sizeof buf);
       if (n <= 0)
         {
           *eof = true;
           return dk_make_error (err, n < 0 ? errno : 0, "container init exited during setup");
         }
-      buf[n] = '\0';
       if (buf[0] == MSG_READY)
         return 0;
       if (buf[0] == MSG_ERROR)

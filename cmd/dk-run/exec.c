@@ -177,13 +177,9 @@ wait_exec (int sock, pid_t *pid, const char *cgroup, dk_err_t *err)
   for (;;)
     {
       char buf[8192];
-      ssize_t n = recv (sock, buf, sizeof buf - 1, 0);
-      /* ECONNRESET comes before a queued error message (see create.c) */
-      if (n < 0 && (errno == EINTR || errno == ECONNRESET))
-        continue;
+      ssize_t n = dk_sync_recv (sock, buf, sizeof buf);
       if (n <= 0)
         return dk_make_error (err, 0, "exec process exited during setup");
-      buf[n] = '\0';
       if (buf[0] == 'p')
         {
           *pid = atoi (buf + 1);

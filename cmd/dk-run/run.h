@@ -50,6 +50,9 @@ unsigned long long dk_proc_start_time (pid_t pid);
 char *dk_now_rfc3339 (void);
 /* Writes the whole string to fd. */
 int dk_write_all (int fd, const void *buf, size_t len);
+/* One message from a child on a SOCK_SEQPACKET sync socket (NUL-terminated
+   in buf); 0 when the child is gone and nothing is queued, -1 on error. */
+ssize_t dk_sync_recv (int sock, char *buf, size_t size);
 
 /* ---- process.c: the container process itself (init and exec) ---- */
 struct dk_rlimit

@@ -8,11 +8,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 struct dk_run_global dk_run_global = { "/run/dk-run", false };
+
+ssize_t
+dk_sync_recv (int sock, char *buf, size_t size)
+{
+  for (;;)
+    {
+      ssize_t n = recv (sock, buf, size - 1, 0);
+      /* ECONNRESET: the child exited before reading what we sent last; the
+         kernel reports that ahead of the message the child queued, which
+         the next recv reads */
+      if (n < 0 && (errno == EINTR || errno == ECONNRESET))
+        continue;
+      if (n >= 0)
+        buf[n] = '\0';
+      return n;
+    }
+}
 
 int
 dk_write_all (int fd, const void *buf, size_t len)
