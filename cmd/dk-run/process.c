@@ -246,7 +246,6 @@ dedup_env (char **envp)
 static void
 set_home (struct dk_proc_plan *p)
 {
-  dedup_env (p->envp);
   if (env_get (p->envp, "HOME"))
     return;
   const char *home = "/";
@@ -287,6 +286,7 @@ set_home (struct dk_proc_plan *p)
 int
 dk_proc_find_exec (struct dk_proc_plan *p, dk_err_t *err)
 {
+  dedup_env (p->envp); /* before HOME: an empty HOME= counts as none */
   set_home (p);
   const char *arg0 = p->argv[0];
   if (strchr (arg0, '/'))
