@@ -1,5 +1,6 @@
 #include "layerpipe.h"
 #include "cleanup.h"
+#include "mapguard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,7 @@ struct dk_layerpipe
   off_t hash_start;
   uint64_t hashed;
   int hash_errno;
+  bool hash_shrank; /* the file was cut under the hasher's window */
 };
 
 static void *
@@ -76,7 +78,16 @@ hash_file (void *data)
           off += n;
           continue;
         }
+      struct dk_mapguard g;
+      dk_mapguard_arm (&g, m, len);
+      if (sigsetjmp (g.jb, 0))
+        {
+          munmap (m, len);
+          p->hash_shrank = true;
+          break;
+        }
       dk_layerstream_hash_in (p->s, m + (off - base), len - (off - base));
+      dk_mapguard_disarm (&g);
       munmap (m, len);
       off = base + len;
     }
@@ -96,6 +107,8 @@ join_hasher (struct dk_layerpipe *p, dk_err_t *err)
   p->hasher_running = false;
   if (err == NULL)
     return 0;
+  if (p->hash_shrank)
+    return dk_mapguard_error (err);
   if (p->hash_errno)
     return dk_make_error (err, p->hash_errno, "read layer");
   uint64_t csize;

@@ -1,5 +1,6 @@
 #include "layerstream.h"
 #include "cleanup.h"
+#include "mapguard.h"
 
 #include <errno.h>
 #include <isa-l/igzip_lib.h>
@@ -40,6 +41,8 @@ struct dk_layerstream
      inflater takes its bytes straight from the page cache (read(2)'s copy
      was ~10% of that thread) */
   bool mapped;
+  bool shrank; /* a load from the window faulted: the file was cut */
+  struct dk_mapguard guard;
   void *map;
   size_t map_len;
   off_t file_off, file_size;
@@ -171,6 +174,7 @@ map_next (struct dk_layerstream *s)
   if (s->map)
     munmap (s->map, s->map_len);
   s->map = NULL;
+  s->guard.len = 0;
   if (s->file_off >= s->file_size)
     return lseek (s->fd, s->file_off, SEEK_SET) < 0 ? -1 : 0;
   off_t page = sysconf (_SC_PAGESIZE);
@@ -188,6 +192,8 @@ map_next (struct dk_layerstream *s)
     }
   s->map = m;
   s->map_len = len;
+  s->guard.lo = m;
+  s->guard.len = len;
   s->in = (unsigned char *)m + (s->file_off - base);
   size_t n = len - (s->file_off - base);
   s->file_off += n;
@@ -406,18 +412,21 @@ account (struct dk_layerstream *s, const void *b, ssize_t n)
 
 /* The next block of tar: decompressed into out (at most cap bytes) or, with
    out NULL, into the stream's own buffer; an uncompressed stream's input is
-   handed out where it lies, or copied to out. */
+   handed out where it lies (a mapped window is copied: the caller's loads
+   would be outside the guard), or copied to out. */
 static ssize_t
-next_block (struct dk_layerstream *s, unsigned char *out, size_t cap, const void **buf,
-            dk_err_t *err)
+block (struct dk_layerstream *s, unsigned char *out, size_t cap, const void **buf, dk_err_t *err)
 {
-  if (s->done)
-    return 0;
   if (s->fmt == FMT_UNKNOWN && detect (s, err) < 0)
     return -1;
   ssize_t n;
   if (s->fmt == FMT_NONE)
     {
+      if (out == NULL && s->mapped)
+        {
+          out = s->out_buf;
+          cap = OUT_SIZE;
+        }
       n = fill (s, err);
       if (out && n > (ssize_t)cap)
         n = cap;
@@ -433,6 +442,29 @@ next_block (struct dk_layerstream *s, unsigned char *out, size_t cap, const void
       n = inflate_into (s, (unsigned char *)*buf, out ? cap : OUT_SIZE, err);
     }
   return account (s, *buf, n);
+}
+
+/* block, with the loads from a mapped window guarded: a file cut short by
+   another process is an error, not SIGBUS. */
+static ssize_t
+next_block (struct dk_layerstream *s, unsigned char *out, size_t cap, const void **buf,
+            dk_err_t *err)
+{
+  if (s->done)
+    return 0;
+  if (s->shrank)
+    return dk_mapguard_error (err);
+  if (!s->mapped)
+    return block (s, out, cap, buf, err);
+  dk_mapguard_arm (&s->guard, s->map, s->map ? s->map_len : 0);
+  if (sigsetjmp (s->guard.jb, 0))
+    {
+      s->shrank = true;
+      return dk_mapguard_error (err);
+    }
+  ssize_t n = block (s, out, cap, buf, err);
+  dk_mapguard_disarm (&s->guard);
+  return n;
 }
 
 ssize_t

@@ -14,7 +14,8 @@
 struct dk_layerstream;
 
 /* Reads from fd (not closed); a regular file is mapped a window at a time
-   (DK_UNPACK_NO_MMAP=1 reads it instead, kept for the benchmark).  Gzip goes through ISA-L's
+   (DK_UNPACK_NO_MMAP=1 reads it instead, kept for the benchmark), and one
+   that another process cuts short is a read error (lib/mapguard.h).  Gzip goes through ISA-L's
    isal_inflate unless DK_INFLATE=zlib is set in the environment (kept for the benchmark). */
 struct dk_layerstream *dk_layerstream_new (int fd);
 void dk_layerstream_free (struct dk_layerstream *s);

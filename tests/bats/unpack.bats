@@ -157,6 +157,33 @@ add(info("b", uid=1000, gid=5), b"b")'
   assert_output --partial "gzip"
 }
 
+# The blob is mapped a window at a time: another process truncating it under
+# the reader must give the tool contract's error, not SIGBUS (exit 135).
+@test "unpack: a blob truncated while it is read is a clean error, plain and gzip" {
+  mk_tar "$T/l.tar" '
+import os
+for f in range(30000):
+    add(info("f%05d" % f, mode=0o644), os.urandom(2048))
+'
+  gzip -1 -c "$T/l.tar" >"$T/l.tgz"
+  for f in l.tar l.tgz; do
+    cp "$T/$f" "$T/blob"
+    "$BIN/dk-unpack" --target "$T/out" "$T/blob" >"$T/stdout" 2>"$T/stderr" &
+    local pid=$! st=0
+    # once the apply is under way the reader is mid-file (a few MB ahead)
+    while kill -0 $pid 2>/dev/null && [ "$(ls "$T/out" 2>/dev/null | wc -l)" -lt 1000 ]; do
+      sleep 0.01
+    done
+    truncate -s 0 "$T/blob"
+    wait $pid || st=$?
+    assert_equal "$f exit $st" "$f exit 1"
+    assert_equal "$(jq -r .type "$T/stdout")" error
+    assert_equal "$(jq -r .message "$T/stdout")" "read layer: the file shrank while it was read"
+    assert_equal "$(cat "$T/stderr")" "dk-unpack: error: read layer: the file shrank while it was read"
+    assert [ ! -e "$T/out" ]
+  done
+}
+
 # Every malicious layer must fail or stay inside the target; the sentinel
 # next to the target must never change.
 @test "unpack: malicious layers never touch anything outside the target" {
