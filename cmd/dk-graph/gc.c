@@ -206,37 +206,44 @@ prune_orphan_layers (struct store *s, long min_age, jv *records, int64_t *reclai
   return 0;
 }
 
-/* layer-release CHAINID...: a pull that failed drops the layers it
-   registered (moby releases them at once).  Each is removed unless an
-   image or a container holds it or it is another layer's parent; given
-   bottom-up, they are tried top first, so a chain of them goes whole. */
 int
-cmd_layer_release (struct store *s, int argc, char **argv, dk_err_t *err)
+layers_release (struct store *s, char *const *chains, int n, jv *records, int64_t *reclaimed,
+                dk_err_t *err)
 {
-  if (argc < 2)
-    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "usage: layer-release CHAINID...");
   if (store_lock (s, err) < 0)
     return -1;
   cleanup_jv jv held = held_layers (s);
-  jv records = jv_array ();
-  int64_t reclaimed = 0;
-  for (int i = argc - 1; i >= 1; i--)
+  for (int i = n - 1; i >= 0; i--)
     {
-      const char *chain = argv[i];
+      const char *chain = chains[i];
       if (!layer_exists (s, chain) || jv_get_kind (dk_json_get (held, chain)) == JV_KIND_TRUE
           || has_children (s, chain))
         continue;
       cleanup_jv jv lm = jv_invalid ();
       int64_t sz = 0;
       if (layer_meta (s, chain, &lm, NULL) == 0 && dk_json_int (lm, "size", &sz))
-        reclaimed += sz;
+        *reclaimed += sz;
       if (layer_delete (s, chain, err) < 0)
-        {
-          jv_free (records);
-          return -1;
-        }
-      records = jv_array_append (
-          records, jv_object_set (jv_object (), jv_string ("Deleted"), jv_string (chain)));
+        return -1;
+      *records = jv_array_append (
+          *records, jv_object_set (jv_object (), jv_string ("Deleted"), jv_string (chain)));
+    }
+  return 0;
+}
+
+/* layer-release CHAINID...: a pull that failed drops the layers it
+   registered (moby releases them at once). */
+int
+cmd_layer_release (struct store *s, int argc, char **argv, dk_err_t *err)
+{
+  if (argc < 2)
+    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "usage: layer-release CHAINID...");
+  jv records = jv_array ();
+  int64_t reclaimed = 0;
+  if (layers_release (s, argv + 1, argc - 1, &records, &reclaimed, err) < 0)
+    {
+      jv_free (records);
+      return -1;
     }
   jv r = jv_object_set (result_obj (), jv_string ("deleted"), records);
   dk_jsonl_write (stdout,

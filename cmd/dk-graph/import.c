@@ -100,6 +100,27 @@ cmd_import (struct store *s, int argc, char **argv, dk_err_t *err)
   return drained (file, import_fd (s, file, cfg, msg, key, err));
 }
 
+/* A failed import drops the layer it registered, as a failed pull does
+   (layer-release); one that was there before is left as it was. */
+static void
+release_new_layer (struct store *s, jv res)
+{
+  bool existed = true;
+  const char *chain = dk_json_str (res, "chain_id");
+  if (!dk_json_bool (res, "existed", &existed) || existed || chain == NULL)
+    return;
+  char *chains[] = { (char *)chain };
+  cleanup_jv jv records = jv_array ();
+  int64_t reclaimed = 0;
+  dk_err_t e = NULL;
+  if (layers_release (s, chains, 1, &records, &reclaimed, &e) < 0)
+    {
+      fprintf (stderr, "dk-graph: warning: release the layer of the failed import: %s\n", e->msg);
+      dk_error_release (&e);
+    }
+  store_unlock (s);
+}
+
 static int
 import_fd (struct store *s, const char *file, jv cfg, const char *msg, const char *key,
            dk_err_t *err)
@@ -123,7 +144,10 @@ import_fd (struct store *s, const char *file, jv cfg, const char *msg, const cha
   cleanup_jv jv keys = key ? JV_ARRAY (jv_string (key)) : jv_array ();
   char id[DK_DIGEST_STR_LEN];
   if (image_add_raw (s, raw, strlen (raw), NULL, 0, keys, id, err) < 0)
-    return -1;
+    {
+      release_new_layer (s, res);
+      return -1;
+    }
   dk_jsonl_write (stdout, jv_object_set (result_obj (), jv_string ("id"), jv_string (id)));
   return 0;
 }

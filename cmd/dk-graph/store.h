@@ -115,6 +115,11 @@ jv untag_key (jv refs, const char *key, jv *records); /* appends {"Untagged"} */
 int delete_image_layers (struct store *s, const char *id, jv chain, jv *records, int64_t *reclaimed,
                          dk_err_t *err);
 int layer_delete (struct store *s, const char *chain, dk_err_t *err);
+/* Removes each of chains (bottom first; tried top first, so a chain of them
+   goes whole) that exists, that no image or container holds and that is no
+   layer's parent; under the store lock (left held). */
+int layers_release (struct store *s, char *const *chains, int n, jv *records, int64_t *reclaimed,
+                    dk_err_t *err);
 int prune_orphan_layers (struct store *s, long min_age, jv *records, int64_t *reclaimed,
                          dk_err_t *err);
 /* Stores config (raw bytes; its sha256 is the image ID), an optional

@@ -676,6 +676,30 @@ parent_child() {
   assert_output --partial "LABEL must have two arguments"
 }
 
+@test "graph: an import whose image-add fails releases the layer it registered, keeps one that was there" {
+  mkdir -p "$T/rootfs/etc" "$T/other" && echo x >"$T/rootfs/etc/x" && echo y >"$T/other/y"
+  tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
+  tar -C "$T/other" -cf "$T/other.tar" .
+  run "${G[@]}" import --ref imp:1 "$T/rootfs.tar"
+  assert_success
+  layers=$(ls "$R/overlay2/layers") links=$(ls "$R/overlay2/l")
+  # image-add cannot write the config: it fails once the layer is in
+  c=$R/image/overlay2/content/sha256
+  mount --bind "$c" "$c" && mount -o remount,bind,ro "$c" || skip "cannot bind-mount read-only here"
+  for f in other rootfs; do
+    run --separate-stderr "${G[@]}" import --ref imp:2 "$T/$f.tar"
+    assert_failure 1
+    assert_equal "$(jq -r .type <<<"$output")" error
+    assert_equal "$(ls "$R/overlay2/layers")" "$layers"
+    assert_equal "$(ls "$R/overlay2/l")" "$links"
+  done
+  umount "$c"
+  run "${G[@]}" inspect imp:1
+  assert_success
+  run "${G[@]}" import --ref imp:2 "$T/other.tar"
+  assert_success
+}
+
 @test "graph: layer-release drops the unheld layers given (top first), keeps what an image holds" {
   mkdir -p "$T/base/bin" "$T/top/etc" "$T/lone"
   echo b >"$T/base/bin/b" && echo t >"$T/top/etc/t" && echo l >"$T/lone/l"
