@@ -104,23 +104,20 @@ changed_size (struct store *s, const char *dir, const char *top, int64_t *out, d
   return 0;
 }
 
+static int
+add_size (const char *chain, jv meta, void *data)
+{
+  int64_t sz = 0;
+  if (dk_json_int (meta, "size", &sz))
+    *(int64_t *)data += sz;
+  return 0;
+}
+
 static int64_t
 chain_size (struct store *s, const char *top)
 {
   int64_t total = 0;
-  cleanup_free char *cur = xstrdup (top ? top : "");
-  while (*cur)
-    {
-      cleanup_jv jv m = jv_invalid ();
-      int64_t sz = 0;
-      if (layer_meta (s, cur, &m, NULL) < 0)
-        break;
-      if (dk_json_int (m, "size", &sz))
-        total += sz;
-      const char *parent = dk_json_str (m, "parent");
-      free (cur);
-      cur = xstrdup (parent ? parent : "");
-    }
+  layer_walk (s, top, add_size, &total, NULL);
   return total;
 }
 

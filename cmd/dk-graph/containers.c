@@ -45,26 +45,24 @@ container_meta (struct store *s, const char *id, jv *meta, char **dir, dk_err_t 
   return 0;
 }
 
+static int
+add_lower (const char *chain, jv meta, void *data)
+{
+  if (!jv_is_valid (meta))
+    return 0;
+  const char *link = dk_json_str (meta, "link");
+  jv e = jv_object_set (jv_object (), jv_string ("chain"), jv_string (chain));
+  e = jv_object_set (e, jv_string ("link"), jv_string (link ? link : ""));
+  *(jv *)data = jv_array_append (*(jv *)data, e);
+  return 0;
+}
+
 /* The layer chain from top to bottom: [{chain, link}]. */
 static int
 lowers_of (struct store *s, const char *top, jv *out, dk_err_t *err)
 {
   *out = jv_array ();
-  cleanup_free char *cur = xstrdup (top ? top : "");
-  while (*cur)
-    {
-      cleanup_jv jv m = jv_invalid ();
-      if (layer_meta (s, cur, &m, err) < 0)
-        return -1;
-      const char *link = dk_json_str (m, "link");
-      const char *parent = dk_json_str (m, "parent");
-      jv e = jv_object_set (jv_object (), jv_string ("chain"), jv_string (cur));
-      e = jv_object_set (e, jv_string ("link"), jv_string (link ? link : ""));
-      *out = jv_array_append (*out, e);
-      free (cur);
-      cur = xstrdup (parent ? parent : "");
-    }
-  return 0;
+  return layer_walk (s, top, add_lower, out, err);
 }
 
 static int mount_layer (struct store *s, const char *id, char **path, dk_err_t *err);

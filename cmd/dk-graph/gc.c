@@ -32,6 +32,13 @@ names_in (const char *dir, const char *suffix)
   return out;
 }
 
+static int
+hold (const char *chain, jv meta, void *data)
+{
+  *(jv *)data = jv_object_set (*(jv *)data, jv_string (chain), jv_true ());
+  return 0;
+}
+
 /* Every chain ID some image or container holds (with their ancestors). */
 static jv
 held_layers (struct store *s)
@@ -59,19 +66,7 @@ held_layers (struct store *s)
     cleanup_jv jv m = jv_invalid ();
     const char *l;
     if (dk_json_read_file (mp, &m, NULL) == 0 && (l = dk_json_str (m, "layer")) && *l)
-      {
-        cleanup_free char *cur = xstrdup (l);
-        while (cur && *cur)
-          {
-            held = jv_object_set (held, jv_string (cur), jv_true ());
-            cleanup_jv jv lm = jv_invalid ();
-            const char *p = NULL;
-            if (layer_meta (s, cur, &lm, NULL) == 0)
-              p = dk_json_str (lm, "parent");
-            free (cur);
-            cur = p ? xstrdup (p) : NULL;
-          }
-      }
+      layer_walk (s, l, hold, &held, NULL);
     jv_free (cid);
   }
   return held;

@@ -324,6 +324,26 @@ layer_meta (struct store *s, const char *chain_id, jv *out, dk_err_t *err)
   return dk_json_read_file (m, out, err);
 }
 
+int
+layer_walk (struct store *s, const char *top, layer_walk_fn fn, void *data, dk_err_t *err)
+{
+  cleanup_free char *cur = xstrdup (top ? top : "");
+  while (*cur)
+    {
+      cleanup_jv jv m = jv_invalid ();
+      int r = layer_meta (s, cur, &m, err);
+      int f = fn (cur, m, data);
+      if (r < 0)
+        return err ? -1 : 0;
+      if (f < 0)
+        return f;
+      const char *parent = dk_json_str (m, "parent");
+      free (cur);
+      cur = xstrdup (parent ? parent : "");
+    }
+  return 0;
+}
+
 void
 chain_id_of (const char *parent, const char *diff_id, char out[DK_DIGEST_STR_LEN])
 {

@@ -59,6 +59,12 @@ char *layer_dir (struct store *s, const char *chain_id);
 bool layer_exists (struct store *s, const char *chain_id);
 /* meta.json of the layer: {chain_id, parent, diff_id, digest, size, ...}. */
 int layer_meta (struct store *s, const char *chain_id, jv *out, dk_err_t *err);
+/* Calls fn for each layer from top down to the base, with its chain ID and
+   meta.json (both borrowed; the meta is invalid when it cannot be read, and
+   the walk ends there: an error with err, the end of the chain without).
+   A negative return of fn ends the walk and is returned. */
+typedef int (*layer_walk_fn) (const char *chain, jv meta, void *data);
+int layer_walk (struct store *s, const char *top, layer_walk_fn fn, void *data, dk_err_t *err);
 void chain_id_of (const char *parent, const char *diff_id, char out[DK_DIGEST_STR_LEN]);
 
 /* Images and references. */
