@@ -1,7 +1,8 @@
 /* Removing an image and the layers nothing else holds.  Layer references
    are derived under the store lock from what exists (images' layer chains,
-   containers' layers, layers' parents) rather than kept as counters, so a
-   crash can never leave a count wrong. */
+   containers' layers, layers' parents; imageindex.c, once per command)
+   rather than kept as counters on disk, so a crash can never leave a count
+   wrong. */
 #include "store.h"
 #include "atomicfile.h"
 #include "cleanup.h"
@@ -30,46 +31,6 @@ names_in (const char *dir, const char *suffix)
       out = jv_array_append (out, jv_string_sized (de->d_name, l - sl));
     }
   return out;
-}
-
-static int
-hold (const char *chain, jv meta, void *data)
-{
-  *(jv *)data = jv_object_set (*(jv *)data, jv_string (chain), jv_true ());
-  return 0;
-}
-
-/* Every chain ID some image or container holds (with their ancestors). */
-static jv
-held_layers (struct store *s)
-{
-  jv held = jv_object ();
-  cleanup_free char *idir = xasprintf ("%s/images", s->idir);
-  cleanup_jv jv ids = names_in (idir, ".json");
-  jv_array_foreach (ids, i, hex)
-  {
-    cleanup_free char *id = xasprintf ("sha256:%s", jv_string_value (hex));
-    cleanup_jv jv config = jv_invalid ();
-    if (image_load (s, id, &config, NULL, NULL) == 0)
-      {
-        jv chain = image_chain (config);
-        jv_array_foreach (chain, j, c) held = jv_object_set (held, c, jv_true ());
-        jv_free (chain);
-      }
-    jv_free (hex);
-  }
-  cleanup_free char *cdir = xasprintf ("%s/containers", s->ddir);
-  cleanup_jv jv cids = names_in (cdir, "");
-  jv_array_foreach (cids, i, cid)
-  {
-    cleanup_free char *mp = xasprintf ("%s/%s/meta.json", cdir, jv_string_value (cid));
-    cleanup_jv jv m = jv_invalid ();
-    const char *l;
-    if (dk_json_read_file (mp, &m, NULL) == 0 && (l = dk_json_str (m, "layer")) && *l)
-      layer_walk (s, l, hold, &held, NULL);
-    jv_free (cid);
-  }
-  return held;
 }
 
 static bool
@@ -119,10 +80,9 @@ layer_delete (struct store *s, const char *chain, dk_err_t *err)
 }
 
 int
-delete_image_layers (struct store *s, const char *id, jv chain, jv *records, int64_t *reclaimed,
-                     dk_err_t *err)
+delete_image_layers (struct store *s, struct image_index *ix, const char *id, jv *records,
+                     int64_t *reclaimed, dk_err_t *err)
 {
-  cleanup_jv jv ch = chain;
   cleanup_free char *metap = xasprintf ("%s/images/%s.json", s->idir, dk_digest_hex (id));
   cleanup_free char *cp = xasprintf ("%s/content/sha256/%s", s->idir, dk_digest_hex (id));
   if (unlink (metap) < 0 && errno != ENOENT)
@@ -130,12 +90,12 @@ delete_image_layers (struct store *s, const char *id, jv chain, jv *records, int
   unlink (cp);
   *records = jv_array_append (*records,
                               jv_object_set (jv_object (), jv_string ("Deleted"), jv_string (id)));
-  cleanup_jv jv held = held_layers (s);
+  cleanup_jv jv ch = image_index_drop (ix, id);
   for (int i = dk_json_len (ch) - 1; i >= 0; i--)
     {
       cleanup_jv jv c = jv_array_get (jv_copy (ch), i);
       const char *cid = jv_string_value (c);
-      if (jv_get_kind (dk_json_get (held, cid)) == JV_KIND_TRUE || has_children (s, cid))
+      if (image_index_holds (ix, cid) || has_children (s, cid))
         break;
       cleanup_jv jv lm = jv_invalid ();
       int64_t sz = 0;
@@ -153,13 +113,13 @@ delete_image_layers (struct store *s, const char *id, jv chain, jv *records, int
    their meta.json older than min_age seconds so that a pull in progress
    keeps what it registered; removed children first. */
 int
-prune_orphan_layers (struct store *s, long min_age, jv *records, int64_t *reclaimed, dk_err_t *err)
+prune_orphan_layers (struct store *s, struct image_index *ix, long min_age, jv *records,
+                     int64_t *reclaimed, dk_err_t *err)
 {
   cleanup_free char *ldir = xasprintf ("%s/layers", s->ddir);
   for (bool again = true; again;)
     {
       again = false;
-      cleanup_jv jv held = held_layers (s);
       cleanup_jv jv hexes = names_in (ldir, "");
       jv parents = jv_object ();
       jv_array_foreach (hexes, i, hex)
@@ -178,7 +138,7 @@ prune_orphan_layers (struct store *s, long min_age, jv *records, int64_t *reclai
         cleanup_free char *mp = xasprintf ("%s/%s/meta.json", ldir, jv_string_value (hex));
         struct stat st;
         bool keep = stat (mp, &st) < 0 || now - st.st_mtime < min_age
-                    || jv_get_kind (dk_json_get (held, chain)) == JV_KIND_TRUE
+                    || image_index_holds (ix, chain)
                     || jv_get_kind (dk_json_get (parents, chain)) == JV_KIND_TRUE;
         jv_free (hex);
         if (keep)
@@ -207,22 +167,26 @@ layers_release (struct store *s, char *const *chains, int n, jv *records, int64_
 {
   if (store_lock (s, err) < 0)
     return -1;
-  cleanup_jv jv held = held_layers (s);
+  struct image_index ix;
+  image_index_load (s, &ix);
   for (int i = n - 1; i >= 0; i--)
     {
       const char *chain = chains[i];
-      if (!layer_exists (s, chain) || jv_get_kind (dk_json_get (held, chain)) == JV_KIND_TRUE
-          || has_children (s, chain))
+      if (!layer_exists (s, chain) || image_index_holds (&ix, chain) || has_children (s, chain))
         continue;
       cleanup_jv jv lm = jv_invalid ();
       int64_t sz = 0;
       if (layer_meta (s, chain, &lm, NULL) == 0 && dk_json_int (lm, "size", &sz))
         *reclaimed += sz;
       if (layer_delete (s, chain, err) < 0)
-        return -1;
+        {
+          image_index_free (&ix);
+          return -1;
+        }
       *records = jv_array_append (
           *records, jv_object_set (jv_object (), jv_string ("Deleted"), jv_string (chain)));
     }
+  image_index_free (&ix);
   return 0;
 }
 

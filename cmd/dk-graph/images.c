@@ -280,27 +280,6 @@ key_name (const char *key)
 }
 
 /* The first container using image id, or NULL. */
-char *
-container_using (struct store *s, const char *id)
-{
-  cleanup_free char *dir = xasprintf ("%s/containers", s->ddir);
-  cleanup_closedir DIR *d = opendir (dir);
-  struct dirent *de;
-  while (d && (de = readdir (d)))
-    {
-      if (de->d_name[0] == '.')
-        continue;
-      cleanup_free char *mp = xasprintf ("%s/%s/meta.json", dir, de->d_name);
-      cleanup_jv jv m = jv_invalid ();
-      if (dk_json_read_file (mp, &m, NULL) < 0)
-        continue;
-      const char *img = dk_json_str (m, "image");
-      if (img && strcmp (img, id) == 0)
-        return xstrdup (de->d_name);
-    }
-  return NULL;
-}
-
 static jv
 record (const char *kind, const char *v)
 {
@@ -357,10 +336,12 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
   cleanup_jv jv records = jv_array ();
   cleanup_jv jv refs_left = jv_invalid (); /* refs after the untagging */
   cleanup_jv jv mine = refs_of (refs, id);
-  cleanup_free char *user = container_using (s, id);
+  cleanup_image_index struct image_index ix;
+  image_index_load (s, &ix);
+  cleanup_free char *user = image_index_user (&ix, id);
   char short_id[13];
   snprintf (short_id, sizeof short_id, "%s", dk_digest_hex (id));
-  bool children = image_has_children (s, id);
+  bool children = image_index_has_children (&ix, id);
 
   if (!is_id_prefix (id, ref))
     {
@@ -468,9 +449,9 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
     cleanup_jv jv config = jv_invalid ();
     if (image_load (s, id, &config, NULL, err) < 0)
       return -1;
-    cleanup_free char *parent = image_parent (s, id);
-    if (delete_image_layers (s, id, image_chain (config), &records, NULL, err) < 0
-        || (prune && prune_parents (s, parent, refs_left, &records, NULL, err) < 0))
+    cleanup_free char *parent = image_index_parent (&ix, id);
+    if (delete_image_layers (s, &ix, id, &records, NULL, err) < 0
+        || (prune && prune_parents (s, &ix, parent, refs_left, &records, NULL, err) < 0))
       return -1;
   }
 done:

@@ -22,13 +22,6 @@ image_parent (struct store *s, const char *id)
   return p && dk_digest_is_valid (p) ? xstrdup (p) : NULL;
 }
 
-bool
-image_has_children (struct store *s, const char *id)
-{
-  jv set = image_parent_set (s);
-  return jv_object_has (set, jv_string (id)); /* consumes both */
-}
-
 int
 image_set_parent (struct store *s, const char *id, const char *parent, dk_err_t *err)
 {
@@ -59,21 +52,21 @@ image_set_parent (struct store *s, const char *id, const char *parent, dk_err_t 
 }
 
 int
-prune_parents (struct store *s, const char *parent, jv refs, jv *records, int64_t *reclaimed,
-               dk_err_t *err)
+prune_parents (struct store *s, struct image_index *ix, const char *parent, jv refs, jv *records,
+               int64_t *reclaimed, dk_err_t *err)
 {
   cleanup_free char *cur = parent ? xstrdup (parent) : NULL;
   while (cur)
     {
       /* moby deletes it quietly: any conflict keeps it */
       cleanup_jv jv mine = refs_of (refs, cur);
-      cleanup_free char *user = container_using (s, cur);
+      cleanup_free char *user = image_index_user (ix, cur);
       cleanup_jv jv config = jv_invalid ();
-      if (jv_array_length (jv_copy (mine)) > 0 || user || image_has_children (s, cur)
-          || image_load (s, cur, &config, NULL, NULL) < 0)
+      if (jv_array_length (jv_copy (mine)) > 0 || user || image_index_has_children (ix, cur)
+          || !image_index_config (ix, cur, &config))
         return 0;
-      char *next = image_parent (s, cur);
-      if (delete_image_layers (s, cur, image_chain (config), records, reclaimed, err) < 0)
+      char *next = image_index_parent (ix, cur);
+      if (delete_image_layers (s, ix, cur, records, reclaimed, err) < 0)
         {
           free (next);
           return -1;

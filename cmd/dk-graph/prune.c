@@ -59,20 +59,20 @@ parse_until (const char *v, int64_t *out, dk_err_t *err)
 
 /* Deletes image id when prune's rules allow it: 1 deleted, 0 kept, -1 error. */
 static int
-prune_one (struct store *s, const char *id, bool all, int64_t until, jv labels, jv *refs,
-           jv *records, int64_t *reclaimed, dk_err_t *err)
+prune_one (struct store *s, struct image_index *ix, const char *id, bool all, int64_t until,
+           jv labels, jv *refs, jv *records, int64_t *reclaimed, dk_err_t *err)
 {
   cleanup_jv jv config = jv_invalid ();
   cleanup_jv jv mine = refs_of (*refs, id);
-  cleanup_free char *user = container_using (s, id);
+  cleanup_free char *user = image_index_user (ix, id);
   bool tagged = false;
   jv_array_foreach (mine, j, k)
   {
     tagged |= strchr (jv_string_value (k), '@') == NULL;
     jv_free (k);
   }
-  if (user || (tagged && !all) || image_has_children (s, id)
-      || image_load (s, id, &config, NULL, NULL) < 0
+  if (user || (tagged && !all) || image_index_has_children (ix, id)
+      || !image_index_config (ix, id, &config)
       || parse_time (dk_json_str (config, "created")) >= until)
     return 0;
   cleanup_jv jv l = labels_of (config);
@@ -97,10 +97,10 @@ prune_one (struct store *s, const char *id, bool all, int64_t until, jv labels, 
     *refs = untag_key (*refs, jv_string_value (k), records);
     jv_free (k);
   }
-  cleanup_free char *parent = image_parent (s, id);
+  cleanup_free char *parent = image_index_parent (ix, id);
   if (refs_save (s, jv_copy (*refs), err) < 0
-      || delete_image_layers (s, id, image_chain (config), records, reclaimed, err) < 0
-      || prune_parents (s, parent, *refs, records, reclaimed, err) < 0)
+      || delete_image_layers (s, ix, id, records, reclaimed, err) < 0
+      || prune_parents (s, ix, parent, *refs, records, reclaimed, err) < 0)
     return -1;
   return 1;
 }
@@ -147,17 +147,19 @@ cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err)
   cleanup_jv jv records = jv_array ();
   int64_t reclaimed = 0;
   int ret = 0;
+  cleanup_image_index struct image_index ix;
+  image_index_load (s, &ix);
   /* an image with children is kept; deleting its last child can free it,
      so --all goes round until a pass deletes nothing */
   for (bool again = true; again && ret == 0;)
     {
       again = false;
-      cleanup_jv jv ids = image_ids (s);
+      cleanup_jv jv ids = image_index_ids (&ix);
       jv_array_foreach (ids, i, idv)
       {
         int r = ret < 0 ? 0
-                        : prune_one (s, jv_string_value (idv), all, until, labels, &refs, &records,
-                                     &reclaimed, err);
+                        : prune_one (s, &ix, jv_string_value (idv), all, until, labels, &refs,
+                                     &records, &reclaimed, err);
         if (r < 0)
           ret = -1;
         else if (r > 0)
@@ -170,7 +172,8 @@ cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err)
   /* DK_GRAPH_ORPHAN_AGE: seconds a layer without image must have existed
      (default 600), so that a pull in progress keeps its layers */
   const char *age = getenv ("DK_GRAPH_ORPHAN_AGE");
-  if (prune_orphan_layers (s, age ? strtol (age, NULL, 10) : 600, &records, &reclaimed, err) < 0)
+  if (prune_orphan_layers (s, &ix, age ? strtol (age, NULL, 10) : 600, &records, &reclaimed, err)
+      < 0)
     return -1;
   jv r = jv_object_set (result_obj (), jv_string ("deleted"), jv_copy (records));
   dk_jsonl_write (stdout,
@@ -178,25 +181,27 @@ cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err)
   return 0;
 }
 
+struct users
+{
+  const char *id;
+  int n;
+};
+
+static void
+count_user (const char *cid, jv meta, void *data)
+{
+  struct users *u = data;
+  const char *img = dk_json_str (meta, "image");
+  if (img && strcmp (img, u->id) == 0)
+    u->n++;
+}
+
 static int
 count_users (struct store *s, const char *id)
 {
-  int n = 0;
-  cleanup_free char *dir = xasprintf ("%s/containers", s->ddir);
-  cleanup_closedir DIR *d = opendir (dir);
-  struct dirent *de;
-  while (d && (de = readdir (d)))
-    {
-      if (de->d_name[0] == '.')
-        continue;
-      cleanup_free char *mp = xasprintf ("%s/%s/meta.json", dir, de->d_name);
-      cleanup_jv jv m = jv_invalid ();
-      const char *img;
-      if (dk_json_read_file (mp, &m, NULL) == 0 && (img = dk_json_str (m, "image"))
-          && strcmp (img, id) == 0)
-        n++;
-    }
-  return n;
+  struct users u = { id, 0 };
+  container_walk (s, count_user, &u);
+  return u.n;
 }
 
 int

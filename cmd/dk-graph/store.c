@@ -345,6 +345,23 @@ layer_walk (struct store *s, const char *top, layer_walk_fn fn, void *data, dk_e
 }
 
 void
+container_walk (struct store *s, container_walk_fn fn, void *data)
+{
+  cleanup_free char *dir = xasprintf ("%s/containers", s->ddir);
+  cleanup_closedir DIR *d = opendir (dir);
+  struct dirent *de;
+  while (d && (de = readdir (d)))
+    {
+      if (de->d_name[0] == '.')
+        continue;
+      cleanup_free char *mp = xasprintf ("%s/%s/meta.json", dir, de->d_name);
+      cleanup_jv jv m = jv_invalid ();
+      if (dk_json_read_file (mp, &m, NULL) == 0)
+        fn (de->d_name, m, data);
+    }
+}
+
+void
 chain_id_of (const char *parent, const char *diff_id, char out[DK_DIGEST_STR_LEN])
 {
   if (parent == NULL || *parent == '\0')

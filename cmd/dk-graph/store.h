@@ -65,6 +65,10 @@ int layer_meta (struct store *s, const char *chain_id, jv *out, dk_err_t *err);
    A negative return of fn ends the walk and is returned. */
 typedef int (*layer_walk_fn) (const char *chain, jv meta, void *data);
 int layer_walk (struct store *s, const char *top, layer_walk_fn fn, void *data, dk_err_t *err);
+/* Calls fn with each container's ID and meta.json (borrowed); containers
+   without a readable meta.json are skipped. */
+typedef void (*container_walk_fn) (const char *id, jv meta, void *data);
+void container_walk (struct store *s, container_walk_fn fn, void *data);
 void chain_id_of (const char *parent, const char *diff_id, char out[DK_DIGEST_STR_LEN]);
 
 /* Images and references. */
@@ -110,7 +114,6 @@ jv result_obj (void);
 jv image_summary (struct store *s, const char *id, jv config, jv meta, jv refs);
 int64_t image_size (struct store *s, jv chain);
 jv labels_of (jv config);
-char *container_using (struct store *s, const char *id); /* first user or NULL */
 /* containers/ID: its meta.json and/or its directory; NOT_FOUND if absent */
 int container_meta (struct store *s, const char *id, jv *meta, char **dir, dk_err_t *err);
 /* vfs: a container's rootfs (in its dir) against its image's top layer */
@@ -118,16 +121,41 @@ int container_changes_vfs (struct store *s, const char *dir, const char *top, jv
                            dk_err_t *err);
 jv refs_of (jv refs, const char *id);                 /* keys pointing at id */
 jv untag_key (jv refs, const char *key, jv *records); /* appends {"Untagged"} */
-int delete_image_layers (struct store *s, const char *id, jv chain, jv *records, int64_t *reclaimed,
-                         dk_err_t *err);
+/* Every image's config, parent and layer chain, which images have
+   children, which a container uses and how many images and containers hold
+   each layer (imageindex.c): read once by the commands that delete images. */
+struct image_index
+{
+  jv images;   /* {"<id>": {"config", "parent" (or null), "chain"}} */
+  jv children; /* {"<id>": images naming it as parent} */
+  jv users;    /* {"<id>": the first container using it} */
+  jv held;     /* {"<chain>": images and containers holding the layer} */
+};
+void image_index_load (struct store *s, struct image_index *ix);
+void image_index_free (struct image_index *ix);
+jv image_index_ids (struct image_index *ix); /* sorted */
+/* false when the image has no readable config */
+bool image_index_config (struct image_index *ix, const char *id, jv *config);
+char *image_index_parent (struct image_index *ix, const char *id); /* or NULL */
+bool image_index_has_children (struct image_index *ix, const char *id);
+char *image_index_user (struct image_index *ix, const char *id); /* or NULL */
+bool image_index_holds (struct image_index *ix, const char *chain);
+/* The image is gone: its parent loses a child, its layers a holder; returns
+   its chain (bottom first). */
+jv image_index_drop (struct image_index *ix, const char *id);
+#define cleanup_image_index __attribute__ ((cleanup (image_index_free)))
+/* Deletes the image and then its layers, top first, while nothing else
+   holds them. */
+int delete_image_layers (struct store *s, struct image_index *ix, const char *id, jv *records,
+                         int64_t *reclaimed, dk_err_t *err);
 int layer_delete (struct store *s, const char *chain, dk_err_t *err);
 /* Removes each of chains (bottom first; tried top first, so a chain of them
    goes whole) that exists, that no image or container holds and that is no
    layer's parent; under the store lock (left held). */
 int layers_release (struct store *s, char *const *chains, int n, jv *records, int64_t *reclaimed,
                     dk_err_t *err);
-int prune_orphan_layers (struct store *s, long min_age, jv *records, int64_t *reclaimed,
-                         dk_err_t *err);
+int prune_orphan_layers (struct store *s, struct image_index *ix, long min_age, jv *records,
+                         int64_t *reclaimed, dk_err_t *err);
 /* Stores config (raw bytes; its sha256 is the image ID), an optional
    manifest, and points the reference keys (borrowed jv array) at it. */
 int image_add_raw (struct store *s, const char *raw, size_t len, const char *mraw, size_t mlen,
@@ -141,14 +169,13 @@ int layer_register_fd (struct store *s, int fd, const char *parent,
                        const struct dk_unpack_opts *opts, long wait_secs, jv *result,
                        dk_err_t *err);
 /* Parent images (parents.c). */
-char *image_parent (struct store *s, const char *id);      /* meta "parent" or NULL */
-bool image_has_children (struct store *s, const char *id); /* some image has id as parent */
-jv image_parent_set (struct store *s);                     /* {"<id>": true} of every parent */
+char *image_parent (struct store *s, const char *id); /* meta "parent" or NULL */
+jv image_parent_set (struct store *s);                /* {"<id>": true} of every parent */
 int image_set_parent (struct store *s, const char *id, const char *parent, dk_err_t *err);
 /* Deletes parent and its ancestors while they are untagged, unused and
    childless (moby's quiet prune after an image delete). refs borrowed. */
-int prune_parents (struct store *s, const char *parent, jv refs, jv *records, int64_t *reclaimed,
-                   dk_err_t *err);
+int prune_parents (struct store *s, struct image_index *ix, const char *parent, jv refs,
+                   jv *records, int64_t *reclaimed, dk_err_t *err);
 int cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_layer_release (struct store *s, int argc, char **argv, dk_err_t *err);
 int cmd_du (struct store *s, int argc, char **argv, dk_err_t *err);

@@ -552,6 +552,27 @@ parent_child() {
   assert_equal "$(jq -r .id <<<"$output")" "$C"
 }
 
+@test "graph: prune reads each image's metadata and config once, however many images there are" {
+  command -v strace >/dev/null || skip "needs strace"
+  two_layer_image keep:1
+  for i in $(seq 1 30); do
+    printf '{"architecture":"amd64","os":"linux","created":"2024-02-01T00:00:%02dZ","rootfs":{"type":"layers","diff_ids":["%s"]}}' \
+      "$i" "$D1" >"$T/c$i.json"
+    "${G[@]}" image-add --config "$T/c$i.json" >/dev/null
+  done
+  for all in "" --all; do
+    n=$(ls "$R/image/overlay2/images" | wc -l)
+    strace -f -e trace=open,openat -o "$T/trace" "${G[@]}" prune $all >"$T/out"
+    assert_equal "$(jq --arg c1 "$C1" --arg c2 "$C2" '[.deleted[] | .Deleted // empty | select(. != $c1 and . != $c2)] | length' "$T/out") images" \
+      "$((n - $(ls "$R/image/overlay2/images" | wc -l))) images"
+    metas=$(grep -cE '/images/[0-9a-f]{64}\.json"' "$T/trace" || true)
+    configs=$(grep -cE '/content/sha256/[0-9a-f]{64}"' "$T/trace" || true)
+    assert [ "$metas" -le "$n" ]
+    assert [ "$configs" -le "$n" ]
+  done
+  assert_equal "$(ls "$R/image/overlay2/images" | wc -l)" 0
+}
+
 @test "graph: an image with children cannot be deleted; untagged it is a hidden intermediate image" {
   parent_child
   assert_equal "$("${G[@]}" inspect child:1 | jq -r .image.Parent)" "$P"
