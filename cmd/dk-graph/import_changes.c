@@ -56,6 +56,100 @@ split_words (const char *s, bool whole, bool *unterminated)
   return out;
 }
 
+/* Go's %q of s (strconv.Quote), as Docker's messages quote a word. */
+static char *
+go_quote (const char *s)
+{
+  static const char esc[] = "\a\b\f\n\r\t\v";
+  static const char name[] = "abfnrtv";
+  struct dk_buf b = DK_BUF_INIT;
+  dk_buf_addc (&b, '"');
+  for (; *s; s++)
+    {
+      const char *e = strchr (esc, *s);
+      if (*s == '"' || *s == '\\')
+        dk_buf_printf (&b, "\\%c", *s);
+      else if (e)
+        dk_buf_printf (&b, "\\%c", name[e - esc]);
+      else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+        dk_buf_printf (&b, "\\x%02x", (unsigned char)*s);
+      else
+        dk_buf_addc (&b, *s);
+    }
+  dk_buf_addc (&b, '"');
+  return dk_buf_steal (&b);
+}
+
+/* One word as Docker's shell lexer reads EXPOSE's and VOLUME's (without
+   variables): '...' literal, "..." with \ escaping only " $ and \, \
+   escaping any character outside quotes; an unclosed quote is Docker's
+   error. */
+static int
+process_word (const char *w, char **out, dk_err_t *err)
+{
+  struct dk_buf b = DK_BUF_INIT;
+  for (const char *p = w; *p; p++)
+    {
+      if (*p == '\'' || *p == '"')
+        {
+          char q = *p;
+          const char *end = ++p;
+          while (*end && *end != q)
+            end += q == '"' && *end == '\\' && end[1] ? 2 : 1;
+          if (*end == 0)
+            {
+              dk_buf_free (&b);
+              cleanup_free char *qw = go_quote (w);
+              return dk_make_error_code (
+                  err, DK_ECODE_INVALID, 0,
+                  "failed to process %s: unexpected end of statement while looking for "
+                  "matching %s",
+                  qw, q == '"' ? "double-quote" : "single-quote");
+            }
+          for (; p < end; p++)
+            {
+              if (q == '"' && *p == '\\' && strchr ("\"$\\", p[1]))
+                p++;
+              dk_buf_addc (&b, *p);
+            }
+        }
+      else if (*p == '\\')
+        {
+          if (p[1] == 0)
+            break;
+          dk_buf_addc (&b, *++p);
+        }
+      else
+        dk_buf_addc (&b, *p);
+    }
+  *out = dk_buf_steal (&b);
+  return 0;
+}
+
+/* Whitespace-separated tokens (quotes do not join them: Docker's parser
+   splits EXPOSE and VOLUME first), each through process_word; a token
+   that comes out empty is dropped with want_empty false. */
+static int
+process_tokens (const char *rest, bool want_empty, jv *out, dk_err_t *err)
+{
+  *out = jv_array ();
+  while (*rest)
+    {
+      size_t n = strcspn (rest, " \t");
+      cleanup_free char *tok = xstrndup (rest, n);
+      rest += n;
+      rest += strspn (rest, " \t");
+      if (*tok == 0)
+        continue;
+      cleanup_free char *w = NULL;
+      if (process_word (tok, &w, err) < 0)
+        return -1;
+      if (*w || want_empty)
+        *out = jv_array_append (*out, jv_string (w));
+    }
+  return 0;
+}
+
 /* A JSON array of strings ("exec form"), or invalid. */
 static jv
 json_form (const char *rest)
@@ -177,8 +271,9 @@ obj_or_new (jv cfg, const char *key)
 static int
 expose (jv *cfg, const char *rest, int line, dk_err_t *err)
 {
-  bool unterminated;
-  cleanup_jv jv words = split_words (rest, false, &unterminated);
+  cleanup_jv jv words = jv_invalid ();
+  if (process_tokens (rest, false, &words, err) < 0)
+    return -1;
   if (dk_json_len (words) == 0)
     return parse_error (err, line, "%s requires at least one argument", "EXPOSE");
   jv ports = obj_or_new (*cfg, "ExposedPorts");
@@ -211,14 +306,32 @@ expose (jv *cfg, const char *rest, int line, dk_err_t *err)
 static int
 volume (jv *cfg, const char *rest, int line, dk_err_t *err)
 {
-  jv list = json_form (rest);
-  if (!jv_is_valid (list))
+  cleanup_jv jv l = json_form (rest);
+  if (jv_is_valid (l))
     {
-      bool unterminated;
-      jv_free (list);
-      list = split_words (rest, false, &unterminated);
+      /* the exec form's strings go through the lexer too */
+      jv words = jv_array ();
+      jv_array_foreach (l, i, v)
+      {
+        cleanup_free char *w = NULL;
+        int r = process_word (jv_string_value (v), &w, err);
+        jv_free (v);
+        if (r < 0)
+          {
+            jv_free (words);
+            return -1;
+          }
+        words = jv_array_append (words, jv_string (w));
+      }
+      jv_free (l);
+      l = words;
     }
-  cleanup_jv jv l = list;
+  else
+    {
+      jv_free (l);
+      if (process_tokens (rest, true, &l, err) < 0)
+        return -1;
+    }
   if (dk_json_len (l) == 0)
     return parse_error (err, line, "%s requires at least one argument", "VOLUME");
   jv vols = obj_or_new (*cfg, "Volumes");

@@ -697,6 +697,31 @@ parent_child() {
   assert_output --partial "LABEL must have two arguments"
 }
 
+@test "graph: import --change refuses an unclosed quote in EXPOSE and VOLUME with Docker's message" {
+  mkdir -p "$T/rootfs/etc" && echo x >"$T/rootfs/etc/x"
+  tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
+  msg='unexpected end of statement while looking for matching'
+  for c in 'EXPOSE 80 "81/udp' "VOLUME '/data" 'VOLUME ["/a", "/b' 'VOLUME "/a b"'; do
+    run --separate-stderr "${G[@]}" import --change "$c" "$T/rootfs.tar"
+    assert_failure 1
+    case $c in
+      EXPOSE*) want="failed to process \"\\\"81/udp\": $msg double-quote" ;;
+      "VOLUME '"*) want="failed to process \"'/data\": $msg single-quote" ;;
+      'VOLUME ["'*) want="failed to process \"\\\"/b\": $msg double-quote" ;;
+      *) want="failed to process \"\\\"/a\": $msg double-quote" ;;
+    esac
+    assert_equal "$(jq -r .message <<<"$output")" "$want"
+    assert_equal "$(jq -r .code <<<"$output")" invalid
+  done
+  assert_equal "$(ls "$R/overlay2/layers" | wc -l)" 0
+  # quotes closed within a word are taken out, as Docker's shell lexer does
+  run "${G[@]}" import --change 'EXPOSE "80"/tcp 8\1' --change 'VOLUME "/a\"b" /c' --ref q:1 "$T/rootfs.tar"
+  assert_success
+  run "${G[@]}" inspect q:1
+  assert_equal "$(jq -c '.image.Config.ExposedPorts | keys' <<<"$output")" '["80/tcp","81/tcp"]'
+  assert_equal "$(jq -c '.image.Config.Volumes | keys' <<<"$output")" '["/a\"b","/c"]'
+}
+
 @test "graph: an import whose image-add fails releases the layer it registered, keeps one that was there" {
   mkdir -p "$T/rootfs/etc" "$T/other" && echo x >"$T/rootfs/etc/x" && echo y >"$T/other/y"
   tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
