@@ -3,10 +3,14 @@
    command: prune deletes many images, and each of these questions used to
    read every image's files again.  Kept current as images are deleted. */
 #include "store.h"
+#include "atomicfile.h"
 #include "cleanup.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 static void
 count (jv *o, const char *key, int d)
@@ -70,6 +74,35 @@ add_container (const char *id, jv meta, void *data)
     layer_walk (w->s, l, hold, &w->ix->held, NULL);
 }
 
+/* Layers a pull in progress needs: dk-pull writes their chain IDs to
+   holds in its tmp/ entry before it looks for them, and keeps that entry's
+   lock until its image is added (docs/store.md). */
+static void
+add_pull_holds (struct store *s, struct image_index *ix)
+{
+  cleanup_closedir DIR *d = opendir (s->tmp);
+  struct dirent *de;
+  while (d && (de = readdir (d)))
+    {
+      size_t l = strlen (de->d_name);
+      if (l < 6 || strcmp (de->d_name + l - 5, ".lock") != 0)
+        continue;
+      cleanup_free char *hp = xasprintf ("%s/%.*s/holds", s->tmp, (int)(l - 5), de->d_name);
+      cleanup_free char *text = NULL;
+      size_t len;
+      if (dk_read_file (hp, &text, &len, NULL) < 0)
+        continue;
+      cleanup_free char *lock = xasprintf ("%s/%s", s->tmp, de->d_name);
+      cleanup_close int fd = open (lock, O_RDWR | O_CLOEXEC);
+      if (fd < 0 || flock (fd, LOCK_SH | LOCK_NB) == 0)
+        continue; /* that pull is over */
+      char *save = NULL;
+      for (char *c = strtok_r (text, "\n", &save); c; c = strtok_r (NULL, "\n", &save))
+        if (dk_digest_is_valid (c))
+          count (&ix->held, c, 1);
+    }
+}
+
 void
 image_index_load (struct store *s, struct image_index *ix)
 {
@@ -88,6 +121,7 @@ image_index_load (struct store *s, struct image_index *ix)
       }
   struct walk w = { s, ix };
   container_walk (s, add_container, &w);
+  add_pull_holds (s, ix);
 }
 
 void

@@ -87,6 +87,19 @@ existing_result (struct store *s, const char *chain)
   return make_result (chain, diff_id, dk_json_int64 (size), true);
 }
 
+/* 1 or 0, under the store lock (taken and dropped): a pull that holds the
+   layer (tmp/<its dir>/holds, written before) then either sees it gone or
+   sees it while no layer-release can remove it any more. */
+static int
+layer_exists_locked (struct store *s, const char *chain, dk_err_t *err)
+{
+  if (store_lock (s, err) < 0)
+    return -1;
+  bool e = layer_exists (s, chain);
+  store_unlock (s);
+  return e;
+}
+
 int
 layer_register_fd (struct store *s, int fd, const char *parent, const struct dk_unpack_opts *opts,
                    long wait_secs, jv *result, dk_err_t *err)
@@ -216,7 +229,10 @@ cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err)
     {
       char chain[DK_DIGEST_STR_LEN];
       chain_id_of (parent, o.expect_diff_id, chain);
-      if (layer_exists (s, chain))
+      int e = layer_exists_locked (s, chain, err);
+      if (e < 0)
+        return -1;
+      if (e)
         {
           /* the writer of a pipe expects its data to be taken */
           if (optind >= argc || strcmp (argv[optind], "-") == 0)
@@ -242,8 +258,11 @@ cmd_layer_exists (struct store *s, int argc, char **argv, dk_err_t *err)
 {
   if (argc != 2)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "usage: layer-exists CHAINID");
+  int e = layer_exists_locked (s, argv[1], err);
+  if (e < 0)
+    return -1;
   jv r = result_obj ();
-  r = jv_object_set (r, jv_string ("exists"), jv_bool (layer_exists (s, argv[1])));
+  r = jv_object_set (r, jv_string ("exists"), jv_bool (e));
   dk_jsonl_write (stdout, r);
   return 0;
 }

@@ -1,6 +1,7 @@
 #include "pull.h"
 #include "atomicfile.h"
 #include "blob.h"
+#include "buf.h"
 #include "cleanup.h"
 #include "digest.h"
 #include "distmeta.h"
@@ -131,6 +132,20 @@ write_debug_files (const struct pull_opts *o, const struct manifest *m, const ch
   return 0;
 }
 
+/* The layers this pull needs, held until it is over: dk-graph's
+   layer-release, rm and prune leave them alone while our tmp/ entry is
+   locked (docs/store.md). Written before any of them is looked for. */
+static int
+hold_layers (const char *path, char **chains, int n, dk_err_t *err)
+{
+  struct dk_buf b = DK_BUF_INIT;
+  for (int i = 0; i < n; i++)
+    dk_buf_printf (&b, "%s\n", chains[i]);
+  int r = dk_atomic_write (path, b.data ? b.data : "", b.len, 0600, err);
+  dk_buf_free (&b);
+  return r;
+}
+
 static int
 pull_resolved (const struct pull_opts *o, const struct dk_ref *ref, struct reg_client *c,
                const struct manifest *m, const char *fref, const char *tmp, bool *newer,
@@ -165,11 +180,14 @@ pull_resolved (const struct pull_opts *o, const struct dk_ref *ref, struct reg_c
                             .parallel_unpack = o->parallel_unpack,
                             .registered = registered };
   int ret = 0;
+  cleanup_free char *holds = xasprintf ("%s/holds", tmp);
   if (o->output_dir)
     {
       cleanup_free char *bd = xasprintf ("%s/blobs/sha256", o->output_dir);
       ret = dk_mkdir_p (bd, 0755, err);
     }
+  else
+    ret = hold_layers (holds, chains, m->n_layers, err);
   if (ret == 0)
     ret = layers_pull (&job, err);
   if (ret == 0 && o->output_dir)
@@ -187,7 +205,10 @@ pull_resolved (const struct pull_opts *o, const struct dk_ref *ref, struct reg_c
     }
   /* nothing of a failed pull stays: moby releases the layers it made */
   if (ret < 0 && !o->output_dir)
-    graph_release_layers (&g, chains, registered, m->n_layers);
+    {
+      unlink (holds);
+      graph_release_layers (&g, chains, registered, m->n_layers);
+    }
   strv_free (chains);
   strv_free (diff_ids);
   return ret;

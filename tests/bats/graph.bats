@@ -746,6 +746,38 @@ parent_child() {
   assert_success
 }
 
+@test "graph: a layer a pull in progress holds survives another pull's layer-release, rm and prune" {
+  mkdir -p "$T/lone" && echo l >"$T/lone/l"
+  D=$(layer lone)
+  run "${G[@]}" layer-register "$T/lone.tgz"
+  assert_success
+  config "$D"
+  run "${G[@]}" image-add --config "$T/config.json" --tag lone:1
+  assert_success
+  # a pull in progress (dk-pull's tmp/ entry, its lock held) that needs the layer
+  mkdir -p "$R/tmp/dk-pull-test"
+  echo "$D" >"$R/tmp/dk-pull-test/holds"
+  flock -o "$R/tmp/dk-pull-test.lock" sleep 60 &
+  holder=$!
+  for _ in $(seq 50); do ! flock -n "$R/tmp/dk-pull-test.lock" true && break; sleep 0.1; done
+  run "${G[@]}" rm lone:1
+  assert_success
+  run "${G[@]}" layer-release "$D"
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[]"
+  DK_GRAPH_ORPHAN_AGE=0 run "${G[@]}" prune
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[]"
+  run "${G[@]}" layer-exists "$D"
+  assert_output --partial '"exists":true'
+  # that pull is over (its lock free): the layer is an orphan like any other
+  kill "$holder"
+  wait "$holder" || true
+  run "${G[@]}" layer-release "$D"
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[{\"Deleted\":\"$D\"}]"
+}
+
 @test "graph: layer-release drops the unheld layers given (top first), keeps what an image holds" {
   mkdir -p "$T/base/bin" "$T/top/etc" "$T/lone"
   echo b >"$T/base/bin/b" && echo t >"$T/top/etc/t" && echo l >"$T/lone/l"

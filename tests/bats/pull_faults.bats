@@ -288,3 +288,52 @@ nothing_registered() {
   assert_success
   [ ! -e "$part" ]
 }
+
+# two_images DIR: OCI layouts DIR/x (layers L, N) and DIR/y (layers L, M):
+# one shared bottom layer.
+two_images() {
+  /usr/bin/python3 - "$1" <<'PY'
+import os, sys
+sys.path.insert(0, os.environ["DK_REPO_ROOT"] + "/tests/fixtures")
+import ocilayout as oci
+def layer(name):
+    l = oci.Layer()
+    l.file(name, os.urandom(64 << 10))
+    raw, _ = l.finish()
+    return raw, oci.gzip_bytes(raw, 1)
+shared = layer("shared")
+for name, top in (("x", layer("n")), ("y", layer("m"))):
+    lay = oci.Layout(os.path.join(sys.argv[1], name))
+    lay.write_index([(lay.image([shared, top]), "latest")])
+PY
+}
+
+@test "faults: a failed pull does not release a layer another pull in progress found and needs" {
+  two_images "$WORK/l"
+  push_layout "$WORK/l/x" "$REGISTRY/dk/x:latest"
+  push_layout "$WORK/l/y" "$REGISTRY/dk/y:latest"
+  top() { curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://$REGISTRY/v2/dk/$1/manifests/latest" | jq -r '.layers[1].digest'; }
+  shared_diff=$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://$REGISTRY/v2/dk/x/manifests/latest" | jq -r .config.digest)
+  shared_diff=$(curl -sf "http://$REGISTRY/v2/dk/x/blobs/$shared_diff" | jq -r '.rootfs.diff_ids[0]')
+  # x registers the shared layer, then fails on its top layer; y finds the
+  # shared layer there and is still fetching its own top layer meanwhile
+  fault_rules "$P_RULES" "[{\"path\": \"$(top x)\", \"delay\": 3, \"status\": 404},
+                          {\"path\": \"$(top y)\", \"delay\": 6}]"
+  # (without the hold, y's top layer waits for its parent for good: bounded)
+  timeout 60 "$DK_PULL" --root "$WORK/root" "$P/dk/x:latest" >"$WORK/x.out" 2>&1 &
+  xpid=$!
+  for _ in $(seq 100); do
+    "$DK_REPO_ROOT/bin/dk-graph" --root "$WORK/root" layer-exists "$shared_diff" | grep -q '"exists":true' && break
+    sleep 0.05
+  done
+  run timeout 60 "$DK_PULL" --root "$WORK/root" "$P/dk/y:latest"
+  ystatus=$status youtput=$output
+  wait "$xpid" && xstatus=0 || xstatus=$?
+  assert_equal "x: $xstatus" "x: 1"
+  status=$ystatus output=$youtput
+  assert_success
+  run "$DK_REPO_ROOT/bin/dk-graph" --root "$WORK/root" resolve "$P/dk/y:latest"
+  assert_success
+}
