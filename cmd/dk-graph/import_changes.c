@@ -21,41 +21,6 @@ parse_error (dk_err_t *err, int line, const char *fmt, const char *arg)
                              line, m);
 }
 
-/* Shell-like words: whitespace separated (unless whole: then one word, its
-   inner spaces kept, as a value is expanded), "..." and '...' quoted, \
-   escapes (outside single quotes). Returns a jv array of strings. */
-static jv
-split_words (const char *s, bool whole, bool *unterminated)
-{
-  jv out = jv_array ();
-  *unterminated = false;
-  while (*s)
-    {
-      while (*s && isspace ((unsigned char)*s))
-        s++;
-      if (*s == 0)
-        break;
-      struct dk_buf b = DK_BUF_INIT;
-      char q = 0;
-      for (; *s && (q || whole || !isspace ((unsigned char)*s)); s++)
-        {
-          if (q == 0 && (*s == '"' || *s == '\''))
-            q = *s;
-          else if (q && *s == q)
-            q = 0;
-          else if (*s == '\\' && q != '\'' && s[1])
-            dk_buf_add (&b, ++s, 1);
-          else
-            dk_buf_add (&b, s, 1);
-        }
-      if (q)
-        *unterminated = true;
-      out = jv_array_append (out, jv_string_sized (b.data ? b.data : "", b.len));
-      dk_buf_free (&b);
-    }
-  return out;
-}
-
 /* Go's %q of s (strconv.Quote), as Docker's messages quote a word. */
 static char *
 go_quote (const char *s)
@@ -150,6 +115,49 @@ process_tokens (const char *rest, bool want_empty, jv *out, dk_err_t *err)
   return 0;
 }
 
+/* Words as moby's parser splits ENV's and LABEL's (parseWords): blanks
+   outside quotes end a word; quotes and escapes stay in it (the lexer takes
+   them out later), and an unclosed quote runs to the end. */
+static jv
+raw_words (const char *s)
+{
+  jv out = jv_array ();
+  struct dk_buf b = DK_BUF_INIT;
+  bool in_word = false, blank_ok = false;
+  char quote = 0;
+  for (;; s++)
+    {
+      bool space = *s && isspace ((unsigned char)*s);
+      if (*s == 0 || (space && !quote))
+        {
+          if (in_word && (blank_ok || b.len))
+            out = jv_array_append (out, jv_string_sized (b.data ? b.data : "", b.len));
+          if (*s == 0)
+            break;
+          dk_buf_reset (&b);
+          in_word = blank_ok = false;
+          continue;
+        }
+      in_word = true;
+      if (quote && *s == quote)
+        quote = 0;
+      else if (!quote && (*s == '\'' || *s == '"'))
+        {
+          quote = *s;
+          blank_ok = true;
+        }
+      else if (*s == '\\' && quote != '\'')
+        {
+          if (s[1] == 0)
+            continue;
+          dk_buf_addc (&b, *s++);
+        }
+      dk_buf_addc (&b, *s);
+    }
+  dk_buf_free (&b);
+  return out;
+}
+
 /* A JSON array of strings ("exec form"), or invalid. */
 static jv
 json_form (const char *rest)
@@ -186,16 +194,27 @@ command_of (const char *rest)
   return JV_ARRAY (jv_string ("/bin/sh"), jv_string ("-c"), jv_string (rest));
 }
 
-/* KEY=VALUE words (or the legacy `KEY VALUE...` form) -> [[k,v]...]. */
+/* [k, v] with both through the lexer, as moby expands ENV's and LABEL's. */
+static int
+key_value (const char *k, size_t kl, const char *v, jv *out, dk_err_t *err)
+{
+  cleanup_free char *key = xstrndup (k, kl);
+  cleanup_free char *pk = NULL;
+  cleanup_free char *pv = NULL;
+  if (process_word (key, &pk, err) < 0 || process_word (v, &pv, err) < 0)
+    return -1;
+  *out = jv_array_append (*out, JV_ARRAY (jv_string (pk), jv_string (pv)));
+  return 0;
+}
+
+/* KEY=VALUE words (or the legacy `KEY VALUE...` form) -> [[k,v]...]: the
+   words checked first (moby's parser), then each taken through the lexer
+   (its dispatch). */
 static int
 key_values (const char *kw, const char *rest, int line, jv *out, dk_err_t *err)
 {
-  bool unterminated;
-  cleanup_jv jv words = split_words (rest, false, &unterminated);
+  cleanup_jv jv words = raw_words (rest);
   int n = dk_json_len (words);
-  if (unterminated)
-    return parse_error (err, line, "unexpected end of statement while looking for matching quote",
-                        "");
   if (n == 0)
     return parse_error (err, line, "%s requires at least one argument", kw);
   *out = jv_array ();
@@ -204,18 +223,11 @@ key_values (const char *kw, const char *rest, int line, jv *out, dk_err_t *err)
     {
       /* legacy: KEY VALUE (the rest of the line, as written); Docker
          takes it for LABEL as for ENV */
-      const char *p = rest;
-      while (isspace ((unsigned char)*p))
-        p++;
-      p += strcspn (p, " \t");
-      while (isspace ((unsigned char)*p))
-        p++;
-      if (n < 2)
+      size_t kl = strcspn (rest, " \t");
+      const char *p = rest + kl + strspn (rest + kl, " \t");
+      if (*p == 0)
         return parse_error (err, line, "%s must have two arguments", kw);
-      /* its quotes are taken out as Docker's expansion of the value does */
-      cleanup_jv jv value = split_words (p, true, &unterminated);
-      *out = jv_array_append (*out, JV_ARRAY (jv_copy (first), jv_array_get (jv_copy (value), 0)));
-      return 0;
+      return key_value (rest, kl, p, out, err);
     }
   jv_array_foreach (words, i, w)
   {
@@ -223,15 +235,24 @@ key_values (const char *kw, const char *rest, int line, jv *out, dk_err_t *err)
     const char *eq = strchr (s, '=');
     if (eq == NULL || eq == s)
       {
+        int r = parse_error (err, line,
+                             eq ? "%s names can not be blank"
+                                : "Syntax error - can't find = in \"%s\". Must be of the form: "
+                                  "name=value",
+                             eq ? kw : s);
         jv_free (w);
-        return parse_error (err, line,
-                            eq ? "%s names can not be blank"
-                               : "Syntax error - can't find = in \"%s\". Must be of the form: "
-                                 "name=value",
-                            eq ? kw : s);
+        return r;
       }
-    *out = jv_array_append (*out, JV_ARRAY (jv_string_sized (s, eq - s), jv_string (eq + 1)));
     jv_free (w);
+  }
+  jv_array_foreach (words, i, w)
+  {
+    const char *s = jv_string_value (w);
+    const char *eq = strchr (s, '=');
+    int r = key_value (s, eq - s, eq + 1, out, err);
+    jv_free (w);
+    if (r < 0)
+      return -1;
   }
   return 0;
 }

@@ -695,6 +695,15 @@ parent_child() {
   run "${G[@]}" import --change 'LABEL a' "$T/rootfs.tar"
   assert_failure
   assert_output --partial "LABEL must have two arguments"
+  # an unclosed quote: moby's lexer error on the word, key or value
+  msg='unexpected end of statement while looking for matching'
+  run --separate-stderr "${G[@]}" import --change 'ENV A=b C="d e' "$T/rootfs.tar"
+  assert_failure 1
+  assert_equal "$(jq -r .message <<<"$output")" "failed to process \"\\\"d e\": $msg double-quote"
+  run --separate-stderr "${G[@]}" import --change "LABEL 'a=b" "$T/rootfs.tar"
+  assert_equal "$(jq -r .message <<<"$output")" "failed to process \"'a\": $msg single-quote"
+  run --separate-stderr "${G[@]}" import --change 'ENV A b "c' "$T/rootfs.tar"
+  assert_equal "$(jq -r .message <<<"$output")" "failed to process \"b \\\"c\": $msg double-quote"
 }
 
 @test "graph: import --change refuses an unclosed quote in EXPOSE and VOLUME with Docker's message" {
