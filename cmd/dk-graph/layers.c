@@ -32,12 +32,16 @@ short_link (struct store *s, const char *chain_id, char out[27], dk_err_t *err)
   return 0;
 }
 
-/* Takes the store lock once parent (if any) exists, waiting up to secs. */
+/* Takes the store lock once parent (if any) exists, waiting up to secs,
+   and only while the process that started us lives: a pull killed by
+   dockerd (SIGTERM, no cleanup) never brings the parent, and its waiting
+   children would keep their unpacked layers in tmp/ for the whole wait. */
 static int
 wait_for_parent (struct store *s, const char *parent, long secs, dk_err_t *err)
 {
   struct timespec start, now;
   clock_gettime (CLOCK_MONOTONIC, &start);
+  pid_t starter = getppid ();
   for (;;)
     {
       if (store_lock (s, err) < 0)
@@ -45,6 +49,10 @@ wait_for_parent (struct store *s, const char *parent, long secs, dk_err_t *err)
       if (parent == NULL || layer_exists (s, parent))
         return 0;
       store_unlock (s);
+      if (getppid () != starter)
+        return dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0,
+                                   "parent layer %s not found (the process waiting for it is gone)",
+                                   parent);
       clock_gettime (CLOCK_MONOTONIC, &now);
       if (now.tv_sec - start.tv_sec >= secs)
         return dk_make_error_code (err, DK_ECODE_NOT_FOUND, 0, "parent layer %s not found", parent);

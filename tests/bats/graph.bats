@@ -192,6 +192,23 @@ JSON
   assert_equal "$(jq -r .chain_id <<<"$output")" "$d"
 }
 
+@test "graph: a layer waiting for its parent gives up when the process that started it is gone" {
+  mkdir -p "$T/top/etc" && echo t >"$T/top/etc/t"
+  layer top >/dev/null
+  # the parent never comes and the starter dies (a pull killed by dockerd)
+  bash -c '"$@" >/dev/null 2>&1 & echo $! >"$0"; sleep 1; kill -9 $$' "$T/pid" \
+    "${G[@]}" layer-register --parent "sha256:$(printf 'a%.0s' $(seq 64))" --parent-wait 600 "$T/top.tgz" || true
+  pid=$(cat "$T/pid")
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  alive=
+  kill -0 "$pid" 2>/dev/null && alive=yes && kill "$pid"
+  assert_equal "alive: $alive" "alive: "
+  assert_equal "$(ls "$R/tmp")" ""
+}
+
 @test "graph: a root on a tmpfs too small fails cleanly and registers nothing" {
   mkdir -p "$R" "$T/big"
   mount -t tmpfs -o size=2m tmpfs "$R" || skip "cannot mount a tmpfs here"
