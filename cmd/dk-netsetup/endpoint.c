@@ -182,8 +182,9 @@ nft_direct (const struct daemon_cfg *d, const struct net *n, jv ports)
   bool ok = true;
   jv_array_foreach (ports, i, p)
   {
-    const char *proto = dk_json_str (p, "proto");
-    if (!proto || (strcmp (proto, "tcp") && strcmp (proto, "udp")))
+    const char *proto = dk_json_str (p, "proto"), *hip = dk_json_str (p, "host_ip");
+    /* and IPv4 host addresses only: iptables-restore sorts out the others */
+    if (!proto || (strcmp (proto, "tcp") && strcmp (proto, "udp")) || (hip && strchr (hip, ':')))
       ok = false;
     jv_free (p);
   }
@@ -280,9 +281,7 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   cleanup_free int *fds = NULL;
   if (n->internal)
     ports = jv_array (); /* an internal network publishes nothing */
-  else if (ports_assign (c, o->id, req_ports, d->userland_proxy, d->userland_proxy && n->v6, &ports,
-                         &fds, err)
-           < 0)
+  else if (ports_assign (c, o->id, req_ports, d->userland_proxy, n->v6, &ports, &fds, err) < 0)
     {
       release_addrs (c, n->name, ip, ip6s);
       return -1;

@@ -167,10 +167,12 @@ int nft_ports_del (jv rec, dk_err_t *err);
 /* Parses -p specs and -P exposes into requested mappings. */
 int ports_parse (jv specs, jv exposes, bool publish_all, uint32_t default_ip, jv *out,
                  dk_err_t *err);
-/* Assigns host ports (under the lock), binding them when bind; fds[i]
-   matches element i of the result, fds[n + i] its socket on [::] (bind6,
-   ports on every address) or -1 (n: the result's length). */
-int ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool bind6, jv *out,
+/* Assigns host ports (under the lock), binding them when bind (the
+   userland proxy); fds[i] matches element i of the result, fds[n + i] its
+   socket on [::] (v6net and ports on every address) or -1 (n: the result's
+   length).  An IPv6 host address without the proxy on a network without
+   IPv6 is left out of the result, as Docker. */
+int ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool v6net, jv *out,
                   int **fds, dk_err_t *err);
 
 /* proxy.c */

@@ -226,6 +226,13 @@ c"
   for _ in $(seq 50); do ip netns exec "$NS" curl -sf -m 2 http://10.231.0.1:18080/hostname && break; sleep 0.1; done
   run ip netns exec "$NS" curl -sf -m 2 http://10.231.0.1:18080/hostname
   assert_success
+  # an IPv6 host address, through the proxy to the IPv4-only container
+  docker run -d --name web6 -p '[::1]:18081:80' busybox httpd -f -p 80 -h /etc
+  run docker port web6
+  assert_output "80/tcp -> [::1]:18081"
+  for _ in $(seq 50); do ip netns exec "$NS" curl -gsf -m 2 'http://[::1]:18081/hostname' && break; sleep 0.1; done
+  run ip netns exec "$NS" curl -gsf -m 2 'http://[::1]:18081/hostname'
+  assert_success
 }
 
 @test "live-restore: a running container survives a daemon restart" {

@@ -159,9 +159,9 @@ teardown() { net_teardown; }
   run ns_tool connect --id c1 -p 80:70000 --files-dir "$T/c1"
   assert_failure 1
   assert_output --partial 'invalid port specification: \"80:70000\"'
-  run ns_tool connect --id c1 -p '[::1]:80:80' --files-dir "$T/c1"
+  run ns_tool connect --id c1 -p '[::1:80:80' --files-dir "$T/c1"
   assert_failure 1
-  assert_output --partial 'IPv6 host addresses are not supported yet'
+  assert_output --partial 'invalid IP address: [::1'
   run ns_tool connect --id ../x --files-dir "$T/c1"
   assert_failure 1
   [ -z "$(ls "$T/exec/netns" 2>/dev/null)" ]

@@ -90,6 +90,20 @@ outside() {
   assert_output --partial -- '-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00:dead:beef::2]:80'
   # a port published on an IPv4 address has no IPv6 rule
   refute_output --partial 8081
+  # one on an IPv6 address has its own, for that address only
+  run ns_tool connect --id c2 --files-dir "$T/c2" -p '[2001:db8:99::1]:8082:80'
+  assert_success
+  run ns ip6tables -t nat -S DOCKER
+  assert_output --partial -- '-A DOCKER -d 2001:db8:99::1/128 ! -i docker0 -p tcp -m tcp --dport 8082 -j DNAT --to-destination [fd00:dead:beef::3]:80'
+  run ns iptables-save -t nat
+  refute_output --partial 8082
+  bg_ctr c2 busybox httpd -f -p 80 -h "$T/www"
+  wait_listen "$T/exec/netns/c2" 80
+  run ip netns exec "$OUT" curl -gsS -m 5 'http://[2001:db8:99::1]:8082/'
+  assert_output 'hello from c1'
+  ns_tool disconnect --id c2 >/dev/null
+  run ns ip6tables-save -t nat
+  refute_output --partial 8082
   run ns ip6tables -S DOCKER
   assert_output --partial -- '-A DOCKER -d fd00:dead:beef::2/128 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT'
   run ip netns exec "$OUT" curl -gsS -m 5 'http://[2001:db8:99::1]:8080/'

@@ -33,6 +33,43 @@ serve() {
   assert_output --partial "pid=$(cat "$T/state/proxy.pid")"
 }
 
+@test "IPv6 host addresses: the proxy carries them to an IPv4-only container" {
+  ns_tool init >/dev/null
+  # bracketed and bare, as Docker's parser; [::] is every IPv6 address
+  run ns_tool connect --id c1 --files-dir "$T/c1" -p '[::1]:8080:80' -p '::1:8081:80' -p '[::]:8082:80'
+  assert_success
+  assert_output --partial '{"container_port":80,"proto":"tcp","host_ip":"::1","host_port":8080}'
+  assert_output --partial '"host_ip":"::1","host_port":8081'
+  assert_output --partial '"host_ip":"::","host_port":8082'
+  serve c1 80
+  run ns curl -gsS -m 5 'http://[::1]:8080/'
+  assert_output 'hello from c1'
+  run ns curl -gsS -m 5 'http://[::1]:8082/'
+  assert_output 'hello from c1'
+  # IPv6 only: nothing on IPv4, and no IPv4 rule for them
+  run ns curl -sS -m 2 http://127.0.0.1:8080/
+  assert_failure
+  run ns iptables-save -t nat
+  refute_output --partial 808
+  # the address is taken for the next one; a bad address is an error
+  run ns_tool connect --id c2 --files-dir "$T/c2" -p '[::1]:8080:80'
+  assert_failure
+  assert_output --partial 'Bind for [::1]:8080 failed: port is already allocated'
+  run ns_tool connect --id c3 --files-dir "$T/c3" -p '[fe80::zz]:8090:80'
+  assert_failure
+  assert_output --partial 'invalid IP address: fe80::zz'
+  ns_tool disconnect --id c1 >/dev/null
+  run ns ss -Htln 'sport = :8080'
+  assert_output ''
+  # without the proxy an IPv4-only container cannot be reached from IPv6:
+  # the binding is left out, as Docker
+  ns_tool init --userland-proxy=false >/dev/null
+  run ns_tool connect --id c4 --files-dir "$T/c4" -p '[::1]:8080:80' -p 8083:80
+  assert_success
+  assert_output --partial '"ports":[{"container_port":80,"proto":"tcp","host_ip":"0.0.0.0","host_port":8083}]'
+  assert_output --partial 'cannot map from IPv6 to an IPv4-only container because the userland proxy is disabled'
+}
+
 @test "one proxy process serves every published port, UDP too" {
   ns_tool init >/dev/null
   ns_tool connect --id c1 --files-dir "$T/c1" -p 8081:80 -p 5353:53/udp >/dev/null
