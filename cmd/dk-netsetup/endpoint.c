@@ -328,7 +328,12 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
     {
       cleanup_free char *nsdir = xasprintf ("%s/netns", c->exec_root);
       if (access (netns, F_OK) < 0)
-        r = dk_mkdir_p (nsdir, 0711, err) < 0 ? -1 : dk_netns_create (netns, err);
+        {
+          r = dk_mkdir_p (nsdir, 0711, err) < 0 ? -1 : nspool_claim (c, netns, err);
+          if (r == 0)
+            r = dk_netns_create (netns, err);
+          r = r < 0 ? -1 : 0;
+        }
       trace_step ("netns");
     }
   if (r == 0)
@@ -572,6 +577,9 @@ cmd_disconnect (struct ctx *c, int argc, char **argv, dk_err_t *err)
     }
   else
     {
+      /* the namespace goes: its lingerer leaves a new one for the next
+         connect */
+      nspool_refill_later (c);
       if (jv_is_valid (nets))
         jv_object_foreach (nets, k, nv)
         {

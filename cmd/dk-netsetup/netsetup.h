@@ -196,6 +196,12 @@ int files_refresh_network (struct ctx *c, const char *net, dk_err_t *err);
    *res_fd, when res_fd is not NULL; out is -1 otherwise); it keeps fd
    keep (-1: none) open until this process has exited. */
 int linger_fork (int keep, int (*fn) (void *data, int out), void *data, int *res_fd, dk_err_t *err);
+/* In a child that outlives us: stdio on /dev/null, every other fd closed
+   but the n of keep (-1 entries ignored), SIGPIPE ignored. */
+void linger_detach (int *keep, int n);
+/* Lingerers forked from now on run fn, every fd closed, once this process
+   has exited (and their own work is done). */
+void linger_afterwards (void (*fn) (void));
 /* Keeps fd open until this process has exited, in the last lingerer when
    there is one (no fork), else in a new one.  The caller still closes its
    own copy. */
@@ -248,5 +254,14 @@ int cmd_disconnect (struct ctx *c, int argc, char **argv, dk_err_t *err);
 /* Tears down one endpoint of record ep on network name (ep borrowed). */
 int endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *net, dk_err_t *err);
 int cmd_cleanup (struct ctx *c, int argc, char **argv, dk_err_t *err);
+
+/* nspool.c: ready network namespaces.  nspool_claim bind-mounts a spare
+   on target (created): 1 when it did, 0 when there was none. */
+int nspool_claim (struct ctx *c, const char *target, dk_err_t *err);
+/* A holder of a new spare when the pool is short: a child of ours now
+   (refill), or this process's lingerers once it has exited (refill_later,
+   no process of its own). */
+void nspool_refill (struct ctx *c);
+void nspool_refill_later (struct ctx *c);
 
 #endif
