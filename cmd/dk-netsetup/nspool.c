@@ -86,28 +86,33 @@ holder_alive (pid_t pid, ino_t ino)
 }
 
 /* Mounts the namespace of holder pid (inode ino) on target; 1 when done,
-   0 when the holder is not what its file says (the spare is skipped). */
+   0 when the holder is not what its file says (the spare is skipped).
+   The holder is told to go in every case. */
 static int
 claim_one (pid_t pid, ino_t ino, const char *target, dk_err_t *err)
 {
   cleanup_close int pfd = pidfd_open (pid, 0);
   if (pfd < 0 || !holder_alive (pid, ino))
     return 0;
+  int r = 0;
   cleanup_close int fd = open (target, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-  if (fd < 0)
-    return dk_make_error_code (err, errno == EEXIST ? DK_ECODE_CONFLICT : DK_ECODE_INTERNAL, errno,
-                               "create `%s`", target);
   char src[64];
   snprintf (src, sizeof src, "/proc/%d/ns/net", (int)pid);
-  int r = mount (src, target, NULL, MS_BIND, NULL);
-  pidfd_send_signal (pfd, SIGUSR1, NULL, 0);
   struct stat st;
-  if (r == 0 && stat (target, &st) == 0 && st.st_ino == ino)
-    return 1;
+  if (fd < 0)
+    r = dk_make_error_code (err, errno == EEXIST ? DK_ECODE_CONFLICT : DK_ECODE_INTERNAL, errno,
+                            "create `%s`", target);
+  else if (mount (src, target, NULL, MS_BIND, NULL) == 0)
+    {
+      if (stat (target, &st) == 0 && st.st_ino == ino)
+        r = 1;
+      else
+        umount2 (target, MNT_DETACH);
+    }
+  pidfd_send_signal (pfd, SIGUSR1, NULL, 0);
   if (r == 0)
-    umount2 (target, MNT_DETACH);
-  unlink (target);
-  return 0;
+    unlink (target);
+  return r;
 }
 
 int
