@@ -352,7 +352,7 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
       trace_step ("links");
     }
   if (r == 0 && dk_json_len (ports) > 0 && d->userland_proxy)
-    r = proxy_add (c, o->id, n->name, ip, ports, fds, err);
+    r = proxy_add (c, o->id, n->name, ip, ip6s, ports, fds, err);
   trace_step ("proxy");
   bool rules_tried = !direct; /* iptables-restore started above */
   if (r == 0 && direct)

@@ -177,8 +177,8 @@ int ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool v6
 
 /* proxy.c */
 /* fds as ports_assign's (2n, -1 where none). */
-int proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, jv ports,
-               const int *fds, dk_err_t *err);
+int proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, const char *ip6,
+               jv ports, const int *fds, dk_err_t *err);
 int proxy_remove (struct ctx *c, const char *id, const char *net, dk_err_t *err);
 int cmd_proxy (struct ctx *c, int argc, char **argv, dk_err_t *err);
 

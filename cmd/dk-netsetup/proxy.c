@@ -126,8 +126,8 @@ ctl_request (int fd, jv msg, const int *fds, int nfds, dk_err_t *err)
 }
 
 int
-proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, jv ports, const int *fds,
-           dk_err_t *err)
+proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, const char *ip6, jv ports,
+           const int *fds, dk_err_t *err)
 {
   cleanup_free char *key = xasprintf ("%s/%s", id, net);
   cleanup_free char *ips = fmt_ip4 (ip);
@@ -139,10 +139,14 @@ proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, jv ports
       cleanup_jv jv p = dk_json_at (ports, i % n);
       int64_t cp = 0;
       dk_json_int (p, "container_port", &cp);
+      /* an IPv6 listener ([::], or an IPv6 host address) relays to the
+         container's IPv6 address when it has one, as Docker */
+      const char *hip = dk_json_str (p, "host_ip");
+      bool v6 = i >= n || (hip && strchr (hip, ':'));
       jv msg
           = JV_OBJECT (jv_string ("op"), jv_string ("add"), jv_string ("key"), jv_string (key),
                        jv_string ("proto"), jv_string (dk_json_str (p, "proto")), jv_string ("ip"),
-                       jv_string (ips), jv_string ("port"), dk_json_int64 (cp));
+                       jv_string (v6 && ip6 ? ip6 : ips), jv_string ("port"), dk_json_int64 (cp));
       /* one request per connection: the proxy answers and hangs up */
       int fd = ctl_connect (c, err);
       if (fd == -ENOENT || fd == -ECONNREFUSED)
@@ -197,7 +201,8 @@ struct obj
   struct obj *next;
   /* K_LISTEN */
   bool udp;
-  struct sockaddr_in target;
+  struct sockaddr_in6 target; /* or a sockaddr_in (target_len) */
+  socklen_t target_len;
   /* K_CONN: one side of a TCP pair; K_FLOW: a UDP client's socket */
   struct obj *peer;
   char *buf; /* data read from this side, to write to peer */
@@ -363,7 +368,7 @@ on_accept (struct obj *l)
   int cfd = accept4 (l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (cfd < 0)
     return;
-  int tfd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int tfd = socket (l->target.sin6_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (tfd < 0)
     {
       close (cfd);
@@ -372,7 +377,7 @@ on_accept (struct obj *l)
   struct obj *a = obj_new (K_CONN, cfd, l->key), *b = obj_new (K_CONN, tfd, l->key);
   a->peer = b;
   b->peer = a;
-  if (connect (tfd, (struct sockaddr *)&l->target, sizeof l->target) < 0 && errno != EINPROGRESS)
+  if (connect (tfd, (struct sockaddr *)&l->target, l->target_len) < 0 && errno != EINPROGRESS)
     return pair_close (a);
   b->connecting = true;
   conn_update (a);
@@ -395,10 +400,10 @@ on_udp (struct obj *l)
       f = o;
   if (f == NULL)
     {
-      int fd = socket (AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      int fd = socket (l->target.sin6_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0)
         return;
-      if (connect (fd, (struct sockaddr *)&l->target, sizeof l->target) < 0)
+      if (connect (fd, (struct sockaddr *)&l->target, l->target_len) < 0)
         {
           close (fd);
           return;
@@ -425,6 +430,26 @@ on_flow (struct obj *f)
   sendto (f->listener->fd, buf, n, 0, (struct sockaddr *)&f->client, f->client_len);
 }
 
+/* The container's address a listener relays to: IPv4 or IPv6 text. */
+static void
+target_set (struct obj *l, const char *ip, int64_t port)
+{
+  struct sockaddr_in *t4 = (struct sockaddr_in *)&l->target;
+  uint32_t a = 0;
+  if (ip && strchr (ip, ':') && parse_ip6 (ip, &l->target.sin6_addr) == 0)
+    {
+      l->target.sin6_family = AF_INET6;
+      l->target.sin6_port = htons (port);
+      l->target_len = sizeof l->target;
+      return;
+    }
+  parse_ip4 (ip, &a);
+  t4->sin_family = AF_INET;
+  t4->sin_port = htons (port);
+  t4->sin_addr.s_addr = htonl (a);
+  l->target_len = sizeof *t4;
+}
+
 /* One control request with its fds; answers one line. */
 static void
 on_ctl_client (int cfd)
@@ -448,14 +473,10 @@ on_ctl_client (int cfd)
   if (op && key && !strcmp (op, "add") && fd >= 0)
     {
       int64_t port = 0;
-      uint32_t ip = 0;
       dk_json_int (msg, "port", &port);
-      parse_ip4 (dk_json_str (msg, "ip"), &ip);
       struct obj *l = obj_new (K_LISTEN, fd, key);
       l->udp = dk_json_str (msg, "proto") && !strcmp (dk_json_str (msg, "proto"), "udp");
-      l->target.sin_family = AF_INET;
-      l->target.sin_port = htons (port);
-      l->target.sin_addr.s_addr = htonl (ip);
+      target_set (l, dk_json_str (msg, "ip"), port);
       fd = -1;
     }
   else if (op && key && !strcmp (op, "remove"))

@@ -138,6 +138,18 @@ for i in range(2): s.sendto(b"ping%d" % i,("::1",5353)); print(s.recvfrom(100)[0
   [ "$(ns ss -Htulnp | grep -c "pid=$pid,")" -eq 5 ]
   run ns ss -Htlnp 'sport = :8081'
   refute_output --partial '[::]'
+  # [::] relays to the container's IPv6 address, 0.0.0.0 to its IPv4 one,
+  # as Docker's proxy (the container sees the bridge's address of each)
+  ns_tool connect --id c3 --files-dir "$T/c3" -p 8082:82 -p '[::1]:8083:82' >/dev/null
+  tcp_peer c3 82
+  wait_listen "$T/exec/netns/c3" 82
+  run ns busybox nc ::1 8082 </dev/null
+  assert_output fd00:dead:beef::1
+  run ns busybox nc ::1 8083 </dev/null
+  assert_output fd00:dead:beef::1
+  run ns busybox nc 127.0.0.1 8082 </dev/null
+  assert_output 172.17.0.1
+  ns_tool disconnect --id c3 >/dev/null
   ns_tool disconnect --id c1 >/dev/null
   [ -z "$(ns ss -Htulnp | grep "pid=$pid,")" ]
   # IPv4 only without IPv6 on the network
