@@ -113,6 +113,9 @@ char *random_id (void);
 char *now_rfc3339 (void);
 
 /* rules.c: iptables */
+/* Whether a port published on host address hip (NULL: every one) has
+   rules in the IPv4 or IPv6 (v6) tables. */
+bool port_has_rules (bool v6, const char *hip);
 /* With n->v6 the IPv6 rules too, by ip6tables; rules_network6: only those. */
 int rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err_t *err);
 int rules_network6 (const struct daemon_cfg *d, const struct net *n, bool add, dk_err_t *err);
@@ -152,14 +155,15 @@ int cmd_start (char *const argv[], const char *stdin_text, struct cmd_job *job, 
 int cmd_finish (struct cmd_job *job, bool quiet, dk_err_t *err);
 
 /* nftrules.c: the port rules over nf_tables directly (iptables-nft only). */
-/* Whether the iptables on PATH is iptables-nft. */
-bool nft_usable (void);
+/* Whether tool ("iptables", "ip6tables") on PATH is the nf_tables one. */
+bool nft_usable (const char *tool);
 /* Ports of one endpoint that go in one batch (more: iptables-restore). */
 #define NFT_MAX_PORTS 16
-/* Adds the rules of ports (tcp/udp only); *out: the record to delete them.
-   -1: nothing was added; -2: the outcome is unknown (rules may be in). */
-int nft_ports_add (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, jv *out,
-                   dk_err_t *err);
+/* Adds the rules of ports (tcp/udp only) of the container at addr (IPv4
+   text, or IPv6 with v6); *out: the record to delete them.  -1: nothing
+   was added; -2: the outcome is unknown (rules may be in). */
+int nft_ports_add (const struct daemon_cfg *d, const struct net *n, bool v6, const char *addr,
+                   jv ports, jv *out, dk_err_t *err);
 /* Deletes the rules of a record of nft_ports_add (borrowed). */
 int nft_ports_del (jv rec, dk_err_t *err);
 
