@@ -461,6 +461,21 @@ cmd_connect (struct ctx *c, int argc, char **argv, dk_err_t *err)
   return r;
 }
 
+/* Deletes the port rules of one family that connect_nft recorded in nv
+   (borrowed); false when there are none or they must go by text. */
+static bool
+nft_record_del (jv nv, bool v6)
+{
+  cleanup_jv jv rec = dk_json_get_kind (nv, v6 ? "nft6" : "nft", JV_KIND_OBJECT);
+  cleanup_error dk_err_t e = NULL;
+  if (!jv_is_valid (rec))
+    return false;
+  if (nft_ports_del (rec, &e) == 0)
+    return true;
+  dk_debug ("nf_tables: %s; %s instead", e->msg, v6 ? "ip6tables-restore" : "iptables-restore");
+  return false;
+}
+
 int
 endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, dk_err_t *err)
 {
@@ -485,15 +500,7 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
     veth_delete_start (veth, &vd, &e);
   trace_step ("dellink started");
   struct rules_job rj = { .text = NULL };
-  cleanup_jv jv nft = dk_json_get_kind (nv, "nft", JV_KIND_OBJECT);
-  bool nft_done = false;
-  if (jv_is_valid (nft))
-    {
-      cleanup_error dk_err_t e2 = NULL;
-      nft_done = nft_ports_del (nft, &e2) == 0;
-      if (!nft_done)
-        dk_debug ("nf_tables: %s; iptables-restore instead", e2->msg);
-    }
+  bool nft_done = nft_record_del (nv, false);
   bool no_rules = false; /* (in memory only) a connect undone before its rules */
   dk_json_bool (nv, "no_port_rules", &no_rules);
   if (dk_json_len (ports) > 0 && have_net && !nft_done && !no_rules)
@@ -503,15 +510,7 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
     }
   struct rules_job rj6 = { .text = NULL };
   const char *ip6 = dk_json_str (nv, "ip6");
-  cleanup_jv jv nft6 = dk_json_get_kind (nv, "nft6", JV_KIND_OBJECT);
-  bool nft6_done = false;
-  if (jv_is_valid (nft6))
-    {
-      cleanup_error dk_err_t e2 = NULL;
-      nft6_done = nft_ports_del (nft6, &e2) == 0;
-      if (!nft6_done)
-        dk_debug ("nf_tables: %s; ip6tables-restore instead", e2->msg);
-    }
+  bool nft6_done = nft_record_del (nv, true);
   bool no_rules6 = false;
   dk_json_bool (nv, "no_port_rules6", &no_rules6);
   if (ip6 && dk_json_len (ports) > 0 && have_net && !nft6_done && !no_rules6)
