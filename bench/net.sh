@@ -4,11 +4,12 @@
 #     published port (connect + disconnect), N rounds, median and p90, with
 #     rounds apart and back to back; the same without a port;
 #  2. 100 endpoints connected concurrently: 100 distinct addresses, and after
-#     teardown no veth, rule, allocation or namespace is left.
+#     teardown no veth, rule, allocation or namespace is left;
+#  3. part 1's setup + teardown with a port on a bridge with IPv6.
 # Usage: bench/net.sh [rounds]   (needs root; bin/dk-netsetup built, or
 #        DK_NETSETUP_BIN=path to measure another build; DK_NETSETUP_BASE=path
 #        times a baseline build too, round by round alternated with the
-#        first (part 1 only), and prints both medians and their ratio)
+#        first (parts 1 and 3), and prints both medians and their ratio)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-50}
@@ -45,10 +46,9 @@ before=$(snapshot)
 #    removed by dockerd), and back to back ("churn": each round also waits
 #    for the previous round's deferred kernel work: RCU grace periods, netns
 #    cleanup).  The target applies to one endpoint's setup + teardown.
-echo "load average: $(cut -d" " -f1-3 /proc/loadavg)"
-ns python3 - "$T" "$rounds" "$bin" $base <<'PY'
+cat >"$T/part1.py" <<'PY'
 import os, sys, time, statistics
-t, n, bins = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+t, n, cases, bins = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 null = os.open("/dev/null", os.O_WRONLY)
 acts = [(os.POSIX_SPAWN_DUP2, null, 1)]
 def run(b, *a):
@@ -62,8 +62,11 @@ def run(b, *a):
 med = statistics.median
 print("harness: posix_spawn + wait of /bin/true: median %.2f ms"
       % med([run("/bin/true") for _ in range(30)]))
-for label, extra in (("1 port, userland proxy", ["-p", "8080:80"]), ("no port", [])):
-    for mode, gap in (("isolated", 0.03), ("churn", 0)):
+every = (("1 port, userland proxy", ["-p", "8080:80"]), ("no port", []))
+if cases == "v6":
+    every = (("1 port, userland proxy, network with IPv6", ["-p", "8080:80"]),)
+for label, extra in every:
+    for mode, gap in (("isolated", 0.03), ("churn", 0))[: 1 if cases == "v6" else 2]:
         conn = {b: [] for b in bins}
         disc = {b: [] for b in bins}
         for i in range(n):
@@ -80,11 +83,13 @@ for label, extra in (("1 port, userland proxy", ["-p", "8080:80"]), ("no port", 
                   "p90 %.1f ms, min %.1f ms (%d rounds%s)"
                   % (label, mode, who, statistics.median(v), med(conn[b]), med(disc[b]),
                      v[int(len(v) * 0.9) - 1], v[0], n,
-                     "; target < 10 ms" if mode == "isolated" else ""))
+                     "; target < 10 ms" if mode == "isolated" and cases == "v4" else ""))
         if len(bins) == 2:
             print("setup+teardown, %s, %s: this build / baseline = %.2f (medians)"
                   % (label, mode, med(tot[bins[0]]) / med(tot[bins[1]])))
 PY
+echo "load average: $(cut -d" " -f1-3 /proc/loadavg)"
+ns python3 "$T/part1.py" "$T" "$rounds" v4 "$bin" $base
 
 # 2. 100 concurrent endpoints
 start=$(date +%s.%N)
@@ -109,3 +114,7 @@ else
   exit 1
 fi
 [ "$distinct" -eq 100 ]
+
+# 3. the same on a default bridge with IPv6 (ip6tables rules too)
+tool init --ipv6 true --fixed-cidr-v6 fd00:b::/64 >/dev/null
+ns python3 "$T/part1.py" "$T" "$rounds" v6 "$bin" $base
