@@ -355,6 +355,7 @@ ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool v6net,
         lo = elo, hi = ehi;
       long got = 0;
       int last_errno = 0;
+      bool bound6 = false, failed6 = false; /* failed6: the last try, on [::] */
       for (long p = lo; p <= hi && !got; p++)
         {
           if (used_has (&u, proto, &h, p))
@@ -370,16 +371,21 @@ ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool v6net,
                   last_errno = -fd;
                   continue;
                 }
-              /* and on [::] for a network with IPv6, as Docker */
-              bool want6 = v6net && !h.v6 && h.ip == 0;
+              /* and on [::], as Docker 27's proxy (to the container's
+                 IPv6 address, or to its IPv4 one when it has none); a
+                 kernel without IPv6 has no [::] to bind */
+              bool want6 = !h.v6 && h.ip == 0;
               struct host_addr any6 = { .v6 = true, .a6 = IN6ADDR_ANY_INIT };
               int fd6 = want6 ? bind_port (proto, &any6, p) : -1;
-              if (want6 && fd6 < 0)
+              if (want6 && fd6 < 0 && (v6net || (fd6 != -EAFNOSUPPORT && fd6 != -EADDRNOTAVAIL)))
                 {
                   close (fd);
                   last_errno = -fd6;
+                  failed6 = true;
                   continue;
                 }
+              failed6 = false;
+              bound6 = fd6 >= 0;
               int k = jv_array_length (jv_copy (res)); /* this one's index */
               fds[k] = fd;
               fds[n + k] = fd6;
@@ -396,16 +402,20 @@ ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool v6net,
                                     "Bind for %s:%lld failed: port is already allocated", ipd,
                                     (long long)lo);
           else
-            r = dk_make_error_code (err, DK_ECODE_CONFLICT, 0,
-                                    "failed to bind host port %s:%lld/%s: %s", ipd, (long long)lo,
-                                    proto, strerror (last_errno));
+            r = dk_make_error_code (
+                err, DK_ECODE_CONFLICT, 0, "failed to bind host port %s:%lld/%s: %s",
+                failed6 ? "[::]" : ipd, (long long)lo, proto, strerror (last_errno));
           break;
         }
       used_add (&u, proto, &h, got);
-      res = jv_array_append (res, JV_OBJECT (jv_string ("container_port"), dk_json_int64 (cp),
-                                             jv_string ("proto"), jv_string (proto),
-                                             jv_string ("host_ip"), jv_string (ips),
-                                             jv_string ("host_port"), dk_json_int64 (got)));
+      jv one = JV_OBJECT (jv_string ("container_port"), dk_json_int64 (cp), jv_string ("proto"),
+                          jv_string (proto), jv_string ("host_ip"), jv_string (ips),
+                          jv_string ("host_port"), dk_json_int64 (got));
+      /* published on [::] too: by the proxy, or by the v6 DNAT of a network
+         with IPv6 without it (Docker lists it as a binding of its own) */
+      if (bound6 || (v6net && !bind && !h.v6 && h.ip == 0))
+        one = jv_object_set (one, jv_string ("host_ip6"), jv_string ("::"));
+      res = jv_array_append (res, one);
     }
   free (u.v);
   (void)self_id;

@@ -118,7 +118,7 @@ outside() {
   assert_success
 }
 
-@test "the userland proxy listens on [::] too, TCP and UDP, only on a network with IPv6" {
+@test "the userland proxy listens on [::] too, TCP and UDP, relaying to the container's IPv6 address" {
   ns_tool init --ipv6=true --fixed-cidr-v6 fd00:dead:beef::/64 >/dev/null
   ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 -p 5353:53/udp -p 127.0.0.1:8081:81 >/dev/null
   mkdir -p "$T/www"
@@ -152,12 +152,16 @@ for i in range(2): s.sendto(b"ping%d" % i,("::1",5353)); print(s.recvfrom(100)[0
   ns_tool disconnect --id c3 >/dev/null
   ns_tool disconnect --id c1 >/dev/null
   [ -z "$(ns ss -Htulnp | grep "pid=$pid,")" ]
-  # IPv4 only without IPv6 on the network
+  # without IPv6 on the network [::] relays to the IPv4 address, as Docker
   ns_tool init --ipv6=false >/dev/null
-  ns_tool connect --id c2 --files-dir "$T/c2" -p 8080:80 >/dev/null
+  ns_tool connect --id c2 --files-dir "$T/c2" -p 8080:82 >/dev/null
   run ns ss -Htlnp 'sport = :8080'
-  refute_output --partial '[::]'
+  assert_output --partial '[::]:8080'
   assert_output --partial '0.0.0.0:8080'
+  tcp_peer c2 82
+  wait_listen "$T/exec/netns/c2" 82
+  run ns busybox nc ::1 8080 </dev/null
+  assert_output 172.17.0.1
 }
 
 @test "--userland-proxy=false: a container reaches its own port on the host's v6 address" {

@@ -20,13 +20,16 @@ serve() {
   ns_tool init >/dev/null
   run ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80
   assert_success
-  assert_output --partial '"ports":[{"container_port":80,"proto":"tcp","host_ip":"0.0.0.0","host_port":8080}]'
+  assert_output --partial '"ports":[{"container_port":80,"proto":"tcp","host_ip":"0.0.0.0","host_port":8080,"host_ip6":"::"}]'
   serve c1 80
   run ns iptables -t nat -S DOCKER
   assert_output --partial -- '-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80'
   run ns curl -sS -m 5 http://172.17.0.1:8080/
   assert_output 'hello from c1'
   run ns curl -sS -m 5 http://127.0.0.1:8080/
+  assert_output 'hello from c1'
+  # and on [::] (relayed to the container's IPv4 address), as Docker 27
+  run ns curl -gsS -m 5 'http://[::1]:8080/'
   assert_output 'hello from c1'
   # one proxy process holds the listener
   run ns ss -Htlnp 'sport = :8080'
@@ -86,7 +89,8 @@ s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(3)
 s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   assert_output 'pong ping'
   pid=$(cat "$T/state/proxy.pid")
-  [ "$(ns ss -Htulnp | grep -c "pid=$pid,")" -eq 3 ]
+  # 8081, 5353/udp and 8082, each on 0.0.0.0 and [::]
+  [ "$(ns ss -Htulnp | grep -c "pid=$pid,")" -eq 6 ]
   [ "$(pgrep -c -f "exec-root $T/exec proxy")" -eq 1 ]
   ns_tool disconnect --id c1 >/dev/null
   ns_tool disconnect --id c2 >/dev/null
@@ -101,7 +105,7 @@ s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   assert_output --partial '{"container_port":7000,"proto":"tcp","host_ip":"127.0.0.1","host_port":9000}'
   assert_output --partial '{"container_port":7002,"proto":"tcp","host_ip":"127.0.0.1","host_port":9002}'
   lo=$(ns cat /proc/sys/net/ipv4/ip_local_port_range | awk '{print $1}')
-  assert_output --partial "{\"container_port\":80,\"proto\":\"tcp\",\"host_ip\":\"0.0.0.0\",\"host_port\":$lo}"
+  assert_output --partial "{\"container_port\":80,\"proto\":\"tcp\",\"host_ip\":\"0.0.0.0\",\"host_port\":$lo,\"host_ip6\":\"::\"}"
   run ns_tool connect --id c2 --files-dir "$T/c2" -p 9001:80
   assert_failure 1
   assert_output --partial 'Bind for 0.0.0.0:9001 failed: port is already allocated'
@@ -111,7 +115,15 @@ s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   run ns_tool connect --id c3 --files-dir "$T/c3" -p 9100:80
   assert_failure 1
   assert_output --partial 'failed to bind host port 0.0.0.0:9100/tcp: Address already in use'
-  [ ! -e "$T/exec/netns/c2" ] && [ ! -e "$T/exec/netns/c3" ]
+  # one that holds [::] only
+  bg_ns python3 -c 'import socket,time
+s=socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_V6ONLY,1)
+s.bind(("::",9101)); s.listen(1); time.sleep(60)'
+  wait_listen "/run/netns/$NS" 9101
+  run ns_tool connect --id c4 --files-dir "$T/c4" -p 9101:80
+  assert_failure 1
+  assert_output --partial 'failed to bind host port [::]:9101/tcp: Address already in use'
+  [ ! -e "$T/exec/netns/c2" ] && [ ! -e "$T/exec/netns/c3" ] && [ ! -e "$T/exec/netns/c4" ]
   [ "$(ns ip -br link | grep -c veth)" -eq 1 ]
 }
 
