@@ -18,10 +18,15 @@ base=${DK_NETSETUP_BASE:-}                    # a baseline, alternated round by 
 T=$(mktemp -d)
 NS=dkb-$$-$RANDOM
 ip netns add "$NS"
+# the exec root on a tmpfs, as /var/run (Docker's /var/run/docker) is; the
+# state dir on the disk, as /var/lib/docker/network
+mkdir "$T/exec"
+mount -t tmpfs -o mode=0711 dkb-exec "$T/exec"
 cleanup() {
   for p in "$T"/exec/netns/*; do [ -e "$p" ] && umount -l "$p" 2>/dev/null; done
   [ -f "$T/state/proxy.pid" ] && kill "$(cat "$T/state/proxy.pid")" 2>/dev/null
   ip netns del "$NS" 2>/dev/null
+  umount -l "$T/exec" 2>/dev/null
   rm -rf "$T"
 }
 trap cleanup EXIT
