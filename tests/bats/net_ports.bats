@@ -98,6 +98,20 @@ s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   wait_gone "$pid"
 }
 
+@test "an endpoint with more sockets than one proxy request carries (8)" {
+  ns_tool init >/dev/null
+  run ns_tool connect --id c1 --files-dir "$T/c1" -p 9200:80 -p 9201:80 -p 9202:80 -p 9203:80 -p 9204:80
+  assert_success
+  serve c1 80
+  pid=$(cat "$T/state/proxy.pid")
+  # 5 ports on 0.0.0.0 and [::]
+  [ "$(ns ss -Htlnp | grep -c "pid=$pid,")" -eq 10 ]
+  run ns curl -gsS -m 5 'http://[::1]:9204/'
+  assert_output 'hello from c1'
+  run ns curl -sS -m 5 http://127.0.0.1:9200/
+  assert_output 'hello from c1'
+}
+
 @test "port ranges, -P and a taken host port" {
   ns_tool init >/dev/null
   run ns_tool connect --id c1 --files-dir "$T/c1" -p 127.0.0.1:9000-9002:7000-7002 -P --expose 80/tcp
