@@ -448,6 +448,7 @@ cmd_init (struct ctx *c, int argc, char **argv, dk_err_t *err)
           res = jv_object_set (res, jv_string ("gateway6"), jv_string (g6));
         }
       dk_jsonl_write (stdout, res);
+      nspool_refill (c); /* a namespace ready for the first connect */
     }
   net_free (&n);
   net_free (&old);

@@ -172,40 +172,44 @@ ep_base (jv ep, const struct conn_opts *o, const char *netns)
   return ep;
 }
 
-/* Whether the port rules can go straight to nf_tables (tcp and udp). */
+/* Whether the port rules of one family (v6) can go straight to nf_tables:
+   tcp and udp only, at most NFT_MAX_PORTS with rules, iptables-nft. */
 static bool
-nft_direct (const struct daemon_cfg *d, const struct net *n, jv ports)
+nft_direct (const struct daemon_cfg *d, const struct net *n, bool v6, jv ports)
 {
-  if (!d->iptables || n->internal || dk_json_len (ports) <= 0 || dk_json_len (ports) > NFT_MAX_PORTS
+  if (!d->iptables || (v6 && (!d->ip6tables || !n->v6)) || n->internal
       || getenv ("DK_NETSETUP_NO_NFT"))
     return false;
   bool ok = true;
+  int count = 0;
   jv_array_foreach (ports, i, p)
   {
     const char *proto = dk_json_str (p, "proto");
     if (!proto || (strcmp (proto, "tcp") && strcmp (proto, "udp")))
       ok = false;
+    count += port_has_rules (v6, dk_json_str (p, "host_ip"));
     jv_free (p);
   }
-  return ok && nft_usable ();
+  return ok && count > 0 && count <= NFT_MAX_PORTS && nft_usable (v6 ? "ip6tables" : "iptables");
 }
 
-/* The port rules straight over nf_tables, last in a connect: the xt
-   targets of new rules wait in the kernel for the destruction of rules
-   deleted before (an RCU grace period from the previous disconnect), and
-   the links' time is taken off that wait.  0: the rules are in and
-   recorded; 1: nothing was added (iptables-restore instead); -1: failed,
-   the rules may be in (the teardown removes them by text). */
+/* The port rules of one family (v6; addr: the container's address) straight
+   over nf_tables, last in a connect: the xt targets of new rules wait in
+   the kernel for the destruction of rules deleted before (an RCU grace
+   period from the previous disconnect), and the links' time is taken off
+   that wait.  0: the rules are in and recorded ("nft" or "nft6"); 1:
+   nothing was added (ip(6)tables-restore instead); -1: failed, the rules
+   may be in (the teardown removes them by text). */
 static int
 connect_nft (struct ctx *c, const char *id, const struct daemon_cfg *d, const struct net *n,
-             uint32_t ip, jv ports, jv *ep, jv *nets, dk_err_t *err)
+             bool v6, const char *addr, jv ports, jv *ep, jv *nets, dk_err_t *err)
 {
   jv nft = jv_invalid ();
   cleanup_error dk_err_t e = NULL;
-  int rc = nft_ports_add (d, n, ip, ports, &nft, &e);
+  int rc = nft_ports_add (d, n, v6, addr, ports, &nft, &e);
   if (rc == -1)
     {
-      dk_warn ("%s; iptables-restore instead", e->msg);
+      dk_warn ("%s; %s instead", e->msg, v6 ? "ip6tables-restore" : "iptables-restore");
       return 1;
     }
   if (rc < 0)
@@ -213,9 +217,9 @@ connect_nft (struct ctx *c, const char *id, const struct daemon_cfg *d, const st
       *err = steal_ptr (&e);
       return -1;
     }
-  *nets = jv_object_set (
-      *nets, jv_string (n->name),
-      jv_object_set (jv_object_get (jv_copy (*nets), jv_string (n->name)), jv_string ("nft"), nft));
+  *nets = jv_object_set (*nets, jv_string (n->name),
+                         jv_object_set (jv_object_get (jv_copy (*nets), jv_string (n->name)),
+                                        jv_string (v6 ? "nft6" : "nft"), nft));
   *ep = jv_object_set (*ep, jv_string ("networks"), jv_copy (*nets));
   return ep_save (c, id, jv_copy (*ep), err);
 }
@@ -280,9 +284,7 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   cleanup_free int *fds = NULL;
   if (n->internal)
     ports = jv_array (); /* an internal network publishes nothing */
-  else if (ports_assign (c, o->id, req_ports, d->userland_proxy, d->userland_proxy && n->v6, &ports,
-                         &fds, err)
-           < 0)
+  else if (ports_assign (c, o->id, req_ports, d->userland_proxy, n->v6, &ports, &fds, err) < 0)
     {
       release_addrs (c, n->name, ip, ip6s);
       return -1;
@@ -318,18 +320,23 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
   /* iptables-restore runs while the links are made (it needs no link);
      nf_tables directly when possible, after them (connect_nft) */
   struct rules_job rj = { .text = NULL }, rj6 = { .text = NULL };
-  bool direct = r == 0 && nft_direct (d, n, ports);
+  bool direct = r == 0 && nft_direct (d, n, false, ports);
+  bool direct6 = r == 0 && ip6s && nft_direct (d, n, true, ports);
   if (r == 0 && !direct)
     r = rules_ports_start (d, n, ip, ports, true, &rj, err);
-  /* the IPv6 ones by ip6tables-restore, beside the links either way */
-  bool tried6 = r == 0;
-  if (r == 0)
+  bool tried6 = r == 0 && !direct6;
+  if (r == 0 && !direct6)
     r = rules_ports6_start (d, n, ip6s, ports, true, &rj6, err);
   if (r == 0)
     {
       cleanup_free char *nsdir = xasprintf ("%s/netns", c->exec_root);
       if (access (netns, F_OK) < 0)
-        r = dk_mkdir_p (nsdir, 0711, err) < 0 ? -1 : dk_netns_create (netns, err);
+        {
+          r = dk_mkdir_p (nsdir, 0711, err) < 0 ? -1 : nspool_claim (c, netns, err);
+          if (r == 0)
+            r = dk_netns_create (netns, err);
+          r = r < 0 ? -1 : 0;
+        }
       trace_step ("netns");
     }
   if (r == 0)
@@ -348,14 +355,20 @@ connect_locked (struct ctx *c, struct conn_opts *o, const struct daemon_cfg *d, 
       trace_step ("links");
     }
   if (r == 0 && dk_json_len (ports) > 0 && d->userland_proxy)
-    r = proxy_add (c, o->id, n->name, ip, ports, fds, err);
+    r = proxy_add (c, o->id, n->name, ip, ip6s, ports, fds, err);
   trace_step ("proxy");
   bool rules_tried = !direct; /* iptables-restore started above */
   if (r == 0 && direct)
     {
       rules_tried = true;
-      if ((r = connect_nft (c, o->id, d, n, ip, ports, &ep, &nets, err)) == 1)
+      if ((r = connect_nft (c, o->id, d, n, false, ips, ports, &ep, &nets, err)) == 1)
         r = rules_ports_start (d, n, ip, ports, true, &rj, err);
+    }
+  if (r == 0 && direct6)
+    {
+      tried6 = true;
+      if ((r = connect_nft (c, o->id, d, n, true, ip6s, ports, &ep, &nets, err)) == 1)
+        r = rules_ports6_start (d, n, ip6s, ports, true, &rj6, err);
     }
   trace_step ("rules");
   r = rules_finish (r, &rj, &rj6, err);
@@ -448,6 +461,21 @@ cmd_connect (struct ctx *c, int argc, char **argv, dk_err_t *err)
   return r;
 }
 
+/* Deletes the port rules of one family that connect_nft recorded in nv
+   (borrowed); false when there are none or they must go by text. */
+static bool
+nft_record_del (jv nv, bool v6)
+{
+  cleanup_jv jv rec = dk_json_get_kind (nv, v6 ? "nft6" : "nft", JV_KIND_OBJECT);
+  cleanup_error dk_err_t e = NULL;
+  if (!jv_is_valid (rec))
+    return false;
+  if (nft_ports_del (rec, &e) == 0)
+    return true;
+  dk_debug ("nf_tables: %s; %s instead", e->msg, v6 ? "ip6tables-restore" : "iptables-restore");
+  return false;
+}
+
 int
 endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, dk_err_t *err)
 {
@@ -472,15 +500,7 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
     veth_delete_start (veth, &vd, &e);
   trace_step ("dellink started");
   struct rules_job rj = { .text = NULL };
-  cleanup_jv jv nft = dk_json_get_kind (nv, "nft", JV_KIND_OBJECT);
-  bool nft_done = false;
-  if (jv_is_valid (nft))
-    {
-      cleanup_error dk_err_t e2 = NULL;
-      nft_done = nft_ports_del (nft, &e2) == 0;
-      if (!nft_done)
-        dk_debug ("nf_tables: %s; iptables-restore instead", e2->msg);
-    }
+  bool nft_done = nft_record_del (nv, false);
   bool no_rules = false; /* (in memory only) a connect undone before its rules */
   dk_json_bool (nv, "no_port_rules", &no_rules);
   if (dk_json_len (ports) > 0 && have_net && !nft_done && !no_rules)
@@ -490,9 +510,10 @@ endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *netname, d
     }
   struct rules_job rj6 = { .text = NULL };
   const char *ip6 = dk_json_str (nv, "ip6");
+  bool nft6_done = nft_record_del (nv, true);
   bool no_rules6 = false;
   dk_json_bool (nv, "no_port_rules6", &no_rules6);
-  if (ip6 && dk_json_len (ports) > 0 && have_net && !no_rules6)
+  if (ip6 && dk_json_len (ports) > 0 && have_net && !nft6_done && !no_rules6)
     {
       cleanup_error dk_err_t e2 = NULL;
       rules_ports6_start (&d, &n, ip6, ports, false, &rj6, &e2);
@@ -573,6 +594,9 @@ cmd_disconnect (struct ctx *c, int argc, char **argv, dk_err_t *err)
     }
   else
     {
+      /* the namespace goes: its lingerer leaves a new one for the next
+         connect */
+      nspool_refill_later (c);
       if (jv_is_valid (nets))
         jv_object_foreach (nets, k, nv)
         {

@@ -24,6 +24,7 @@
 
 static int hold_r = -1, hold_w = -1; /* hold_w lives until we exit */
 static int hand = -1;                /* our end of the last lingerer's pair */
+static void (*afterwards) (void);    /* what lingerers do once we have exited */
 
 static int
 cmp_int (const void *a, const void *b)
@@ -46,6 +47,22 @@ close_all_but (int *keep, int n)
       from = keep[i] + 1;
     }
   close_range (from, ~0U, 0);
+}
+
+void
+linger_detach (int *keep, int n)
+{
+  signal (SIGPIPE, SIG_IGN);
+  int nul = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (nul >= 0)
+    dup2 (nul, 0), dup2 (nul, 1), dup2 (nul, 2);
+  close_all_but (keep, n);
+}
+
+void
+linger_afterwards (void (*fn) (void))
+{
+  afterwards = fn;
 }
 
 static void
@@ -82,18 +99,19 @@ linger_fork (int keep, int (*fn) (void *data, int out), void *data, int *res_fd,
     }
   if (pid == 0)
     {
-      signal (SIGPIPE, SIG_IGN);
-      int nul = open ("/dev/null", O_RDWR | O_CLOEXEC);
-      if (nul >= 0)
-        dup2 (nul, 0), dup2 (nul, 1), dup2 (nul, 2);
       int k[4] = { keep, hold_r, res[1], sp[1] };
-      close_all_but (k, 4);
+      linger_detach (k, 4);
       int r = fn ? fn (data, res[1]) : 0;
       if (res[1] >= 0)
         close (res[1]);
       char b;
       while (read (hold_r, &b, 1) < 0 && errno == EINTR)
         ;
+      if (afterwards)
+        {
+          close_range (3, ~0U, 0);
+          afterwards ();
+        }
       _exit (r == 0 ? 0 : 1);
     }
   if (res_fd)

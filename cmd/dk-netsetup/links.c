@@ -41,12 +41,12 @@ configure_inside (void *data, dk_err_t *err)
   int idx = dk_nl_link_index (nl, in->ifname, err);
   if (lo < 0 || idx <= 0)
     return idx == 0 ? dk_make_error (err, 0, "%s not found in the namespace", in->ifname) : -1;
-  if (l->v6)
-    {
-      cleanup_free char *k = xasprintf ("net/ipv6/conf/%s/disable_ipv6", in->ifname);
-      if (dk_sysctl_set (k, "0", err) < 0)
-        return -1;
-    }
+  /* IPv6 off on a link without an IPv6 address, as Docker (before it is
+     up: no link-local address, no DAD); a kernel without IPv6 has no key */
+  cleanup_free char *k = xasprintf ("net/ipv6/conf/%s/disable_ipv6", in->ifname);
+  cleanup_error dk_err_t e = NULL;
+  if (dk_sysctl_set (k, l->v6 ? "0" : "1", l->v6 ? err : &e) < 0 && (l->v6 || e->status != ENOENT))
+    return l->v6 ? -1 : (*err = e, e = NULL, -1);
   /* lo and the link up, the addresses, the routes: one write (in this
      order: a gateway must be reachable) */
   uint32_t a = htonl (l->ip), g = htonl (l->gw);

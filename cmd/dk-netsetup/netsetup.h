@@ -113,6 +113,9 @@ char *random_id (void);
 char *now_rfc3339 (void);
 
 /* rules.c: iptables */
+/* Whether a port published on host address hip (NULL: every one) has
+   rules in the IPv4 or IPv6 (v6) tables. */
+bool port_has_rules (bool v6, const char *hip);
 /* With n->v6 the IPv6 rules too, by ip6tables; rules_network6: only those. */
 int rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err_t *err);
 int rules_network6 (const struct daemon_cfg *d, const struct net *n, bool add, dk_err_t *err);
@@ -152,14 +155,15 @@ int cmd_start (char *const argv[], const char *stdin_text, struct cmd_job *job, 
 int cmd_finish (struct cmd_job *job, bool quiet, dk_err_t *err);
 
 /* nftrules.c: the port rules over nf_tables directly (iptables-nft only). */
-/* Whether the iptables on PATH is iptables-nft. */
-bool nft_usable (void);
+/* Whether tool ("iptables", "ip6tables") on PATH is the nf_tables one. */
+bool nft_usable (const char *tool);
 /* Ports of one endpoint that go in one batch (more: iptables-restore). */
 #define NFT_MAX_PORTS 16
-/* Adds the rules of ports (tcp/udp only); *out: the record to delete them.
-   -1: nothing was added; -2: the outcome is unknown (rules may be in). */
-int nft_ports_add (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, jv *out,
-                   dk_err_t *err);
+/* Adds the rules of ports (tcp/udp only) of the container at addr (IPv4
+   text, or IPv6 with v6); *out: the record to delete them.  -1: nothing
+   was added; -2: the outcome is unknown (rules may be in). */
+int nft_ports_add (const struct daemon_cfg *d, const struct net *n, bool v6, const char *addr,
+                   jv ports, jv *out, dk_err_t *err);
 /* Deletes the rules of a record of nft_ports_add (borrowed). */
 int nft_ports_del (jv rec, dk_err_t *err);
 
@@ -167,16 +171,18 @@ int nft_ports_del (jv rec, dk_err_t *err);
 /* Parses -p specs and -P exposes into requested mappings. */
 int ports_parse (jv specs, jv exposes, bool publish_all, uint32_t default_ip, jv *out,
                  dk_err_t *err);
-/* Assigns host ports (under the lock), binding them when bind; fds[i]
-   matches element i of the result, fds[n + i] its socket on [::] (bind6,
-   ports on every address) or -1 (n: the result's length). */
-int ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool bind6, jv *out,
+/* Assigns host ports (under the lock), binding them when bind (the
+   userland proxy); fds[i] matches element i of the result, fds[n + i] its
+   socket on [::] (v6net and ports on every address) or -1 (n: the result's
+   length).  An IPv6 host address without the proxy on a network without
+   IPv6 is left out of the result, as Docker. */
+int ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool v6net, jv *out,
                   int **fds, dk_err_t *err);
 
 /* proxy.c */
 /* fds as ports_assign's (2n, -1 where none). */
-int proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, jv ports,
-               const int *fds, dk_err_t *err);
+int proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, const char *ip6,
+               jv ports, const int *fds, dk_err_t *err);
 int proxy_remove (struct ctx *c, const char *id, const char *net, dk_err_t *err);
 int cmd_proxy (struct ctx *c, int argc, char **argv, dk_err_t *err);
 
@@ -194,6 +200,12 @@ int files_refresh_network (struct ctx *c, const char *net, dk_err_t *err);
    *res_fd, when res_fd is not NULL; out is -1 otherwise); it keeps fd
    keep (-1: none) open until this process has exited. */
 int linger_fork (int keep, int (*fn) (void *data, int out), void *data, int *res_fd, dk_err_t *err);
+/* In a child that outlives us: stdio on /dev/null, every other fd closed
+   but the n of keep (-1 entries ignored), SIGPIPE ignored. */
+void linger_detach (int *keep, int n);
+/* Lingerers forked from now on run fn, every fd closed, once this process
+   has exited (and their own work is done). */
+void linger_afterwards (void (*fn) (void));
 /* Keeps fd open until this process has exited, in the last lingerer when
    there is one (no fork), else in a new one.  The caller still closes its
    own copy. */
@@ -246,5 +258,14 @@ int cmd_disconnect (struct ctx *c, int argc, char **argv, dk_err_t *err);
 /* Tears down one endpoint of record ep on network name (ep borrowed). */
 int endpoint_teardown (struct ctx *c, const char *id, jv *ep, const char *net, dk_err_t *err);
 int cmd_cleanup (struct ctx *c, int argc, char **argv, dk_err_t *err);
+
+/* nspool.c: ready network namespaces.  nspool_claim bind-mounts a spare
+   on target (created): 1 when it did, 0 when there was none. */
+int nspool_claim (struct ctx *c, const char *target, dk_err_t *err);
+/* A holder of a new spare when the pool is short: a child of ours now
+   (refill), or this process's lingerers once it has exited (refill_later,
+   no process of its own). */
+void nspool_refill (struct ctx *c);
+void nspool_refill_later (struct ctx *c);
 
 #endif

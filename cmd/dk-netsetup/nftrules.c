@@ -32,20 +32,30 @@
 #define BATCH_SZ 16384
 
 bool
-nft_usable (void)
+nft_usable (const char *tool)
 {
   const char *path = getenv ("PATH");
   cleanup_free char *copy = xstrdup (path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
   char *save = NULL;
   for (char *dir = strtok_r (copy, ":", &save); dir; dir = strtok_r (NULL, ":", &save))
     {
-      cleanup_free char *p = xasprintf ("%s/iptables", dir);
+      cleanup_free char *p = xasprintf ("%s/%s", dir, tool);
       char real[PATH_MAX];
       if (access (p, X_OK) == 0)
         return realpath (p, real) && strstr (strrchr (real, '/'), "nft") != NULL;
     }
   return false;
 }
+
+/* What differs between the IPv4 and IPv6 rules: the nf_tables family and
+   where the addresses are in the network header. */
+struct fam
+{
+  uint8_t nfproto;
+  uint32_t saddr_off, daddr_off, alen;
+};
+static const struct fam FAM4 = { NFPROTO_IPV4, 12, 16, 4 };
+static const struct fam FAM6 = { NFPROTO_IPV6, 8, 24, 16 };
 
 struct batch
 {
@@ -136,22 +146,23 @@ e_ifname (struct nlmsghdr *nlh, uint32_t key, const char *name, bool neq)
   e_cmp (nlh, neq ? NFT_CMP_NEQ : NFT_CMP_EQ, name, strlen (name) + 1);
 }
 
-/* -p PROTO -m PROTO --dport PORT is meta l4proto + transport payload */
+/* [-s SRC/32|128] [-d DST/32|128] -p PROTO -m PROTO --dport PORT: meta
+   l4proto, network and transport payloads (iptables-nft's order) */
 static void
-e_proto_dport (struct nlmsghdr *nlh, uint8_t proto, const uint32_t *src, const uint32_t *dst,
-               uint16_t port)
+e_proto_dport (struct nlmsghdr *nlh, const struct fam *f, uint8_t proto, const void *src,
+               const void *dst, uint16_t port)
 {
   e_meta (nlh, NFT_META_L4PROTO);
   e_cmp (nlh, NFT_CMP_EQ, &proto, 1);
   if (src)
     {
-      e_payload (nlh, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
-      e_cmp (nlh, NFT_CMP_EQ, src, 4);
+      e_payload (nlh, NFT_PAYLOAD_NETWORK_HEADER, f->saddr_off, f->alen);
+      e_cmp (nlh, NFT_CMP_EQ, src, f->alen);
     }
   if (dst)
     {
-      e_payload (nlh, NFT_PAYLOAD_NETWORK_HEADER, 16, 4);
-      e_cmp (nlh, NFT_CMP_EQ, dst, 4);
+      e_payload (nlh, NFT_PAYLOAD_NETWORK_HEADER, f->daddr_off, f->alen);
+      e_cmp (nlh, NFT_CMP_EQ, dst, f->alen);
     }
   uint16_t p = htons (port);
   e_payload (nlh, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
@@ -191,11 +202,12 @@ e_accept (struct nlmsghdr *nlh)
 }
 
 static struct nlmsghdr *
-rule_begin (struct batch *b, const char *table, const char *chain, struct nlattr **exprs)
+rule_begin (struct batch *b, const struct fam *f, const char *table, const char *chain,
+            struct nlattr **exprs)
 {
   struct nlmsghdr *nlh
       = put_msg (b, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE,
-                 NLM_F_CREATE | NLM_F_APPEND | NLM_F_ECHO | NLM_F_ACK, NFPROTO_IPV4, 0);
+                 NLM_F_CREATE | NLM_F_APPEND | NLM_F_ECHO | NLM_F_ACK, f->nfproto, 0);
   mnl_attr_put_strz (nlh, NFTA_RULE_TABLE, table);
   mnl_attr_put_strz (nlh, NFTA_RULE_CHAIN, chain);
   *exprs = mnl_attr_nest_start (nlh, NFTA_RULE_EXPRESSIONS);
@@ -213,41 +225,55 @@ rule_end (struct batch *b, struct nlmsghdr *nlh, struct nlattr *exprs, uint8_t p
   end_msg (b, nlh);
 }
 
-/* The three rules of one published port (see rules_ports_start). */
-static void
-port_rules (struct batch *b, const struct daemon_cfg *d, const struct net *n, uint32_t cip,
-            uint8_t proto, uint32_t hip, uint16_t hp, uint16_t cp)
+/* The address of a container or host, in the family's bytes. */
+union addr
 {
-  uint32_t c = htonl (cip), h = htonl (hip);
+  uint32_t v4;
+  struct in6_addr v6;
+};
+
+/* The three rules of one published port (see rules_ports_start); hip NULL
+   for every host address. */
+static void
+port_rules (struct batch *b, const struct fam *f, const struct daemon_cfg *d, const struct net *n,
+            const union addr *cip, uint8_t proto, const union addr *hip, uint16_t hp, uint16_t cp)
+{
   struct nlattr *x;
-  /* nat DOCKER: [-d HIP/32] [! -i BR] -p P -m P --dport HP -j DNAT --to-destination CIP:CP */
-  struct nlmsghdr *nlh = rule_begin (b, "nat", "DOCKER", &x);
+  /* nat DOCKER: [-d HIP] [! -i BR] -p P -m P --dport HP -j DNAT --to-destination CIP:CP */
+  struct nlmsghdr *nlh = rule_begin (b, f, "nat", "DOCKER", &x);
   if (d->userland_proxy)
     e_ifname (nlh, NFT_META_IIFNAME, n->bridge, true);
-  e_proto_dport (nlh, proto, NULL, hip ? &h : NULL, hp);
+  e_proto_dport (nlh, f, proto, NULL, hip, hp);
   e_counter (nlh);
   struct nf_nat_range2 r = { 0 };
   char info[XT_ALIGN (sizeof (struct nf_nat_range2))] = { 0 };
   r.flags = NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED;
-  r.min_addr.ip = r.max_addr.ip = c;
+  if (f == &FAM6)
+    r.min_addr.in6 = r.max_addr.in6 = cip->v6;
+  else
+    r.min_addr.ip = r.max_addr.ip = cip->v4;
   r.min_proto.all = r.max_proto.all = htons (cp);
   memcpy (info, &r, sizeof r);
   e_target (nlh, "DNAT", 2, info, sizeof info);
   rule_end (b, nlh, x, proto);
-  /* nat POSTROUTING: -s CIP/32 -d CIP/32 -p P -m P --dport CP -j MASQUERADE */
-  nlh = rule_begin (b, "nat", "POSTROUTING", &x);
-  e_proto_dport (nlh, proto, &c, &c, cp);
+  /* nat POSTROUTING: -s CIP -d CIP -p P -m P --dport CP -j MASQUERADE (its
+     IPv4 revision 0 takes the old multi-range, the IPv6 one a range) */
+  nlh = rule_begin (b, f, "nat", "POSTROUTING", &x);
+  e_proto_dport (nlh, f, proto, cip, cip, cp);
   e_counter (nlh);
   struct nf_nat_ipv4_multi_range_compat m = { .rangesize = 1 };
-  char minfo[XT_ALIGN (sizeof m)] = { 0 };
+  char minfo[XT_ALIGN (sizeof m)] = { 0 }, minfo6[XT_ALIGN (sizeof (struct nf_nat_range))] = { 0 };
   memcpy (minfo, &m, sizeof m);
-  e_target (nlh, "MASQUERADE", 0, minfo, sizeof minfo);
+  if (f == &FAM6)
+    e_target (nlh, "MASQUERADE", 0, minfo6, sizeof minfo6);
+  else
+    e_target (nlh, "MASQUERADE", 0, minfo, sizeof minfo);
   rule_end (b, nlh, x, proto);
-  /* filter DOCKER: -d CIP/32 ! -i BR -o BR -p P -m P --dport CP -j ACCEPT */
-  nlh = rule_begin (b, "filter", "DOCKER", &x);
+  /* filter DOCKER: -d CIP ! -i BR -o BR -p P -m P --dport CP -j ACCEPT */
+  nlh = rule_begin (b, f, "filter", "DOCKER", &x);
   e_ifname (nlh, NFT_META_IIFNAME, n->bridge, true);
   e_ifname (nlh, NFT_META_OIFNAME, n->bridge, false);
-  e_proto_dport (nlh, proto, NULL, &c, cp);
+  e_proto_dport (nlh, f, proto, NULL, cip, cp);
   e_counter (nlh);
   e_accept (nlh);
   rule_end (b, nlh, x, proto);
@@ -384,12 +410,13 @@ sock_close (struct mnl_socket *s)
 }
 
 static int
-table_handle (struct mnl_socket *s, uint32_t seq, const char *table, int64_t *out, dk_err_t *err)
+table_handle (struct mnl_socket *s, uint32_t seq, const struct fam *f, const char *table,
+              int64_t *out, dk_err_t *err)
 {
   char buf[512];
   struct batch b = { buf, 0, seq, seq };
   struct nlmsghdr *nlh
-      = put_msg (&b, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE, NLM_F_ACK, NFPROTO_IPV4, 0);
+      = put_msg (&b, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE, NLM_F_ACK, f->nfproto, 0);
   mnl_attr_put_strz (nlh, NFTA_TABLE_NAME, table);
   end_msg (&b, nlh);
   struct reply r = { .rules = jv_null (), .table_handle = -1 };
@@ -412,10 +439,21 @@ batch_end (struct batch *b)
 }
 
 int
-nft_ports_add (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv ports, jv *out,
-               dk_err_t *err)
+nft_ports_add (const struct daemon_cfg *d, const struct net *n, bool v6, const char *addr, jv ports,
+               jv *out, dk_err_t *err)
 {
-  int count = dk_json_len (ports);
+  const struct fam *f = v6 ? &FAM6 : &FAM4;
+  union addr cip = { 0 };
+  if (v6 ? parse_ip6 (addr, &cip.v6) < 0 : parse_ip4 (addr, &cip.v4) < 0)
+    return dk_make_error (err, EINVAL, "nf_tables: bad address %s", addr);
+  if (!v6)
+    cip.v4 = htonl (cip.v4);
+  int count = 0;
+  jv_array_foreach (ports, i, p)
+  {
+    count += port_has_rules (v6, dk_json_str (p, "host_ip"));
+    jv_free (p);
+  }
   if (count > NFT_MAX_PORTS)
     return dk_make_error (err, E2BIG, "nf_tables: too many ports for one batch");
   struct mnl_socket *s;
@@ -423,8 +461,8 @@ nft_ports_add (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv 
     return -1;
   uint32_t seq = (uint32_t)time (NULL);
   int64_t th_nat, th_filter;
-  if (table_handle (s, seq, "nat", &th_nat, err) != 0
-      || table_handle (s, seq + 10, "filter", &th_filter, err) != 0)
+  if (table_handle (s, seq, f, "nat", &th_nat, err) != 0
+      || table_handle (s, seq + 10, f, "filter", &th_filter, err) != 0)
     return sock_close (s), -1;
   /* a rule is < 700 bytes (the largest, DNAT with -d and ! -i, ~560) */
   cleanup_free char *buf = xzalloc (count * 3 * 700 + 256);
@@ -434,13 +472,18 @@ nft_ports_add (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv 
   {
     const char *proto = dk_json_str (p, "proto");
     const char *hips = dk_json_str (p, "host_ip");
-    uint32_t hip = 0;
-    if (hips)
-      parse_ip4 (hips, &hip);
+    union addr hip = { 0 };
+    bool one = hips && strcmp (hips, "0.0.0.0") && strcmp (hips, "::");
+    if (one && v6)
+      parse_ip6 (hips, &hip.v6);
+    else if (one)
+      parse_ip4 (hips, &hip.v4), hip.v4 = htonl (hip.v4);
     int64_t hp = 0, cp = 0;
     dk_json_int (p, "host_port", &hp);
     dk_json_int (p, "container_port", &cp);
-    port_rules (&b, d, n, ip, !strcmp (proto, "udp") ? IPPROTO_UDP : IPPROTO_TCP, hip, hp, cp);
+    if (port_has_rules (v6, hips))
+      port_rules (&b, f, d, n, &cip, !strcmp (proto, "udp") ? IPPROTO_UDP : IPPROTO_TCP,
+                  one ? &hip : NULL, hp, cp);
     jv_free (p);
   }
   batch_end (&b);
@@ -466,6 +509,8 @@ nft_ports_add (const struct daemon_cfg *d, const struct net *n, uint32_t ip, jv 
     }
   *out = JV_OBJECT (jv_string ("nat"), jv_number (th_nat), jv_string ("filter"),
                     jv_number (th_filter), jv_string ("rules"), r.rules);
+  if (v6)
+    *out = jv_object_set (*out, jv_string ("family"), jv_number (6));
   return 0;
 }
 
@@ -482,12 +527,14 @@ nft_ports_del (jv rec, dk_err_t *err)
   if (sock_open (&s, err) < 0)
     return jv_free (rules), -1;
   uint32_t seq = (uint32_t)time (NULL);
-  int64_t th_nat, th_filter, want_nat = -2, want_filter = -2;
+  int64_t th_nat, th_filter, want_nat = -2, want_filter = -2, family = 4;
   dk_json_int (rec, "nat", &want_nat);
   dk_json_int (rec, "filter", &want_filter);
+  dk_json_int (rec, "family", &family);
+  const struct fam *f = family == 6 ? &FAM6 : &FAM4;
   int rc = 0;
-  if (table_handle (s, seq, "nat", &th_nat, err) != 0
-      || table_handle (s, seq + 10, "filter", &th_filter, err) != 0)
+  if (table_handle (s, seq, f, "nat", &th_nat, err) != 0
+      || table_handle (s, seq + 10, f, "filter", &th_filter, err) != 0)
     rc = -1;
   else if (th_nat != want_nat || th_filter != want_filter)
     rc = dk_make_error (err, ESTALE, "nf_tables: the tables were recreated");
@@ -505,7 +552,7 @@ nft_ports_del (jv rec, dk_err_t *err)
             && jv_get_kind (h) == JV_KIND_NUMBER && b.len + 256 < BATCH_SZ)
           {
             struct nlmsghdr *nlh = put_msg (&b, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELRULE,
-                                            NLM_F_ACK, NFPROTO_IPV4, 0);
+                                            NLM_F_ACK, f->nfproto, 0);
             mnl_attr_put_strz (nlh, NFTA_RULE_TABLE, jv_string_value (t));
             mnl_attr_put_strz (nlh, NFTA_RULE_CHAIN, jv_string_value (ch));
             mnl_attr_put_u64 (nlh, NFTA_RULE_HANDLE, htobe64 ((uint64_t)jv_number_value (h)));

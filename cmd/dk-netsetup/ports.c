@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -57,6 +58,20 @@ mapping (const char *proto, const char *ip, long hp_lo, long hp_hi, long cp)
                     dk_json_int64 (hp_hi), jv_string ("container_port"), dk_json_int64 (cp));
 }
 
+/* A host address in its canonical text (IPv4 dotted, IPv6 RFC 5952), or
+   NULL when s is neither. */
+static char *
+host_ip_canon (const char *s)
+{
+  uint32_t a;
+  struct in6_addr a6;
+  if (parse_ip4 (s, &a) == 0)
+    return fmt_ip4 (a);
+  if (strchr (s, ':') && parse_ip6 (s, &a6) == 0)
+    return fmt_ip6 (&a6);
+  return NULL;
+}
+
 static int
 parse_one (const char *spec, uint32_t default_ip, jv *out, dk_err_t *err)
 {
@@ -70,35 +85,39 @@ parse_one (const char *spec, uint32_t default_ip, jv *out, dk_err_t *err)
       if (strcmp (proto, "tcp") && strcmp (proto, "udp") && strcmp (proto, "sctp"))
         return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid proto: %s", proto);
     }
-  int colons = 0;
-  for (const char *q = s; *q; q++)
-    colons += *q == ':';
-  if (s[0] == '[' || colons > 2)
-    return dk_make_error_code (err, DK_ECODE_INVALID, 0,
-                               "IPv6 host addresses are not supported yet: \"%s\"", spec);
-  char *parts[3] = { NULL, NULL, NULL };
-  int n = 0;
-  char *p = s;
-  for (char *c = strchr (p, ':'); c && n < 2; c = strchr (p, ':'))
+  /* [IP:][hostPort:]containerPort: the ports are the last two fields, the
+     rest is the IP (an IPv6 one bare or in brackets, as Docker's parser) */
+  char *cp_s = strrchr (s, ':'), *hp_s = "", *ip_s = NULL;
+  if (cp_s)
     {
-      *c = '\0';
-      parts[n++] = p;
-      p = c + 1;
+      *cp_s++ = '\0';
+      hp_s = strrchr (s, ':');
+      if (hp_s)
+        {
+          *hp_s++ = '\0';
+          ip_s = s;
+        }
+      else
+        hp_s = s;
     }
-  if (strchr (p, ':'))
-    return bad_spec (spec, err);
-  parts[n++] = p;
-  const char *ip_s = n == 3 ? parts[0] : NULL;
-  const char *hp_s = n >= 2 ? parts[n - 2] : "";
-  const char *cp_s = parts[n - 1];
+  else
+    cp_s = s;
   long hlo, hhi, clo, chi;
   if (parse_range (hp_s, strlen (hp_s), &hlo, &hhi) < 0
       || parse_range (cp_s, strlen (cp_s), &clo, &chi) < 0 || clo == 0)
     return bad_spec (spec, err);
-  uint32_t ip = default_ip;
-  if (ip_s && *ip_s && parse_ip4 (ip_s, &ip) < 0)
-    return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid IP address: %s", ip_s);
-  cleanup_free char *ips = fmt_ip4 (ip);
+  cleanup_free char *ips = NULL;
+  if (ip_s && *ip_s)
+    {
+      size_t len = strlen (ip_s);
+      if (ip_s[0] == '[' && len > 2 && ip_s[len - 1] == ']')
+        ip_s[len - 1] = '\0', ip_s++;
+      ips = host_ip_canon (ip_s);
+      if (ips == NULL)
+        return dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid IP address: %s", ip_s);
+    }
+  else
+    ips = fmt_ip4 (default_ip);
   if (hlo && hhi - hlo != chi - clo && clo != chi)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0,
                                "invalid ranges specified for container and host Ports: %s", spec);
@@ -163,10 +182,49 @@ ports_parse (jv specs, jv exposes, bool publish_all, uint32_t default_ip, jv *ou
   return 0;
 }
 
+/* A host address of a published port: IPv4 (ip, 0 = any) or IPv6 (a6,
+   all zeroes = any). */
+struct host_addr
+{
+  bool v6;
+  uint32_t ip;
+  struct in6_addr a6;
+};
+
+static struct host_addr
+host_addr_of (const char *s)
+{
+  struct host_addr h = { .v6 = false };
+  if (s && strchr (s, ':'))
+    h.v6 = parse_ip6 (s, &h.a6) == 0;
+  else
+    parse_ip4 (s, &h.ip);
+  return h;
+}
+
+static bool
+host_addr_any (const struct host_addr *h)
+{
+  return h->v6 ? IN6_IS_ADDR_UNSPECIFIED (&h->a6) : h->ip == 0;
+}
+
+/* Two bindings of one port collide: the same address or a wildcard of its
+   family, and 0.0.0.0 with any IPv6 one (on a network with IPv6 it binds
+   [::] too). */
+static bool
+host_addr_clash (const struct host_addr *a, const struct host_addr *b)
+{
+  if (a->v6 != b->v6)
+    return a->v6 ? host_addr_any (b) : host_addr_any (a);
+  if (host_addr_any (a) || host_addr_any (b))
+    return true;
+  return a->v6 ? IN6_ARE_ADDR_EQUAL (&a->a6, &b->a6) : a->ip == b->ip;
+}
+
 struct used_port
 {
   char proto[8];
-  uint32_t ip;
+  struct host_addr h;
   long port;
 };
 
@@ -177,20 +235,19 @@ struct used_set
 };
 
 static void
-used_add (struct used_set *u, const char *proto, uint32_t ip, long port)
+used_add (struct used_set *u, const char *proto, const struct host_addr *h, long port)
 {
   u->v = xrealloc (u->v, (u->n + 1) * sizeof *u->v);
   snprintf (u->v[u->n].proto, sizeof u->v[u->n].proto, "%s", proto);
-  u->v[u->n].ip = ip;
+  u->v[u->n].h = *h;
   u->v[u->n++].port = port;
 }
 
 static bool
-used_has (struct used_set *u, const char *proto, uint32_t ip, long port)
+used_has (struct used_set *u, const char *proto, const struct host_addr *h, long port)
 {
   for (size_t i = 0; i < u->n; i++)
-    if (u->v[i].port == port && !strcmp (u->v[i].proto, proto)
-        && (u->v[i].ip == ip || u->v[i].ip == 0 || ip == 0))
+    if (u->v[i].port == port && !strcmp (u->v[i].proto, proto) && host_addr_clash (&u->v[i].h, h))
       return true;
   return false;
 }
@@ -211,11 +268,10 @@ collect_used (struct ctx *c, struct used_set *u)
         if (jv_is_valid (ports))
           jv_array_foreach (ports, i, p)
           {
-            uint32_t ip = 0;
+            struct host_addr h = host_addr_of (dk_json_str (p, "host_ip"));
             int64_t hp = 0;
-            parse_ip4 (dk_json_str (p, "host_ip"), &ip);
             if (dk_json_int (p, "host_port", &hp) && dk_json_str (p, "proto"))
-              used_add (u, dk_json_str (p, "proto"), ip, hp);
+              used_add (u, dk_json_str (p, "proto"), &h, hp);
             jv_free (p);
           }
         jv_free (k);
@@ -224,15 +280,15 @@ collect_used (struct ctx *c, struct used_set *u)
     }
 }
 
-/* A listening socket for the userland proxy; -errno when taken.  v6: on
-   [::] (IPv6 only, the IPv4 side has its own socket). */
+/* A listening socket for the userland proxy on h; -errno when taken.  An
+   IPv6 socket is IPv6 only (the IPv4 side has its own socket). */
 static int
-bind_port (const char *proto, uint32_t ip, long port, bool v6)
+bind_port (const char *proto, const struct host_addr *h, long port)
 {
   int tcp = !strcmp (proto, "tcp");
   if (!tcp && strcmp (proto, "udp"))
     return -EPROTONOSUPPORT;
-  int fd = socket (v6 ? AF_INET6 : AF_INET,
+  int fd = socket (h->v6 ? AF_INET6 : AF_INET,
                    (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     return -errno;
@@ -240,12 +296,13 @@ bind_port (const char *proto, uint32_t ip, long port, bool v6)
   if (tcp)
     setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct sockaddr_in sa
-      = { .sin_family = AF_INET, .sin_port = htons (port), .sin_addr.s_addr = htonl (ip) };
-  struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons (port) };
-  if (v6)
+      = { .sin_family = AF_INET, .sin_port = htons (port), .sin_addr.s_addr = htonl (h->ip) };
+  struct sockaddr_in6 sa6
+      = { .sin6_family = AF_INET6, .sin6_port = htons (port), .sin6_addr = h->a6 };
+  if (h->v6)
     setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  int b = v6 ? bind (fd, (struct sockaddr *)&sa6, sizeof sa6)
-             : bind (fd, (struct sockaddr *)&sa, sizeof sa);
+  int b = h->v6 ? bind (fd, (struct sockaddr *)&sa6, sizeof sa6)
+                : bind (fd, (struct sockaddr *)&sa, sizeof sa);
   if (b < 0 || (tcp && listen (fd, 128) < 0))
     {
       int e = errno;
@@ -256,7 +313,7 @@ bind_port (const char *proto, uint32_t ip, long port, bool v6)
 }
 
 int
-ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool bind6, jv *out,
+ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool v6net, jv *out,
               int **fdsp, dk_err_t *err)
 {
   struct used_set u = { NULL, 0 };
@@ -277,43 +334,61 @@ ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool bind6,
       cleanup_jv jv m = dk_json_at (req, i);
       const char *proto = dk_json_str (m, "proto");
       const char *ips = dk_json_str (m, "host_ip");
-      uint32_t ip = 0;
-      parse_ip4 (ips, &ip);
+      struct host_addr h = host_addr_of (ips);
+      cleanup_free char *ipd = h.v6 ? xasprintf ("[%s]", ips) : xstrdup (ips);
       int64_t lo = 0, hi = 0, cp = 0;
       dk_json_int (m, "host_port", &lo);
       dk_json_int (m, "host_port_end", &hi);
       dk_json_int (m, "container_port", &cp);
+      /* an IPv6 host address reaches an IPv4-only container only through
+         the proxy: without it Docker leaves the binding out */
+      if (h.v6 && !bind && !v6net)
+        {
+          fprintf (stderr,
+                   "dk-netsetup: cannot map from IPv6 to an IPv4-only container because the "
+                   "userland proxy is disabled: %s:%lld/%s\n",
+                   ipd, (long long)lo, proto);
+          continue;
+        }
       bool ephemeral = lo == 0;
       if (ephemeral)
         lo = elo, hi = ehi;
       long got = 0;
       int last_errno = 0;
+      bool bound6 = false, failed6 = false; /* failed6: the last try, on [::] */
       for (long p = lo; p <= hi && !got; p++)
         {
-          if (used_has (&u, proto, ip, p))
+          if (used_has (&u, proto, &h, p))
             {
               last_errno = -1;
               continue;
             }
           if (bind && (!strcmp (proto, "tcp") || !strcmp (proto, "udp")))
             {
-              int fd = bind_port (proto, ip, p, false);
+              int fd = bind_port (proto, &h, p);
               if (fd < 0)
                 {
                   last_errno = -fd;
                   continue;
                 }
-              /* and on [::] for a network with IPv6, as Docker */
-              bool want6 = bind6 && ip == 0;
-              int fd6 = want6 ? bind_port (proto, 0, p, true) : -1;
-              if (want6 && fd6 < 0)
+              /* and on [::], as Docker 27's proxy (to the container's
+                 IPv6 address, or to its IPv4 one when it has none); a
+                 kernel without IPv6 has no [::] to bind */
+              bool want6 = !h.v6 && h.ip == 0;
+              struct host_addr any6 = { .v6 = true, .a6 = IN6ADDR_ANY_INIT };
+              int fd6 = want6 ? bind_port (proto, &any6, p) : -1;
+              if (want6 && fd6 < 0 && (v6net || (fd6 != -EAFNOSUPPORT && fd6 != -EADDRNOTAVAIL)))
                 {
                   close (fd);
                   last_errno = -fd6;
+                  failed6 = true;
                   continue;
                 }
-              fds[i] = fd;
-              fds[n + i] = fd6;
+              failed6 = false;
+              bound6 = fd6 >= 0;
+              int k = jv_array_length (jv_copy (res)); /* this one's index */
+              fds[k] = fd;
+              fds[n + k] = fd6;
             }
           got = p;
         }
@@ -321,22 +396,26 @@ ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool bind6,
         {
           if (ephemeral)
             r = dk_make_error_code (err, DK_ECODE_UNAVAILABLE, 0,
-                                    "no free host port for %s/%s in %ld-%ld", ips, proto, elo, ehi);
+                                    "no free host port for %s/%s in %ld-%ld", ipd, proto, elo, ehi);
           else if (last_errno == -1)
             r = dk_make_error_code (err, DK_ECODE_CONFLICT, 0,
-                                    "Bind for %s:%lld failed: port is already allocated", ips,
+                                    "Bind for %s:%lld failed: port is already allocated", ipd,
                                     (long long)lo);
           else
-            r = dk_make_error_code (err, DK_ECODE_CONFLICT, 0,
-                                    "failed to bind host port %s:%lld/%s: %s", ips, (long long)lo,
-                                    proto, strerror (last_errno));
+            r = dk_make_error_code (
+                err, DK_ECODE_CONFLICT, 0, "failed to bind host port %s:%lld/%s: %s",
+                failed6 ? "[::]" : ipd, (long long)lo, proto, strerror (last_errno));
           break;
         }
-      used_add (&u, proto, ip, got);
-      res = jv_array_append (res, JV_OBJECT (jv_string ("container_port"), dk_json_int64 (cp),
-                                             jv_string ("proto"), jv_string (proto),
-                                             jv_string ("host_ip"), jv_string (ips),
-                                             jv_string ("host_port"), dk_json_int64 (got)));
+      used_add (&u, proto, &h, got);
+      jv one = JV_OBJECT (jv_string ("container_port"), dk_json_int64 (cp), jv_string ("proto"),
+                          jv_string (proto), jv_string ("host_ip"), jv_string (ips),
+                          jv_string ("host_port"), dk_json_int64 (got));
+      /* published on [::] too: by the proxy, or by the v6 DNAT of a network
+         with IPv6 without it (Docker lists it as a binding of its own) */
+      if (bound6 || (v6net && !bind && !h.v6 && h.ip == 0))
+        one = jv_object_set (one, jv_string ("host_ip6"), jv_string ("::"));
+      res = jv_array_append (res, one);
     }
   free (u.v);
   (void)self_id;
@@ -349,6 +428,10 @@ ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool bind6,
       jv_free (res);
       return -1;
     }
+  /* the [::] sockets follow the result's length */
+  int m = jv_array_length (jv_copy (res));
+  if (m < n)
+    memmove (fds + m, fds + n, m * sizeof *fds);
   *out = res;
   *fdsp = fds;
   return 0;

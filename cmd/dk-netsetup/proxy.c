@@ -125,13 +125,41 @@ ctl_request (int fd, jv msg, const int *fds, int nfds, dk_err_t *err)
   return 0;
 }
 
+/* Sends the listeners of one request (their sockets attached, in order). */
+static int
+proxy_send (struct ctx *c, const char *key, jv listeners, const int *fds, int nfds, dk_err_t *err)
+{
+  jv msg = JV_OBJECT (jv_string ("op"), jv_string ("add"), jv_string ("key"), jv_string (key),
+                      jv_string ("listeners"), listeners);
+  /* one request per connection: the proxy answers and hangs up */
+  int fd = ctl_connect (c, err);
+  if (fd == -ENOENT || fd == -ECONNREFUSED)
+    {
+      if (proxy_spawn (c, err) < 0)
+        {
+          jv_free (msg);
+          return -1;
+        }
+      fd = ctl_connect (c, err);
+    }
+  if (fd < 0)
+    {
+      jv_free (msg);
+      return fd == -1 ? -1 : dk_make_error (err, -fd, "connect to the userland proxy");
+    }
+  cleanup_close int cfd = fd;
+  return ctl_request (cfd, msg, fds, nfds, err);
+}
+
 int
-proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, jv ports, const int *fds,
-           dk_err_t *err)
+proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, const char *ip6, jv ports,
+           const int *fds, dk_err_t *err)
 {
   cleanup_free char *key = xasprintf ("%s/%s", id, net);
   cleanup_free char *ips = fmt_ip4 (ip);
-  int n = dk_json_len (ports);
+  int n = dk_json_len (ports), batch[SEND_FDS_MAX], nb = 0;
+  jv listeners = jv_array ();
+  /* the sockets go SEND_FDS_MAX to a request (one for most containers) */
   for (int i = 0; i < 2 * n; i++)
     {
       if (fds[i] < 0)
@@ -139,31 +167,26 @@ proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, jv ports
       cleanup_jv jv p = dk_json_at (ports, i % n);
       int64_t cp = 0;
       dk_json_int (p, "container_port", &cp);
-      jv msg
-          = JV_OBJECT (jv_string ("op"), jv_string ("add"), jv_string ("key"), jv_string (key),
-                       jv_string ("proto"), jv_string (dk_json_str (p, "proto")), jv_string ("ip"),
-                       jv_string (ips), jv_string ("port"), dk_json_int64 (cp));
-      /* one request per connection: the proxy answers and hangs up */
-      int fd = ctl_connect (c, err);
-      if (fd == -ENOENT || fd == -ECONNREFUSED)
+      /* an IPv6 listener ([::], or an IPv6 host address) relays to the
+         container's IPv6 address when it has one, as Docker */
+      const char *hip = dk_json_str (p, "host_ip");
+      bool v6 = i >= n || (hip && strchr (hip, ':'));
+      listeners = jv_array_append (
+          listeners,
+          JV_OBJECT (jv_string ("proto"), jv_string (dk_json_str (p, "proto")), jv_string ("ip"),
+                     jv_string (v6 && ip6 ? ip6 : ips), jv_string ("port"), dk_json_int64 (cp)));
+      batch[nb++] = fds[i];
+      if (nb == SEND_FDS_MAX)
         {
-          if (proxy_spawn (c, err) < 0)
-            {
-              jv_free (msg);
-              return -1;
-            }
-          fd = ctl_connect (c, err);
+          if (proxy_send (c, key, listeners, batch, nb, err) < 0)
+            return -1;
+          listeners = jv_array ();
+          nb = 0;
         }
-      if (fd < 0)
-        {
-          jv_free (msg);
-          return fd == -1 ? -1 : dk_make_error (err, -fd, "connect to the userland proxy");
-        }
-      cleanup_close int cfd = fd;
-      if (ctl_request (cfd, msg, &fds[i], 1, err) < 0)
-        return -1;
     }
-  return 0;
+  if (nb == 0)
+    return jv_free (listeners), 0;
+  return proxy_send (c, key, listeners, batch, nb, err);
 }
 
 int
@@ -197,7 +220,8 @@ struct obj
   struct obj *next;
   /* K_LISTEN */
   bool udp;
-  struct sockaddr_in target;
+  struct sockaddr_in6 target; /* or a sockaddr_in (target_len) */
+  socklen_t target_len;
   /* K_CONN: one side of a TCP pair; K_FLOW: a UDP client's socket */
   struct obj *peer;
   char *buf; /* data read from this side, to write to peer */
@@ -363,7 +387,7 @@ on_accept (struct obj *l)
   int cfd = accept4 (l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (cfd < 0)
     return;
-  int tfd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int tfd = socket (l->target.sin6_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (tfd < 0)
     {
       close (cfd);
@@ -372,7 +396,7 @@ on_accept (struct obj *l)
   struct obj *a = obj_new (K_CONN, cfd, l->key), *b = obj_new (K_CONN, tfd, l->key);
   a->peer = b;
   b->peer = a;
-  if (connect (tfd, (struct sockaddr *)&l->target, sizeof l->target) < 0 && errno != EINPROGRESS)
+  if (connect (tfd, (struct sockaddr *)&l->target, l->target_len) < 0 && errno != EINPROGRESS)
     return pair_close (a);
   b->connecting = true;
   conn_update (a);
@@ -395,10 +419,10 @@ on_udp (struct obj *l)
       f = o;
   if (f == NULL)
     {
-      int fd = socket (AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      int fd = socket (l->target.sin6_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0)
         return;
-      if (connect (fd, (struct sockaddr *)&l->target, sizeof l->target) < 0)
+      if (connect (fd, (struct sockaddr *)&l->target, l->target_len) < 0)
         {
           close (fd);
           return;
@@ -425,12 +449,32 @@ on_flow (struct obj *f)
   sendto (f->listener->fd, buf, n, 0, (struct sockaddr *)&f->client, f->client_len);
 }
 
+/* The container's address a listener relays to: IPv4 or IPv6 text. */
+static void
+target_set (struct obj *l, const char *ip, int64_t port)
+{
+  struct sockaddr_in *t4 = (struct sockaddr_in *)&l->target;
+  uint32_t a = 0;
+  if (ip && strchr (ip, ':') && parse_ip6 (ip, &l->target.sin6_addr) == 0)
+    {
+      l->target.sin6_family = AF_INET6;
+      l->target.sin6_port = htons (port);
+      l->target_len = sizeof l->target;
+      return;
+    }
+  parse_ip4 (ip, &a);
+  t4->sin_family = AF_INET;
+  t4->sin_port = htons (port);
+  t4->sin_addr.s_addr = htonl (a);
+  l->target_len = sizeof *t4;
+}
+
 /* One control request with its fds; answers one line. */
 static void
 on_ctl_client (int cfd)
 {
   char buf[4096];
-  char cbuf[CMSG_SPACE (sizeof (int) * 8)];
+  char cbuf[CMSG_SPACE (sizeof (int) * SEND_FDS_MAX)];
   struct iovec iov = { buf, sizeof buf - 1 };
   struct msghdr mh
       = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
@@ -438,25 +482,30 @@ on_ctl_client (int cfd)
   if (n <= 0)
     return;
   buf[n] = '\0';
-  int fd = -1;
+  int fds[SEND_FDS_MAX], nfds = 0;
   for (struct cmsghdr *cm = CMSG_FIRSTHDR (&mh); cm; cm = CMSG_NXTHDR (&mh, cm))
     if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-      memcpy (&fd, CMSG_DATA (cm), sizeof fd);
+      for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN (0)) / sizeof (int) && nfds < SEND_FDS_MAX;
+           i++)
+        memcpy (&fds[nfds++], CMSG_DATA (cm) + i * sizeof (int), sizeof (int));
   jv msg = jv_parse (buf);
   const char *op = dk_json_str (msg, "op"), *key = dk_json_str (msg, "key");
+  cleanup_jv jv ls = dk_json_get_kind (msg, "listeners", JV_KIND_ARRAY);
   const char *answer = "ok\n";
-  if (op && key && !strcmp (op, "add") && fd >= 0)
+  /* add: the listening sockets attached, one per element of "listeners"
+     (proto, the container's ip and port to relay to) */
+  if (op && key && !strcmp (op, "add") && nfds > 0 && dk_json_len (ls) == nfds)
     {
-      int64_t port = 0;
-      uint32_t ip = 0;
-      dk_json_int (msg, "port", &port);
-      parse_ip4 (dk_json_str (msg, "ip"), &ip);
-      struct obj *l = obj_new (K_LISTEN, fd, key);
-      l->udp = dk_json_str (msg, "proto") && !strcmp (dk_json_str (msg, "proto"), "udp");
-      l->target.sin_family = AF_INET;
-      l->target.sin_port = htons (port);
-      l->target.sin_addr.s_addr = htonl (ip);
-      fd = -1;
+      for (int i = 0; i < nfds; i++)
+        {
+          cleanup_jv jv one = dk_json_at (ls, i);
+          int64_t port = 0;
+          dk_json_int (one, "port", &port);
+          struct obj *l = obj_new (K_LISTEN, fds[i], key);
+          l->udp = dk_json_str (one, "proto") && !strcmp (dk_json_str (one, "proto"), "udp");
+          target_set (l, dk_json_str (one, "ip"), port);
+        }
+      nfds = 0;
     }
   else if (op && key && !strcmp (op, "remove"))
     {
@@ -466,8 +515,8 @@ on_ctl_client (int cfd)
     }
   else
     answer = "bad request\n";
-  if (fd >= 0)
-    close (fd);
+  for (int i = 0; i < nfds; i++)
+    close (fds[i]);
   jv_free (msg);
   if (write (cfd, answer, strlen (answer)) < 0)
     {

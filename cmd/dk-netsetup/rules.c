@@ -262,9 +262,18 @@ rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err
   return r;
 }
 
+bool
+port_has_rules (bool v6, const char *hip)
+{
+  /* a port on one address has rules in that address's family only, and
+     none on ::1 (the proxy's: IPv6 has no route_localnet) */
+  bool hip6 = hip && strchr (hip, ':');
+  bool any = !hip || !strcmp (hip, "0.0.0.0") || (v6 && !strcmp (hip, "::"));
+  return v6 ? any || (hip6 && strcmp (hip, "::1")) : !hip6;
+}
+
 /* The port rules of a container at addr ("a.b.c.d" or "a:b::c") in
-   iptables-restore's text; NULL when no port has a rule in this family
-   (IPv6: those published on every address). */
+   iptables-restore's text; NULL when no port has a rule in this family. */
 static char *
 ports_text (bool v6, const struct daemon_cfg *d, const struct net *n, const char *addr, jv ports,
             bool add)
@@ -280,13 +289,13 @@ ports_text (bool v6, const struct daemon_cfg *d, const struct net *n, const char
     int64_t hp = 0, cp = 0;
     dk_json_int (p, "host_port", &hp);
     dk_json_int (p, "container_port", &cp);
-    bool any = !hip || !strcmp (hip, "0.0.0.0");
-    if (v6 && !any)
+    bool any = !hip || !strcmp (hip, "0.0.0.0") || (v6 && !strcmp (hip, "::"));
+    if (!port_has_rules (v6, hip))
       {
         jv_free (p);
         continue;
       }
-    cleanup_free char *dst = !any ? xasprintf ("-d %s/32 ", hip) : xstrdup ("");
+    cleanup_free char *dst = !any ? xasprintf ("-d %s/%d ", hip, v6 ? 128 : 32) : xstrdup ("");
     /* without the proxy, containers reach published ports by hairpin NAT */
     cleanup_free char *notin = d->userland_proxy ? xasprintf ("! -i %s ", n->bridge) : xstrdup ("");
     dk_buf_printf (&nat,

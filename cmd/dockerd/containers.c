@@ -481,10 +481,16 @@ port_map (jv net, jv exposed)
             jv_free (cur);
             cur = jv_array ();
           }
-        jv b
-            = jv_object_set (jv_object (), jv_string ("HostIp"), jv_string (hip ? hip : "0.0.0.0"));
-        b = jv_object_set (b, jv_string ("HostPort"), jv_string_fmt ("%lld", (long long)hp));
-        ports = jv_object_set (ports, jv_string (key), jv_array_append (cur, b));
+        /* a port published on every address is on [::] too: a binding of
+           its own, as Docker 27 lists it */
+        const char *hips[2] = { hip ? hip : "0.0.0.0", dk_json_str (p, "host_ip6") };
+        for (int j = 0; j < 2 && hips[j]; j++)
+          {
+            jv b = jv_object_set (jv_object (), jv_string ("HostIp"), jv_string (hips[j]));
+            b = jv_object_set (b, jv_string ("HostPort"), jv_string_fmt ("%lld", (long long)hp));
+            cur = jv_array_append (cur, b);
+          }
+        ports = jv_object_set (ports, jv_string (key), cur);
         jv_free (p);
       }
     }

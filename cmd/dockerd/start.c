@@ -538,7 +538,7 @@ publish_spec (const char *key, jv b)
   const char *slash = strchr (key, '/');
   cleanup_free char *cp = slash ? xstrdup (key) : xasprintf ("%s/tcp", key);
   if (hip && *hip)
-    return xasprintf ("%s:%s:%s", hip, hp ? hp : "", cp);
+    return xasprintf (strchr (hip, ':') ? "[%s]:%s:%s" : "%s:%s:%s", hip, hp ? hp : "", cp);
   if (hp && *hp)
     return xasprintf ("%s:%s", hp, cp);
   return xstrdup (cp);

@@ -222,9 +222,18 @@ c"
   run docker inspect --format '{{.NetworkSettings.IPAddress}}' web
   assert_output --regexp '^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$'
   run docker port web
-  assert_output --partial "80/tcp -> 0.0.0.0:18080"
+  assert_output $'80/tcp -> 0.0.0.0:18080\n80/tcp -> [::]:18080'
+  run docker ps --filter name=web --format '{{.Ports}}'
+  assert_output '0.0.0.0:18080->80/tcp, [::]:18080->80/tcp' 
   for _ in $(seq 50); do ip netns exec "$NS" curl -sf -m 2 http://10.231.0.1:18080/hostname && break; sleep 0.1; done
   run ip netns exec "$NS" curl -sf -m 2 http://10.231.0.1:18080/hostname
+  assert_success
+  # an IPv6 host address, through the proxy to the IPv4-only container
+  docker run -d --name web6 -p '[::1]:18081:80' busybox httpd -f -p 80 -h /etc
+  run docker port web6
+  assert_output "80/tcp -> [::1]:18081"
+  for _ in $(seq 50); do ip netns exec "$NS" curl -gsf -m 2 'http://[::1]:18081/hostname' && break; sleep 0.1; done
+  run ip netns exec "$NS" curl -gsf -m 2 'http://[::1]:18081/hostname'
   assert_success
 }
 

@@ -39,6 +39,11 @@ teardown() { net_teardown; }
   assert_success
   run in_ctr c1 ip route
   assert_output --partial 'default via 172.17.0.1 dev eth0'
+  # no IPv6 on the network: IPv6 is off on eth0 (no fe80:: address), as Docker
+  run in_ctr c1 cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6
+  assert_output 1
+  run in_ctr c1 ip -6 addr show dev eth0
+  assert_output ''
 }
 
 @test "the container gets resolv.conf, hosts and hostname" {
@@ -154,9 +159,9 @@ teardown() { net_teardown; }
   run ns_tool connect --id c1 -p 80:70000 --files-dir "$T/c1"
   assert_failure 1
   assert_output --partial 'invalid port specification: \"80:70000\"'
-  run ns_tool connect --id c1 -p '[::1]:80:80' --files-dir "$T/c1"
+  run ns_tool connect --id c1 -p '[::1:80:80' --files-dir "$T/c1"
   assert_failure 1
-  assert_output --partial 'IPv6 host addresses are not supported yet'
+  assert_output --partial 'invalid IP address: [::1'
   run ns_tool connect --id ../x --files-dir "$T/c1"
   assert_failure 1
   [ -z "$(ls "$T/exec/netns" 2>/dev/null)" ]

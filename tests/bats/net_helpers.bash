@@ -38,12 +38,26 @@ wait_listen() {
   return 1
 }
 
-# A UDP echo server ("pong " + what it got) on port 53 of container $1.
+# A UDP echo server ("pong " + what it got) on port 53 of container $1,
+# IPv4 and IPv6.
 udp_echo() {
   bg_ctr "$1" python3 -c 'import socket
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("0.0.0.0",53))
+s=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_V6ONLY,0); s.bind(("::",53))
 while True:
     d,a=s.recvfrom(100); s.sendto(b"pong "+d,a)'
+}
+
+# A TCP server on port $2 of container $1 that answers with the address
+# the connection came from (IPv4 and IPv6).
+tcp_peer() {
+  bg_ctr "$1" python3 -c 'import socket,sys
+s=socket.socket(socket.AF_INET6,socket.SOCK_STREAM)
+s.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_V6ONLY,0)
+s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind(("::",int(sys.argv[1]))); s.listen(8)
+while True:
+    c,a=s.accept(); c.sendall(a[0].removeprefix("::ffff:").encode()+b"\n"); c.close()' "$2"
 }
 
 net_teardown() {

@@ -90,6 +90,20 @@ outside() {
   assert_output --partial -- '-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00:dead:beef::2]:80'
   # a port published on an IPv4 address has no IPv6 rule
   refute_output --partial 8081
+  # one on an IPv6 address has its own, for that address only
+  run ns_tool connect --id c2 --files-dir "$T/c2" -p '[2001:db8:99::1]:8082:80'
+  assert_success
+  run ns ip6tables -t nat -S DOCKER
+  assert_output --partial -- '-A DOCKER -d 2001:db8:99::1/128 ! -i docker0 -p tcp -m tcp --dport 8082 -j DNAT --to-destination [fd00:dead:beef::3]:80'
+  run ns iptables-save -t nat
+  refute_output --partial 8082
+  bg_ctr c2 busybox httpd -f -p 80 -h "$T/www"
+  wait_listen "$T/exec/netns/c2" 80
+  run ip netns exec "$OUT" curl -gsS -m 5 'http://[2001:db8:99::1]:8082/'
+  assert_output 'hello from c1'
+  ns_tool disconnect --id c2 >/dev/null
+  run ns ip6tables-save -t nat
+  refute_output --partial 8082
   run ns ip6tables -S DOCKER
   assert_output --partial -- '-A DOCKER -d fd00:dead:beef::2/128 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT'
   run ip netns exec "$OUT" curl -gsS -m 5 'http://[2001:db8:99::1]:8080/'
@@ -104,7 +118,7 @@ outside() {
   assert_success
 }
 
-@test "the userland proxy listens on [::] too, TCP and UDP, only on a network with IPv6" {
+@test "the userland proxy listens on [::] too, TCP and UDP, relaying to the container's IPv6 address" {
   ns_tool init --ipv6=true --fixed-cidr-v6 fd00:dead:beef::/64 >/dev/null
   ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 -p 5353:53/udp -p 127.0.0.1:8081:81 >/dev/null
   mkdir -p "$T/www"
@@ -124,14 +138,30 @@ for i in range(2): s.sendto(b"ping%d" % i,("::1",5353)); print(s.recvfrom(100)[0
   [ "$(ns ss -Htulnp | grep -c "pid=$pid,")" -eq 5 ]
   run ns ss -Htlnp 'sport = :8081'
   refute_output --partial '[::]'
+  # [::] relays to the container's IPv6 address, 0.0.0.0 to its IPv4 one,
+  # as Docker's proxy (the container sees the bridge's address of each)
+  ns_tool connect --id c3 --files-dir "$T/c3" -p 8082:82 -p '[::1]:8083:82' >/dev/null
+  tcp_peer c3 82
+  wait_listen "$T/exec/netns/c3" 82
+  run ns busybox nc ::1 8082 </dev/null
+  assert_output fd00:dead:beef::1
+  run ns busybox nc ::1 8083 </dev/null
+  assert_output fd00:dead:beef::1
+  run ns busybox nc 127.0.0.1 8082 </dev/null
+  assert_output 172.17.0.1
+  ns_tool disconnect --id c3 >/dev/null
   ns_tool disconnect --id c1 >/dev/null
   [ -z "$(ns ss -Htulnp | grep "pid=$pid,")" ]
-  # IPv4 only without IPv6 on the network
+  # without IPv6 on the network [::] relays to the IPv4 address, as Docker
   ns_tool init --ipv6=false >/dev/null
-  ns_tool connect --id c2 --files-dir "$T/c2" -p 8080:80 >/dev/null
+  ns_tool connect --id c2 --files-dir "$T/c2" -p 8080:82 >/dev/null
   run ns ss -Htlnp 'sport = :8080'
-  refute_output --partial '[::]'
+  assert_output --partial '[::]:8080'
   assert_output --partial '0.0.0.0:8080'
+  tcp_peer c2 82
+  wait_listen "$T/exec/netns/c2" 82
+  run ns busybox nc ::1 8080 </dev/null
+  assert_output 172.17.0.1
 }
 
 @test "--userland-proxy=false: a container reaches its own port on the host's v6 address" {

@@ -36,6 +36,29 @@ rules() { ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//'; }
   [ "$(rules)" = "$before" ]
 }
 
+@test "IPv6: direct nf_tables rules are exactly ip6tables-restore's, both families in the record" {
+  ip6tables -V | grep -q nf_tables || skip "ip6tables is not ip6tables-nft here"
+  ns_tool init --ipv6=true --fixed-cidr-v6 fd00:dead:beef::/64 >/dev/null
+  ns ip -6 addr add 2001:db8::5/128 dev lo nodad
+  rules6() { ns ip6tables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//'; }
+  before=$(rules6) before4=$(rules)
+  ports=(-p 127.0.0.1:8080:80 -p 5353:53/udp -p 9000:9000 -p '[2001:db8::5]:9001:91' -p '[::1]:9002:92')
+  DK_NETSETUP_NO_NFT=1 ns_tool connect --id c1 --files-dir "$T/c1" "${ports[@]}" >/dev/null
+  by_restore=$(rules6) by_restore4=$(rules)
+  ns_tool disconnect --id c1 >/dev/null
+  [ "$(rules6)" = "$before" ] && [ "$(rules)" = "$before4" ]
+  ns_tool connect --id c1 --files-dir "$T/c1" "${ports[@]}" >/dev/null
+  # v4: 127.0.0.1, 5353, 9000; v6: 5353, 9000, 2001:db8::5 (none for ::1)
+  run jq -c '.networks.bridge | [.nft.rules, .nft6.rules] | map(length)' "$T/state/endpoints/c1.json"
+  assert_output '[9,9]'
+  [ "$(rules6)" = "$by_restore" ]
+  [ "$(rules)" = "$by_restore4" ]
+  run ns ip6tables -t nat -C DOCKER -d 2001:db8::5/128 ! -i docker0 -p tcp -m tcp --dport 9001 -j DNAT --to-destination '[fd00:dead:beef::2]:91'
+  assert_success
+  ns_tool disconnect --id c1 >/dev/null
+  [ "$(rules6)" = "$before" ] && [ "$(rules)" = "$before4" ]
+}
+
 @test "teardown is complete when a rule or a whole table changed behind it" {
   ns_tool init >/dev/null
   before=$(rules)

@@ -20,7 +20,7 @@ serve() {
   ns_tool init >/dev/null
   run ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80
   assert_success
-  assert_output --partial '"ports":[{"container_port":80,"proto":"tcp","host_ip":"0.0.0.0","host_port":8080}]'
+  assert_output --partial '"ports":[{"container_port":80,"proto":"tcp","host_ip":"0.0.0.0","host_port":8080,"host_ip6":"::"}]'
   serve c1 80
   run ns iptables -t nat -S DOCKER
   assert_output --partial -- '-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80'
@@ -28,9 +28,49 @@ serve() {
   assert_output 'hello from c1'
   run ns curl -sS -m 5 http://127.0.0.1:8080/
   assert_output 'hello from c1'
+  # and on [::] (relayed to the container's IPv4 address), as Docker 27
+  run ns curl -gsS -m 5 'http://[::1]:8080/'
+  assert_output 'hello from c1'
   # one proxy process holds the listener
   run ns ss -Htlnp 'sport = :8080'
   assert_output --partial "pid=$(cat "$T/state/proxy.pid")"
+}
+
+@test "IPv6 host addresses: the proxy carries them to an IPv4-only container" {
+  ns_tool init >/dev/null
+  # bracketed and bare, as Docker's parser; [::] is every IPv6 address
+  run ns_tool connect --id c1 --files-dir "$T/c1" -p '[::1]:8080:80' -p '::1:8081:80' -p '[::]:8082:80'
+  assert_success
+  assert_output --partial '{"container_port":80,"proto":"tcp","host_ip":"::1","host_port":8080}'
+  assert_output --partial '"host_ip":"::1","host_port":8081'
+  assert_output --partial '"host_ip":"::","host_port":8082'
+  serve c1 80
+  run ns curl -gsS -m 5 'http://[::1]:8080/'
+  assert_output 'hello from c1'
+  run ns curl -gsS -m 5 'http://[::1]:8082/'
+  assert_output 'hello from c1'
+  # IPv6 only: nothing on IPv4, and no IPv4 rule for them
+  run ns curl -sS -m 2 http://127.0.0.1:8080/
+  assert_failure
+  run ns iptables-save -t nat
+  refute_output --partial 808
+  # the address is taken for the next one; a bad address is an error
+  run ns_tool connect --id c2 --files-dir "$T/c2" -p '[::1]:8080:80'
+  assert_failure
+  assert_output --partial 'Bind for [::1]:8080 failed: port is already allocated'
+  run ns_tool connect --id c3 --files-dir "$T/c3" -p '[fe80::zz]:8090:80'
+  assert_failure
+  assert_output --partial 'invalid IP address: fe80::zz'
+  ns_tool disconnect --id c1 >/dev/null
+  run ns ss -Htln 'sport = :8080'
+  assert_output ''
+  # without the proxy an IPv4-only container cannot be reached from IPv6:
+  # the binding is left out, as Docker
+  ns_tool init --userland-proxy=false >/dev/null
+  run ns_tool connect --id c4 --files-dir "$T/c4" -p '[::1]:8080:80' -p 8083:80
+  assert_success
+  assert_output --partial '"ports":[{"container_port":80,"proto":"tcp","host_ip":"0.0.0.0","host_port":8083}]'
+  assert_output --partial 'cannot map from IPv6 to an IPv4-only container because the userland proxy is disabled'
 }
 
 @test "one proxy process serves every published port, UDP too" {
@@ -49,12 +89,27 @@ s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(3)
 s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   assert_output 'pong ping'
   pid=$(cat "$T/state/proxy.pid")
-  [ "$(ns ss -Htulnp | grep -c "pid=$pid,")" -eq 3 ]
+  # 8081, 5353/udp and 8082, each on 0.0.0.0 and [::]
+  [ "$(ns ss -Htulnp | grep -c "pid=$pid,")" -eq 6 ]
   [ "$(pgrep -c -f "exec-root $T/exec proxy")" -eq 1 ]
   ns_tool disconnect --id c1 >/dev/null
   ns_tool disconnect --id c2 >/dev/null
   # the last port gone, the proxy leaves (after a short linger)
   wait_gone "$pid"
+}
+
+@test "an endpoint with more sockets than one proxy request carries (8)" {
+  ns_tool init >/dev/null
+  run ns_tool connect --id c1 --files-dir "$T/c1" -p 9200:80 -p 9201:80 -p 9202:80 -p 9203:80 -p 9204:80
+  assert_success
+  serve c1 80
+  pid=$(cat "$T/state/proxy.pid")
+  # 5 ports on 0.0.0.0 and [::]
+  [ "$(ns ss -Htlnp | grep -c "pid=$pid,")" -eq 10 ]
+  run ns curl -gsS -m 5 'http://[::1]:9204/'
+  assert_output 'hello from c1'
+  run ns curl -sS -m 5 http://127.0.0.1:9200/
+  assert_output 'hello from c1'
 }
 
 @test "port ranges, -P and a taken host port" {
@@ -64,7 +119,7 @@ s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   assert_output --partial '{"container_port":7000,"proto":"tcp","host_ip":"127.0.0.1","host_port":9000}'
   assert_output --partial '{"container_port":7002,"proto":"tcp","host_ip":"127.0.0.1","host_port":9002}'
   lo=$(ns cat /proc/sys/net/ipv4/ip_local_port_range | awk '{print $1}')
-  assert_output --partial "{\"container_port\":80,\"proto\":\"tcp\",\"host_ip\":\"0.0.0.0\",\"host_port\":$lo}"
+  assert_output --partial "{\"container_port\":80,\"proto\":\"tcp\",\"host_ip\":\"0.0.0.0\",\"host_port\":$lo,\"host_ip6\":\"::\"}"
   run ns_tool connect --id c2 --files-dir "$T/c2" -p 9001:80
   assert_failure 1
   assert_output --partial 'Bind for 0.0.0.0:9001 failed: port is already allocated'
@@ -74,7 +129,15 @@ s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   run ns_tool connect --id c3 --files-dir "$T/c3" -p 9100:80
   assert_failure 1
   assert_output --partial 'failed to bind host port 0.0.0.0:9100/tcp: Address already in use'
-  [ ! -e "$T/exec/netns/c2" ] && [ ! -e "$T/exec/netns/c3" ]
+  # one that holds [::] only
+  bg_ns python3 -c 'import socket,time
+s=socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_V6ONLY,1)
+s.bind(("::",9101)); s.listen(1); time.sleep(60)'
+  wait_listen "/run/netns/$NS" 9101
+  run ns_tool connect --id c4 --files-dir "$T/c4" -p 9101:80
+  assert_failure 1
+  assert_output --partial 'failed to bind host port [::]:9101/tcp: Address already in use'
+  [ ! -e "$T/exec/netns/c2" ] && [ ! -e "$T/exec/netns/c3" ] && [ ! -e "$T/exec/netns/c4" ]
   [ "$(ns ip -br link | grep -c veth)" -eq 1 ]
 }
 
