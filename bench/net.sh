@@ -24,7 +24,7 @@ mkdir "$T/exec"
 mount -t tmpfs -o mode=0711 dkb-exec "$T/exec"
 cleanup() {
   for p in "$T"/exec/netns/*; do [ -e "$p" ] && umount -l "$p" 2>/dev/null; done
-  [ -f "$T/state/proxy.pid" ] && kill "$(cat "$T/state/proxy.pid")" 2>/dev/null
+  [ -f "$T/state/proxy-v2.pid" ] && kill "$(cat "$T/state/proxy-v2.pid")" 2>/dev/null
   ip netns del "$NS" 2>/dev/null
   umount -l "$T/exec" 2>/dev/null
   rm -rf "$T"

@@ -2,8 +2,12 @@
    (TCP and UDP) from the host to its container, so that localhost reaches
    published ports without route_localnet.  connect binds the listening
    sockets itself (a taken port is its error) and hands them over on the
-   control socket EXECROOT/dk-proxy.sock with SCM_RIGHTS; the proxy exits
-   when its last port is removed. */
+   control socket EXECROOT/dk-proxy-v2.sock with SCM_RIGHTS; the proxy exits
+   when its last port is removed.  The socket's name carries the version of
+   the requests: a proxy of an older dk-netsetup, still serving its
+   containers' ports after an upgrade, keeps its own (dk-proxy.sock, one
+   socket per request, IPv4 targets only) and is only ever asked to remove
+   ports. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,22 +29,26 @@
 
 /* ---- client side (connect, disconnect) ---- */
 
+#define PROXY_SOCK "dk-proxy-v2.sock"
+#define PROXY_SOCK_V1 "dk-proxy.sock" /* of an older dk-netsetup's proxy */
+#define PROXY_PID "proxy-v2.pid"
+
 static int
-sock_addr (struct ctx *c, struct sockaddr_un *sa, dk_err_t *err)
+sock_addr (struct ctx *c, const char *name, struct sockaddr_un *sa, dk_err_t *err)
 {
   memset (sa, 0, sizeof *sa);
   sa->sun_family = AF_UNIX;
-  if ((size_t)snprintf (sa->sun_path, sizeof sa->sun_path, "%s/dk-proxy.sock", c->exec_root)
+  if ((size_t)snprintf (sa->sun_path, sizeof sa->sun_path, "%s/%s", c->exec_root, name)
       >= sizeof sa->sun_path)
     return dk_make_error (err, ENAMETOOLONG, "proxy socket in `%s`", c->exec_root);
   return 0;
 }
 
 static int
-ctl_connect (struct ctx *c, dk_err_t *err)
+ctl_connect_to (struct ctx *c, const char *name, dk_err_t *err)
 {
   struct sockaddr_un sa;
-  if (sock_addr (c, &sa, err) < 0)
+  if (sock_addr (c, name, &sa, err) < 0)
     return -1;
   int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
@@ -54,13 +62,19 @@ ctl_connect (struct ctx *c, dk_err_t *err)
   return fd;
 }
 
+static int
+ctl_connect (struct ctx *c, dk_err_t *err)
+{
+  return ctl_connect_to (c, PROXY_SOCK, err);
+}
+
 /* Starts the proxy on a listening socket we create, so requests queue
    until it runs. */
 static int
 proxy_spawn (struct ctx *c, dk_err_t *err)
 {
   struct sockaddr_un sa;
-  if (sock_addr (c, &sa, err) < 0)
+  if (sock_addr (c, PROXY_SOCK, &sa, err) < 0)
     return -1;
   unlink (sa.sun_path);
   cleanup_close int lfd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -192,14 +206,26 @@ proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, const ch
 int
 proxy_remove (struct ctx *c, const char *id, const char *net, dk_err_t *err)
 {
-  int fd = ctl_connect (c, err);
-  if (fd < 0)
-    return fd == -1 ? -1 : 0; /* no proxy: nothing to remove */
-  cleanup_close int cfd = fd;
   cleanup_free char *key = xasprintf ("%s/%s", id, net);
-  return ctl_request (
-      cfd, JV_OBJECT (jv_string ("op"), jv_string ("remove"), jv_string ("key"), jv_string (key)),
-      NULL, 0, err);
+  /* ours, and an older dk-netsetup's proxy (the same request) if one is
+     still there: the ports may be its own */
+  const char *names[] = { PROXY_SOCK, PROXY_SOCK_V1 };
+  for (int i = 0; i < 2; i++)
+    {
+      int fd = ctl_connect_to (c, names[i], err);
+      if (fd == -1)
+        return -1;
+      if (fd < 0)
+        continue; /* no proxy: nothing to remove */
+      cleanup_close int cfd = fd;
+      if (ctl_request (cfd,
+                       JV_OBJECT (jv_string ("op"), jv_string ("remove"), jv_string ("key"),
+                                  jv_string (key)),
+                       NULL, 0, err)
+          < 0)
+        return -1;
+    }
+  return 0;
 }
 
 /* ---- the proxy process ---- */
@@ -536,7 +562,7 @@ idle_exit (struct ctx *c, const char *sock_path)
   if (l < 0)
     return false;
   unlink (sock_path);
-  cleanup_free char *pidf = xasprintf ("%s/proxy.pid", c->state_dir);
+  cleanup_free char *pidf = xasprintf ("%s/" PROXY_PID, c->state_dir);
   unlink (pidf);
   return true; /* the lock goes with the process */
 }
@@ -553,7 +579,7 @@ cmd_proxy (struct ctx *c, int argc, char **argv, dk_err_t *err)
     if (!strcmp (argv[i], "--listen-fd"))
       lfd = atoi (argv[i + 1]);
   struct sockaddr_un sa;
-  if (sock_addr (c, &sa, err) < 0)
+  if (sock_addr (c, PROXY_SOCK, &sa, err) < 0)
     return -1;
   if (lfd < 0)
     {
@@ -564,7 +590,7 @@ cmd_proxy (struct ctx *c, int argc, char **argv, dk_err_t *err)
     }
   fcntl (lfd, F_SETFD, FD_CLOEXEC);
   signal (SIGPIPE, SIG_IGN);
-  cleanup_free char *pidf = xasprintf ("%s/proxy.pid", c->state_dir);
+  cleanup_free char *pidf = xasprintf ("%s/" PROXY_PID, c->state_dir);
   cleanup_free char *pid = xasprintf ("%d\n", (int)getpid ());
   if (write_runtime_file (pidf, pid, strlen (pid), err) < 0)
     return -1;

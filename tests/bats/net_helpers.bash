@@ -63,7 +63,7 @@ while True:
 net_teardown() {
   local p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  if [ -f "$T/state/proxy.pid" ]; then kill "$(cat "$T/state/proxy.pid")" 2>/dev/null; fi
+  if [ -f "$T/state/proxy-v2.pid" ]; then kill "$(cat "$T/state/proxy-v2.pid")" 2>/dev/null; fi
   for p in "$T"/exec/netns/*; do [ -e "$p" ] && umount -l "$p" 2>/dev/null; done
   ip netns del "$NS" 2>/dev/null
   rm -rf "$T"

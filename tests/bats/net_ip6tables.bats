@@ -133,7 +133,7 @@ outside() {
 s=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); s.settimeout(3)
 for i in range(2): s.sendto(b"ping%d" % i,("::1",5353)); print(s.recvfrom(100)[0].decode())'
   assert_output $'pong ping0\npong ping1'
-  pid=$(cat "$T/state/proxy.pid")
+  pid=$(cat "$T/state/proxy-v2.pid")
   # 8080 and 5353 on 0.0.0.0 and [::], 8081 on 127.0.0.1 only
   [ "$(ns ss -Htulnp | grep -c "pid=$pid,")" -eq 5 ]
   run ns ss -Htlnp 'sport = :8081'

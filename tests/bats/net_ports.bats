@@ -33,7 +33,7 @@ serve() {
   assert_output 'hello from c1'
   # one proxy process holds the listener
   run ns ss -Htlnp 'sport = :8080'
-  assert_output --partial "pid=$(cat "$T/state/proxy.pid")"
+  assert_output --partial "pid=$(cat "$T/state/proxy-v2.pid")"
 }
 
 @test "IPv6 host addresses: the proxy carries them to an IPv4-only container" {
@@ -88,7 +88,7 @@ serve() {
 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(3)
 s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   assert_output 'pong ping'
-  pid=$(cat "$T/state/proxy.pid")
+  pid=$(cat "$T/state/proxy-v2.pid")
   # 8081, 5353/udp and 8082, each on 0.0.0.0 and [::]
   [ "$(ns ss -Htulnp | grep -c "pid=$pid,")" -eq 6 ]
   [ "$(pgrep -c -f "exec-root $T/exec proxy")" -eq 1 ]
@@ -103,13 +103,33 @@ s.sendto(b"ping",("127.0.0.1",5353)); print(s.recvfrom(100)[0].decode())'
   run ns_tool connect --id c1 --files-dir "$T/c1" -p 9200:80 -p 9201:80 -p 9202:80 -p 9203:80 -p 9204:80
   assert_success
   serve c1 80
-  pid=$(cat "$T/state/proxy.pid")
+  pid=$(cat "$T/state/proxy-v2.pid")
   # 5 ports on 0.0.0.0 and [::]
   [ "$(ns ss -Htlnp | grep -c "pid=$pid,")" -eq 10 ]
   run ns curl -gsS -m 5 'http://[::1]:9204/'
   assert_output 'hello from c1'
   run ns curl -sS -m 5 http://127.0.0.1:9200/
   assert_output 'hello from c1'
+}
+
+@test "an older dk-netsetup's proxy (dk-proxy.sock) gets no new ports, only removals" {
+  ns_tool init >/dev/null
+  # a stand-in for the old proxy: it logs each request and answers ok
+  mkdir -p "$T/exec"
+  bg_ns python3 -c 'import socket,sys,os
+s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)
+while True:
+    c,_=s.accept(); d=c.recv(4096); open(sys.argv[2],"ab").write(d); c.sendall(b"ok\n"); c.close()' \
+    "$T/exec/dk-proxy.sock" "$T/v1.log"
+  for _ in $(seq 100); do [ -S "$T/exec/dk-proxy.sock" ] && break; sleep 0.05; done
+  ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 >/dev/null
+  serve c1 80
+  run ns curl -sS -m 5 http://127.0.0.1:8080/
+  assert_output 'hello from c1'
+  [ ! -s "$T/v1.log" ]
+  ns_tool disconnect --id c1 >/dev/null
+  run cat "$T/v1.log"
+  assert_output '{"op":"remove","key":"c1/bridge"}'
 }
 
 @test "port ranges, -P and a taken host port" {
@@ -161,7 +181,7 @@ s.bind(("::",9101)); s.listen(1); time.sleep(60)'
   ns_tool init --userland-proxy false >/dev/null
   ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 >/dev/null
   serve c1 80
-  [ ! -e "$T/state/proxy.pid" ]
+  [ ! -e "$T/state/proxy-v2.pid" ]
   run ns cat /proc/sys/net/ipv4/conf/docker0/route_localnet
   assert_output 1
   run ns curl -sS -m 5 http://127.0.0.1:8080/
@@ -197,7 +217,7 @@ s.bind(("::",9101)); s.listen(1); time.sleep(60)'
   DK_NETSETUP_TEST_CRASH=1 run ns_tool connect --id c2 --files-dir "$T/c2" -p 8081:80
   assert_failure 99
   [ -e "$T/exec/netns/c2" ]
-  proxy=$(cat "$T/state/proxy.pid")
+  proxy=$(cat "$T/state/proxy-v2.pid")
   run ns_tool cleanup --keep keep
   assert_success
   assert_output --partial '"removed":["c1","c2"]'
@@ -216,7 +236,7 @@ s.bind(("::",9101)); s.listen(1); time.sleep(60)'
 @test "the proxy leaves when its exec root is removed under it" {
   ns_tool init >/dev/null
   ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 >/dev/null
-  pid=$(cat "$T/state/proxy.pid")
+  pid=$(cat "$T/state/proxy-v2.pid")
   # what a test that forgets to disconnect leaves behind
   umount -l "$T/exec/netns/c1"
   rm -rf "$T/exec"
