@@ -33,28 +33,6 @@ names_in (const char *dir, const char *suffix)
   return out;
 }
 
-static bool
-has_children (struct store *s, const char *chain)
-{
-  cleanup_free char *ldir = xasprintf ("%s/layers", s->ddir);
-  cleanup_jv jv hexes = names_in (ldir, "");
-  bool found = false;
-  jv_array_foreach (hexes, i, hex)
-  {
-    if (!found)
-      {
-        cleanup_free char *mp = xasprintf ("%s/%s/meta.json", ldir, jv_string_value (hex));
-        cleanup_jv jv m = jv_invalid ();
-        const char *p;
-        if (dk_json_read_file (mp, &m, NULL) == 0 && (p = dk_json_str (m, "parent"))
-            && strcmp (p, chain) == 0)
-          found = true;
-      }
-    jv_free (hex);
-  }
-  return found;
-}
-
 int
 layer_delete (struct store *s, const char *chain, dk_err_t *err)
 {
@@ -95,14 +73,16 @@ delete_image_layers (struct store *s, struct image_index *ix, const char *id, jv
     {
       cleanup_jv jv c = jv_array_get (jv_copy (ch), i);
       const char *cid = jv_string_value (c);
-      if (image_index_holds (ix, cid) || has_children (s, cid))
+      if (image_index_holds (ix, cid) || image_index_layer_has_children (s, ix, cid))
         break;
       cleanup_jv jv lm = jv_invalid ();
       int64_t sz = 0;
-      if (reclaimed && layer_meta (s, cid, &lm, NULL) == 0 && dk_json_int (lm, "size", &sz))
+      layer_meta (s, cid, &lm, NULL);
+      if (reclaimed && dk_json_int (lm, "size", &sz))
         *reclaimed += sz;
       if (layer_delete (s, cid, err) < 0)
         return -1;
+      image_index_layer_gone (ix, cid, dk_json_str (lm, "parent"));
       *records = jv_array_append (
           *records, jv_object_set (jv_object (), jv_string ("Deleted"), jv_string (cid)));
     }
@@ -172,7 +152,8 @@ layers_release (struct store *s, char *const *chains, int n, jv *records, int64_
   for (int i = n - 1; i >= 0; i--)
     {
       const char *chain = chains[i];
-      if (!layer_exists (s, chain) || image_index_holds (&ix, chain) || has_children (s, chain))
+      if (!layer_exists (s, chain) || image_index_holds (&ix, chain)
+          || image_index_layer_has_children (s, &ix, chain))
         continue;
       cleanup_jv jv lm = jv_invalid ();
       int64_t sz = 0;
@@ -183,6 +164,7 @@ layers_release (struct store *s, char *const *chains, int n, jv *records, int64_
           image_index_free (&ix);
           return -1;
         }
+      image_index_layer_gone (&ix, chain, dk_json_str (lm, "parent"));
       *records = jv_array_append (
           *records, jv_object_set (jv_object (), jv_string ("Deleted"), jv_string (chain)));
     }

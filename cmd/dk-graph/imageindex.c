@@ -110,6 +110,7 @@ image_index_load (struct store *s, struct image_index *ix)
   ix->children = jv_object ();
   ix->users = jv_object ();
   ix->held = jv_object ();
+  ix->kids = jv_invalid ();
   cleanup_free char *dir = xasprintf ("%s/images", s->idir);
   cleanup_closedir DIR *d = opendir (dir);
   struct dirent *de;
@@ -131,7 +132,38 @@ image_index_free (struct image_index *ix)
   jv_free (ix->children);
   jv_free (ix->users);
   jv_free (ix->held);
+  jv_free (ix->kids);
   memset (ix, 0, sizeof *ix);
+}
+
+static void
+add_layer (const char *hex, jv meta, void *data)
+{
+  const char *p = dk_json_str (meta, "parent");
+  if (p && *p)
+    count (data, p, 1);
+}
+
+bool
+image_index_layer_has_children (struct store *s, struct image_index *ix, const char *chain)
+{
+  if (!jv_is_valid (ix->kids))
+    {
+      ix->kids = jv_object ();
+      meta_walk (s, "layers", add_layer, &ix->kids);
+    }
+  int64_t n = 0;
+  return dk_json_int (ix->kids, chain, &n) && n > 0;
+}
+
+void
+image_index_layer_gone (struct image_index *ix, const char *chain, const char *parent)
+{
+  if (!jv_is_valid (ix->kids))
+    return;
+  ix->kids = jv_object_delete (ix->kids, jv_string (chain));
+  if (parent && *parent)
+    count (&ix->kids, parent, -1);
 }
 
 jv

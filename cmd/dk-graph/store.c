@@ -347,7 +347,13 @@ layer_walk (struct store *s, const char *top, layer_walk_fn fn, void *data, dk_e
 void
 container_walk (struct store *s, container_walk_fn fn, void *data)
 {
-  cleanup_free char *dir = xasprintf ("%s/containers", s->ddir);
+  meta_walk (s, "containers", fn, data);
+}
+
+void
+meta_walk (struct store *s, const char *sub, container_walk_fn fn, void *data)
+{
+  cleanup_free char *dir = xasprintf ("%s/%s", s->ddir, sub);
   cleanup_closedir DIR *d = opendir (dir);
   struct dirent *de;
   while (d && (de = readdir (d)))

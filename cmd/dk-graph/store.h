@@ -69,6 +69,9 @@ int layer_walk (struct store *s, const char *top, layer_walk_fn fn, void *data, 
    without a readable meta.json are skipped. */
 typedef void (*container_walk_fn) (const char *id, jv meta, void *data);
 void container_walk (struct store *s, container_walk_fn fn, void *data);
+/* The same over the driver dir's sub ("layers", "containers"): fn gets
+   each entry's name and its meta.json. */
+void meta_walk (struct store *s, const char *sub, container_walk_fn fn, void *data);
 void chain_id_of (const char *parent, const char *diff_id, char out[DK_DIGEST_STR_LEN]);
 
 /* Images and references. */
@@ -130,6 +133,7 @@ struct image_index
   jv children; /* {"<id>": images naming it as parent} */
   jv users;    /* {"<id>": the first container using it} */
   jv held;     /* {"<chain>": images and containers holding the layer} */
+  jv kids;     /* {"<chain>": layers naming it as parent}; read when first asked */
 };
 void image_index_load (struct store *s, struct image_index *ix);
 void image_index_free (struct image_index *ix);
@@ -140,6 +144,11 @@ char *image_index_parent (struct image_index *ix, const char *id); /* or NULL */
 bool image_index_has_children (struct image_index *ix, const char *id);
 char *image_index_user (struct image_index *ix, const char *id); /* or NULL */
 bool image_index_holds (struct image_index *ix, const char *chain);
+/* Whether a layer is the parent of another (every layer's meta.json read
+   once, at the first question). */
+bool image_index_layer_has_children (struct store *s, struct image_index *ix, const char *chain);
+/* The layer is gone: its parent loses a child. */
+void image_index_layer_gone (struct image_index *ix, const char *chain, const char *parent);
 /* The image is gone: its parent loses a child, its layers a holder; returns
    its chain (bottom first). */
 jv image_index_drop (struct image_index *ix, const char *id);

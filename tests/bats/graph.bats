@@ -590,6 +590,29 @@ parent_child() {
   assert_equal "$(ls "$R/image/overlay2/images" | wc -l)" 0
 }
 
+@test "graph: deleting an image's layers reads each layer's metadata a bounded number of times" {
+  command -v strace >/dev/null || skip "needs strace"
+  parent="" ids=()
+  for i in $(seq 1 20); do
+    mkdir -p "$T/l$i"
+    echo "$i" >"$T/l$i/f$i"
+    d=$(layer "l$i")
+    ids+=("$d")
+    run "${G[@]}" layer-register ${parent:+--parent "$parent"} --diff-id "$d" "$T/l$i.tgz"
+    assert_success
+    parent=$(jq -r .chain_id <<<"$output")
+  done
+  config "${ids[@]}"
+  "${G[@]}" image-add --config "$T/config.json" --tag many:1 >/dev/null
+  ASAN_OPTIONS=detect_leaks=0 strace -f -e trace=open,openat -o "$T/trace" "${G[@]}" rm many:1 >"$T/out"
+  [ "$(jq '[.deleted[] | .Deleted // empty] | length' "$T/out")" -eq 21 ]
+  [ "$(ls "$R/image/overlay2/layers" 2>/dev/null | wc -l)" -eq 0 ] || [ ! -d "$R/overlay2/layers" ]
+  metas=$(grep -cE '/layers/[0-9a-f]{64}/meta\.json"' "$T/trace" || true)
+  # one read to learn every layer's parent, then a few per deleted layer
+  # (it was every remaining layer's for each one deleted: 20 + 19 + ...)
+  assert [ "$metas" -le 80 ]
+}
+
 @test "graph: an image with children cannot be deleted; untagged it is a hidden intermediate image" {
   parent_child
   assert_equal "$("${G[@]}" inspect child:1 | jq -r .image.Parent)" "$P"
