@@ -45,8 +45,11 @@ configure_inside (void *data, dk_err_t *err)
      up: no link-local address, no DAD); a kernel without IPv6 has no key */
   cleanup_free char *k = xasprintf ("net/ipv6/conf/%s/disable_ipv6", in->ifname);
   cleanup_error dk_err_t e = NULL;
-  if (dk_sysctl_set (k, l->v6 ? "0" : "1", l->v6 ? err : &e) < 0 && (l->v6 || e->status != ENOENT))
-    return l->v6 ? -1 : (*err = e, e = NULL, -1);
+  if (dk_sysctl_set (k, l->v6 ? "0" : "1", &e) < 0 && (l->v6 || e->status != ENOENT))
+    {
+      *err = steal_ptr (&e);
+      return -1;
+    }
   /* lo and the link up, the addresses, the routes: one write (in this
      order: a gateway must be reachable) */
   uint32_t a = htonl (l->ip), g = htonl (l->gw);

@@ -116,6 +116,8 @@ char *now_rfc3339 (void);
 /* Whether a port published on host address hip (NULL: every one) has
    rules in the IPv4 or IPv6 (v6) tables. */
 bool port_has_rules (bool v6, const char *hip);
+/* Whether hip (NULL, 0.0.0.0 or ::) stands for every address. */
+bool host_ip_any (const char *hip);
 /* With n->v6 the IPv6 rules too, by ip6tables; rules_network6: only those. */
 int rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err_t *err);
 int rules_network6 (const struct daemon_cfg *d, const struct net *n, bool add, dk_err_t *err);

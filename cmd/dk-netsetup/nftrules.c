@@ -473,7 +473,7 @@ nft_ports_add (const struct daemon_cfg *d, const struct net *n, bool v6, const c
     const char *proto = dk_json_str (p, "proto");
     const char *hips = dk_json_str (p, "host_ip");
     union addr hip = { 0 };
-    bool one = hips && strcmp (hips, "0.0.0.0") && strcmp (hips, "::");
+    bool one = !host_ip_any (hips);
     if (one && v6)
       parse_ip6 (hips, &hip.v6);
     else if (one)

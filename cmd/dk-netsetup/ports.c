@@ -335,6 +335,7 @@ ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool v6net,
       const char *proto = dk_json_str (m, "proto");
       const char *ips = dk_json_str (m, "host_ip");
       struct host_addr h = host_addr_of (ips);
+      bool every = !h.v6 && h.ip == 0; /* 0.0.0.0: [::] too */
       cleanup_free char *ipd = h.v6 ? xasprintf ("[%s]", ips) : xstrdup (ips);
       int64_t lo = 0, hi = 0, cp = 0;
       dk_json_int (m, "host_port", &lo);
@@ -374,10 +375,9 @@ ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool v6net,
               /* and on [::], as Docker 27's proxy (to the container's
                  IPv6 address, or to its IPv4 one when it has none); a
                  kernel without IPv6 has no [::] to bind */
-              bool want6 = !h.v6 && h.ip == 0;
               struct host_addr any6 = { .v6 = true, .a6 = IN6ADDR_ANY_INIT };
-              int fd6 = want6 ? bind_port (proto, &any6, p) : -1;
-              if (want6 && fd6 < 0 && (v6net || (fd6 != -EAFNOSUPPORT && fd6 != -EADDRNOTAVAIL)))
+              int fd6 = every ? bind_port (proto, &any6, p) : -1;
+              if (every && fd6 < 0 && (v6net || (fd6 != -EAFNOSUPPORT && fd6 != -EADDRNOTAVAIL)))
                 {
                   close (fd);
                   last_errno = -fd6;
@@ -413,7 +413,7 @@ ports_assign (struct ctx *c, const char *self_id, jv req, bool bind, bool v6net,
                           jv_string ("host_port"), dk_json_int64 (got));
       /* published on [::] too: by the proxy, or by the v6 DNAT of a network
          with IPv6 without it (Docker lists it as a binding of its own) */
-      if (bound6 || (v6net && !bind && !h.v6 && h.ip == 0))
+      if (bound6 || (v6net && !bind && every))
         one = jv_object_set (one, jv_string ("host_ip6"), jv_string ("::"));
       res = jv_array_append (res, one);
     }

@@ -263,13 +263,18 @@ rules_network (const struct daemon_cfg *d, const struct net *n, bool add, dk_err
 }
 
 bool
+host_ip_any (const char *hip)
+{
+  return !hip || !strcmp (hip, "0.0.0.0") || !strcmp (hip, "::");
+}
+
+bool
 port_has_rules (bool v6, const char *hip)
 {
   /* a port on one address has rules in that address's family only, and
      none on ::1 (the proxy's: IPv6 has no route_localnet) */
   bool hip6 = hip && strchr (hip, ':');
-  bool any = !hip || !strcmp (hip, "0.0.0.0") || (v6 && !strcmp (hip, "::"));
-  return v6 ? any || (hip6 && strcmp (hip, "::1")) : !hip6;
+  return v6 ? host_ip_any (hip) || (hip6 && strcmp (hip, "::1")) : !hip6;
 }
 
 /* The port rules of a container at addr ("a.b.c.d" or "a:b::c") in
@@ -289,7 +294,7 @@ ports_text (bool v6, const struct daemon_cfg *d, const struct net *n, const char
     int64_t hp = 0, cp = 0;
     dk_json_int (p, "host_port", &hp);
     dk_json_int (p, "container_port", &cp);
-    bool any = !hip || !strcmp (hip, "0.0.0.0") || (v6 && !strcmp (hip, "::"));
+    bool any = host_ip_any (hip);
     if (!port_has_rules (v6, hip))
       {
         jv_free (p);
