@@ -1,19 +1,25 @@
 #include "goarch.h"
 
 #include <string.h>
-#include <sys/utsname.h>
 
-const char *
-dk_go_arch (void)
+const struct utsname *
+dk_uname (void)
 {
   static struct utsname u;
   if (u.machine[0] == 0)
     uname (&u);
-  if (!strcmp (u.machine, "x86_64"))
+  return &u;
+}
+
+const char *
+dk_go_arch (void)
+{
+  const char *m = dk_uname ()->machine;
+  if (!strcmp (m, "x86_64"))
     return "amd64";
-  if (!strcmp (u.machine, "aarch64"))
+  if (!strcmp (m, "aarch64"))
     return "arm64";
-  if (!strncmp (u.machine, "arm", 3))
+  if (!strncmp (m, "arm", 3))
     return "arm";
-  return u.machine;
+  return m;
 }

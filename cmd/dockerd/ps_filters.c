@@ -10,39 +10,32 @@
 #include <string.h>
 
 /* "80", "80/udp" or "8000-8002[/tcp]": a port or range, then an optional
-   protocol */
+   protocol (tcp when none); false when spec is not one */
 static bool
-port_spec_ok (const char *spec)
+port_range (const char *spec, long *lo, long *hi, const char **proto)
 {
   char *end;
-  const char *p = spec;
-  if (*p < '0' || *p > '9')
+  if (*spec < '0' || *spec > '9')
     return false;
-  long lo = strtol (p, &end, 10), hi = lo;
+  *lo = *hi = strtol (spec, &end, 10);
   if (*end == '-')
     {
-      p = end + 1;
-      if (*p < '0' || *p > '9')
+      if (end[1] < '0' || end[1] > '9')
         return false;
-      hi = strtol (p, &end, 10);
+      *hi = strtol (end + 1, &end, 10);
     }
-  return (*end == 0 || *end == '/') && lo <= hi && hi <= 65535;
+  *proto = *end == '/' ? end + 1 : "tcp";
+  return (*end == 0 || *end == '/') && *lo <= *hi && *hi <= 65535;
 }
 
-/* "80", "80/udp" or "8000-8002[/tcp]" contains the port key "N/proto" */
+/* the filter value spec contains the port key "N/proto" */
 static bool
 port_in (const char *spec, const char *key)
 {
-  const char *slash = strchr (spec, '/'), *kslash = strchr (key, '/');
-  const char *proto = slash ? slash + 1 : "tcp", *kproto = kslash ? kslash + 1 : "tcp";
-  if (strcmp (proto, kproto))
-    return false;
-  char *end;
-  long lo = strtol (spec, &end, 10), hi = lo;
-  if (*end == '-')
-    hi = strtol (end + 1, &end, 10);
-  long k = strtol (key, NULL, 10);
-  return k >= lo && k <= hi;
+  long lo, hi, k, k2;
+  const char *proto, *kproto;
+  return port_range (spec, &lo, &hi, &proto) && port_range (key, &k, &k2, &kproto)
+         && !strcmp (proto, kproto) && k >= lo && k <= hi;
 }
 
 static bool
@@ -150,7 +143,9 @@ ps_filters_prepare (jv filters, struct ps_bounds *b, dk_err_t *err)
       if (jv_is_valid (l))
         jv_array_foreach (l, i, e)
         {
-          if (rc == 0 && !port_spec_ok (jv_string_value (e)))
+          long lo, hi;
+          const char *proto;
+          if (rc == 0 && !port_range (jv_string_value (e), &lo, &hi, &proto))
             rc = dk_make_error_code (err, DK_ECODE_INVALID, 0,
                                      "error while looking up for %s %s: invalid port range",
                                      ports[k], jv_string_value (e));

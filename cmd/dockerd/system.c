@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysinfo.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,15 +28,6 @@ h_ping (struct http_req *req)
   http_respond_ex (req, 200, "text/plain; charset=utf-8", extra, "OK", 2);
 }
 
-static const struct utsname *
-host_uname (void)
-{
-  static struct utsname u;
-  if (u.release[0] == 0)
-    uname (&u);
-  return &u;
-}
-
 void
 h_version (struct http_req *req)
 {
@@ -49,8 +39,7 @@ h_version (struct http_req *req)
                            jv_string (cfg_bool ("experimental") ? "true" : "false"));
   details = jv_object_set (details, jv_string ("GitCommit"), jv_string ("dk"));
   details = jv_object_set (details, jv_string ("GoVersion"), jv_string ("n/a (C)"));
-  details
-      = jv_object_set (details, jv_string ("KernelVersion"), jv_string (host_uname ()->release));
+  details = jv_object_set (details, jv_string ("KernelVersion"), jv_string (dk_uname ()->release));
   details = jv_object_set (details, jv_string ("MinAPIVersion"), jv_string (API_VERSION_MIN));
   details = jv_object_set (details, jv_string ("Os"), jv_string ("linux"));
   jv comp = jv_object ();
@@ -68,7 +57,7 @@ h_version (struct http_req *req)
   v = jv_object_set (v, jv_string ("GoVersion"), jv_string ("n/a (C)"));
   v = jv_object_set (v, jv_string ("Os"), jv_string ("linux"));
   v = jv_object_set (v, jv_string ("Arch"), jv_string (dk_go_arch ()));
-  v = jv_object_set (v, jv_string ("KernelVersion"), jv_string (host_uname ()->release));
+  v = jv_object_set (v, jv_string ("KernelVersion"), jv_string (dk_uname ()->release));
   v = jv_object_set (v, jv_string ("BuildTime"), jv_string (__DATE__ " " __TIME__));
   if (cfg_bool ("experimental"))
     v = jv_object_set (v, jv_string ("Experimental"), jv_true ());
@@ -223,11 +212,11 @@ info_send (struct http_req *req, int64_t images)
   SET ("CgroupDriver", jv_string (cgdriver));
   SET ("CgroupVersion", jv_string (v2 ? "2" : "1"));
   SET ("NEventsListener", dk_json_int64 (events_listeners ()));
-  SET ("KernelVersion", jv_string (host_uname ()->release));
+  SET ("KernelVersion", jv_string (dk_uname ()->release));
   SET ("OperatingSystem", jv_string (os));
   SET ("OSVersion", jv_string (""));
   SET ("OSType", jv_string ("linux"));
-  SET ("Architecture", jv_string (host_uname ()->machine)); /* moby: uname's, x86_64 */
+  SET ("Architecture", jv_string (dk_uname ()->machine)); /* moby: uname's, x86_64 */
   SET ("NCPU", dk_json_int64 (sysconf (_SC_NPROCESSORS_ONLN)));
   SET ("MemTotal", dk_json_int64 ((int64_t)si.totalram * si.mem_unit));
   SET ("IndexServerAddress", jv_string ("https://index.docker.io/v1/"));
