@@ -345,13 +345,13 @@ layer_walk (struct store *s, const char *top, layer_walk_fn fn, void *data, dk_e
 }
 
 void
-container_walk (struct store *s, container_walk_fn fn, void *data)
+container_walk (struct store *s, meta_walk_fn fn, void *data)
 {
   meta_walk (s, "containers", fn, data);
 }
 
 void
-meta_walk (struct store *s, const char *sub, container_walk_fn fn, void *data)
+meta_walk (struct store *s, const char *sub, meta_walk_fn fn, void *data)
 {
   cleanup_free char *dir = xasprintf ("%s/%s", s->ddir, sub);
   cleanup_closedir DIR *d = opendir (dir);
