@@ -2,24 +2,10 @@
 #include "store.h"
 #include "cleanup.h"
 
-#include <dirent.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static jv
-image_ids (struct store *s)
-{
-  jv out = jv_array ();
-  cleanup_free char *dir = xasprintf ("%s/images", s->idir);
-  cleanup_closedir DIR *d = opendir (dir);
-  struct dirent *de;
-  while (d && (de = readdir (d)))
-    if (strlen (de->d_name) == 64 + 5)
-      out = jv_array_append (out, jv_string_fmt ("sha256:%.64s", de->d_name));
-  return out;
-}
 
 /* "until": a unix time, an RFC 3339 time or a duration ago ("24h", "90m"). */
 static int

@@ -425,6 +425,19 @@ image_chain_meta (jv config, jv meta)
   return image_chain (config);
 }
 
+jv
+image_ids (struct store *s)
+{
+  jv out = jv_array ();
+  cleanup_free char *dir = xasprintf ("%s/images", s->idir);
+  cleanup_closedir DIR *d = opendir (dir);
+  struct dirent *de;
+  while (d && (de = readdir (d)))
+    if (strlen (de->d_name) == 64 + 5)
+      out = jv_array_append (out, jv_string_fmt ("sha256:%.64s", de->d_name));
+  return out;
+}
+
 int
 image_load (struct store *s, const char *id, jv *config, jv *meta, dk_err_t *err)
 {

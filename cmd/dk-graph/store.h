@@ -76,6 +76,7 @@ void chain_id_of (const char *parent, const char *diff_id, char out[DK_DIGEST_ST
 
 /* Images and references. */
 int image_load (struct store *s, const char *id, jv *config, jv *meta, dk_err_t *err);
+jv image_ids (struct store *s); /* "sha256:<hex>" of each image in images/ */
 /* {"<normalised ref>": "sha256:<id>"} */
 int refs_load (struct store *s, jv *out, dk_err_t *err);
 int refs_save (struct store *s, jv refs, dk_err_t *err); /* consumes refs */
