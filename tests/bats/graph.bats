@@ -463,6 +463,12 @@ JSON
   assert_equal "$(jq .space_reclaimed <<<"$output")" 0
   run "${G[@]}" container-create c1 --image keep:1
   assert_success
+  run "${G[@]}" container-create c2 --image keep:1
+  assert_success
+  run "${G[@]}" du
+  assert_equal "$(jq "[.images[] | select(.Id == \"$first\")][0].Containers" <<<"$output")" 2
+  run "${G[@]}" container-rm c2
+  assert_success
   run "${G[@]}" prune --all
   assert_success
   assert_equal "$(jq -c .deleted <<<"$output")" "[]"
