@@ -111,15 +111,12 @@ image_index_load (struct store *s, struct image_index *ix)
   ix->users = jv_object ();
   ix->held = jv_object ();
   ix->kids = jv_invalid ();
-  cleanup_free char *dir = xasprintf ("%s/images", s->idir);
-  cleanup_closedir DIR *d = opendir (dir);
-  struct dirent *de;
-  while (d && (de = readdir (d)))
-    if (strlen (de->d_name) == 64 + 5)
-      {
-        cleanup_free char *id = xasprintf ("sha256:%.64s", de->d_name);
-        add_image (s, ix, id);
-      }
+  cleanup_jv jv ids = image_ids (s);
+  jv_array_foreach (ids, i, id)
+  {
+    add_image (s, ix, jv_string_value (id));
+    jv_free (id);
+  }
   struct walk w = { s, ix };
   container_walk (s, add_container, &w);
   add_pull_holds (s, ix);

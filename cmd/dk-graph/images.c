@@ -279,7 +279,6 @@ key_name (const char *key)
   return n;
 }
 
-/* The first container using image id, or NULL. */
 static jv
 record (const char *kind, const char *v)
 {

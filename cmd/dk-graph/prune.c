@@ -2,24 +2,10 @@
 #include "store.h"
 #include "cleanup.h"
 
-#include <dirent.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static jv
-image_ids (struct store *s)
-{
-  jv out = jv_array ();
-  cleanup_free char *dir = xasprintf ("%s/images", s->idir);
-  cleanup_closedir DIR *d = opendir (dir);
-  struct dirent *de;
-  while (d && (de = readdir (d)))
-    if (strlen (de->d_name) == 64 + 5)
-      out = jv_array_append (out, jv_string_fmt ("sha256:%.64s", de->d_name));
-  return out;
-}
 
 /* "until": a unix time, an RFC 3339 time or a duration ago ("24h", "90m"). */
 static int
@@ -181,27 +167,17 @@ cmd_prune (struct store *s, int argc, char **argv, dk_err_t *err)
   return 0;
 }
 
-struct users
-{
-  const char *id;
-  int n;
-};
-
+/* {"<image id>": how many containers use it}, one walk for all images. */
 static void
 count_user (const char *cid, jv meta, void *data)
 {
-  struct users *u = data;
+  jv *users = data;
   const char *img = dk_json_str (meta, "image");
-  if (img && strcmp (img, u->id) == 0)
-    u->n++;
-}
-
-static int
-count_users (struct store *s, const char *id)
-{
-  struct users u = { id, 0 };
-  container_walk (s, count_user, &u);
-  return u.n;
+  int64_t n = 0;
+  if (img == NULL)
+    return;
+  dk_json_int (*users, img, &n);
+  *users = jv_object_set (*users, jv_string (img), dk_json_int64 (n + 1));
 }
 
 int
@@ -239,6 +215,8 @@ cmd_du (struct store *s, int argc, char **argv, dk_err_t *err)
     jv_free (k);
     jv_free (v);
   }
+  cleanup_jv jv users = jv_object ();
+  container_walk (s, count_user, &users);
   jv images = jv_array ();
   jv_array_foreach (ids, i, idv)
   {
@@ -261,7 +239,9 @@ cmd_du (struct store *s, int argc, char **argv, dk_err_t *err)
           jv_free (cid);
         }
         sum = jv_object_set (sum, jv_string ("SharedSize"), dk_json_int64 (shared));
-        sum = jv_object_set (sum, jv_string ("Containers"), dk_json_int64 (count_users (s, id)));
+        int64_t nusers = 0;
+        dk_json_int (users, id, &nusers);
+        sum = jv_object_set (sum, jv_string ("Containers"), dk_json_int64 (nusers));
         images = jv_array_append (images, sum);
       }
     jv_free (idv);

@@ -345,13 +345,13 @@ layer_walk (struct store *s, const char *top, layer_walk_fn fn, void *data, dk_e
 }
 
 void
-container_walk (struct store *s, container_walk_fn fn, void *data)
+container_walk (struct store *s, meta_walk_fn fn, void *data)
 {
   meta_walk (s, "containers", fn, data);
 }
 
 void
-meta_walk (struct store *s, const char *sub, container_walk_fn fn, void *data)
+meta_walk (struct store *s, const char *sub, meta_walk_fn fn, void *data)
 {
   cleanup_free char *dir = xasprintf ("%s/%s", s->ddir, sub);
   cleanup_closedir DIR *d = opendir (dir);
@@ -423,6 +423,19 @@ image_chain_meta (jv config, jv meta)
     }
   jv_free (chain);
   return image_chain (config);
+}
+
+jv
+image_ids (struct store *s)
+{
+  jv out = jv_array ();
+  cleanup_free char *dir = xasprintf ("%s/images", s->idir);
+  cleanup_closedir DIR *d = opendir (dir);
+  struct dirent *de;
+  while (d && (de = readdir (d)))
+    if (strlen (de->d_name) == 64 + 5)
+      out = jv_array_append (out, jv_string_fmt ("sha256:%.64s", de->d_name));
+  return out;
 }
 
 int

@@ -65,17 +65,18 @@ int layer_meta (struct store *s, const char *chain_id, jv *out, dk_err_t *err);
    A negative return of fn ends the walk and is returned. */
 typedef int (*layer_walk_fn) (const char *chain, jv meta, void *data);
 int layer_walk (struct store *s, const char *top, layer_walk_fn fn, void *data, dk_err_t *err);
-/* Calls fn with each container's ID and meta.json (borrowed); containers
-   without a readable meta.json are skipped. */
-typedef void (*container_walk_fn) (const char *id, jv meta, void *data);
-void container_walk (struct store *s, container_walk_fn fn, void *data);
-/* The same over the driver dir's sub ("layers", "containers"): fn gets
-   each entry's name and its meta.json. */
-void meta_walk (struct store *s, const char *sub, container_walk_fn fn, void *data);
+/* Calls fn with the name and meta.json (borrowed) of each entry of the
+   driver dir's sub ("layers", "containers"); entries without a readable
+   meta.json are skipped. */
+typedef void (*meta_walk_fn) (const char *name, jv meta, void *data);
+void meta_walk (struct store *s, const char *sub, meta_walk_fn fn, void *data);
+/* meta_walk over the containers: fn gets each container's ID. */
+void container_walk (struct store *s, meta_walk_fn fn, void *data);
 void chain_id_of (const char *parent, const char *diff_id, char out[DK_DIGEST_STR_LEN]);
 
 /* Images and references. */
 int image_load (struct store *s, const char *id, jv *config, jv *meta, dk_err_t *err);
+jv image_ids (struct store *s); /* "sha256:<hex>" of each image in images/ */
 /* {"<normalised ref>": "sha256:<id>"} */
 int refs_load (struct store *s, jv *out, dk_err_t *err);
 int refs_save (struct store *s, jv refs, dk_err_t *err); /* consumes refs */

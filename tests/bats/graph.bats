@@ -463,6 +463,12 @@ JSON
   assert_equal "$(jq .space_reclaimed <<<"$output")" 0
   run "${G[@]}" container-create c1 --image keep:1
   assert_success
+  run "${G[@]}" container-create c2 --image keep:1
+  assert_success
+  run "${G[@]}" du
+  assert_equal "$(jq "[.images[] | select(.Id == \"$first\")][0].Containers" <<<"$output")" 2
+  run "${G[@]}" container-rm c2
+  assert_success
   run "${G[@]}" prune --all
   assert_success
   assert_equal "$(jq -c .deleted <<<"$output")" "[]"
@@ -606,7 +612,7 @@ parent_child() {
   "${G[@]}" image-add --config "$T/config.json" --tag many:1 >/dev/null
   ASAN_OPTIONS=detect_leaks=0 strace -f -e trace=open,openat -o "$T/trace" "${G[@]}" rm many:1 >"$T/out"
   [ "$(jq '[.deleted[] | .Deleted // empty] | length' "$T/out")" -eq 21 ]
-  [ "$(ls "$R/image/overlay2/layers" 2>/dev/null | wc -l)" -eq 0 ] || [ ! -d "$R/overlay2/layers" ]
+  assert_equal "$(ls "$R/overlay2/layers" | wc -l)" 0
   metas=$(grep -cE '/layers/[0-9a-f]{64}/meta\.json"' "$T/trace" || true)
   # one read to learn every layer's parent, then a few per deleted layer
   # (it was every remaining layer's for each one deleted: 20 + 19 + ...)
