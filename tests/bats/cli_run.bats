@@ -224,7 +224,7 @@ c"
   run docker port web
   assert_output $'80/tcp -> 0.0.0.0:18080\n80/tcp -> [::]:18080'
   run docker ps --filter name=web --format '{{.Ports}}'
-  assert_output '0.0.0.0:18080->80/tcp, [::]:18080->80/tcp' 
+  assert_output '0.0.0.0:18080->80/tcp, [::]:18080->80/tcp'
   for _ in $(seq 50); do ip netns exec "$NS" curl -sf -m 2 http://10.231.0.1:18080/hostname && break; sleep 0.1; done
   run ip netns exec "$NS" curl -sf -m 2 http://10.231.0.1:18080/hostname
   assert_success
