@@ -6,10 +6,13 @@
 #  2. 100 endpoints connected concurrently: 100 distinct addresses, and after
 #     teardown no veth, rule, allocation or namespace is left;
 #  3. part 1's setup + teardown with a port on a bridge with IPv6.
+# Parts 1 and 3 time each command two ways, round by round in turn: started
+# by posix_spawn (as from a shell), and through `dk-netsetup serve` (the
+# warm fork server dockerd runs it through, docs/toolserver.md).
 # Usage: bench/net.sh [rounds]   (needs root; bin/dk-netsetup built, or
 #        DK_NETSETUP_BIN=path to measure another build; DK_NETSETUP_BASE=path
-#        times a baseline build too, round by round alternated with the
-#        first (parts 1 and 3), and prints both medians and their ratio)
+#        times a baseline build too, round by round in turn with this
+#        one (parts 1 and 3), and prints the medians and their ratios)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-50}
@@ -52,46 +55,88 @@ before=$(snapshot)
 #    for the previous round's deferred kernel work: RCU grace periods, netns
 #    cleanup).  The target applies to one endpoint's setup + teardown.
 cat >"$T/part1.py" <<'PY'
-import os, sys, time, statistics
-t, n, cases, bins = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+import os, sys, time, statistics, socket, json, subprocess
+t, n, cases, all_bins = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 null = os.open("/dev/null", os.O_WRONLY)
+nulr = os.open("/dev/null", os.O_RDONLY)
 acts = [(os.POSIX_SPAWN_DUP2, null, 1)]
-def run(b, *a):
-    argv = [b] + (["--state-dir", t + "/state", "--exec-root", t + "/exec"] if a else []) + list(a)
+def argv_of(b, a):
+    return [b] + (["--state-dir", t + "/state", "--exec-root", t + "/exec"] if a else []) + list(a)
+def spawned(b, *a):
     s = time.perf_counter()
-    pid = os.posix_spawn(b, argv, os.environ, file_actions=acts)
+    pid = os.posix_spawn(b, argv_of(b, a), os.environ, file_actions=acts)
     _, st = os.waitpid(pid, 0)
     if st != 0:
         sys.exit("%s %s failed" % (b, " ".join(a)))
     return (time.perf_counter() - s) * 1000
+# "served": as dockerd runs dk-netsetup, through `dk-netsetup serve` (a warm
+# fork server; docs/toolserver.md): the request with its stdout pipe, read
+# to the end, and the exit status
+servers = {}
+def served(b, *a):
+    if b not in servers:
+        c, s = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        servers[b] = (c, subprocess.Popen([b, "serve"], stdin=s, stdout=subprocess.DEVNULL))
+        s.close()
+    c = servers[b][0]
+    s = time.perf_counter()
+    r, w = os.pipe()
+    socket.send_fds(c, [json.dumps({"id": 1, "argv": argv_of(b, a)}).encode()], [nulr, w, 2])
+    os.close(w)
+    while os.read(r, 65536):
+        pass
+    os.close(r)
+    while True:
+        m = json.loads(c.recv(65536))
+        if m["type"] != "started":
+            break
+    if m.get("status") != 0:
+        sys.exit("%s %s failed: %s" % (b, " ".join(a), m))
+    return (time.perf_counter() - s) * 1000
+run = spawned
 med = statistics.median
 print("harness: posix_spawn + wait of /bin/true: median %.2f ms"
-      % med([run("/bin/true") for _ in range(30)]))
+      % med([spawned("/bin/true") for _ in range(30)]))
 every = (("1 port, userland proxy", ["-p", "8080:80"]), ("no port", []))
 if cases == "v6":
     every = (("1 port, userland proxy, network with IPv6", ["-p", "8080:80"]),)
+can_serve = [b for b in all_bins
+             if "serve" in subprocess.run([b, "--help"], capture_output=True, text=True).stdout]
+# the runners, taking turns round by round: each build started by
+# posix_spawn, and through its server where it has one (a baseline from
+# before `serve` has not)
+runners = [(b, "spawned", spawned) for b in all_bins] + [(b, "served", served) for b in can_serve]
+def who(r):
+    b, way, _ = r
+    build = "" if len(all_bins) == 1 else ("this build, " if b == all_bins[0] else "baseline, ")
+    return build + way
 for label, extra in every:
     for mode, gap in (("isolated", 0.03), ("churn", 0))[: 1 if cases == "v6" else 2]:
-        conn = {b: [] for b in bins}
-        disc = {b: [] for b in bins}
+        conn = {r: [] for r in runners}
+        disc = {r: [] for r in runners}
         for i in range(n):
-            # with a baseline, the two builds take turns going first
-            for b in (bins if i % 2 == 0 else bins[::-1]):
+            k = i % len(runners)
+            for r in runners[k:] + runners[:k]:
                 time.sleep(gap)
-                conn[b].append(run(b, "connect", "--id", "bench%d" % i, "--files-dir", t + "/f", *extra))
-                disc[b].append(run(b, "disconnect", "--id", "bench%d" % i))
-        tot = {b: sorted(c + d for c, d in zip(conn[b], disc[b])) for b in bins}
-        for b in bins:
-            v = tot[b]
-            who = "" if len(bins) == 1 else (" [%s]" % ("this build" if b == bins[0] else "baseline"))
-            print("setup+teardown, %s, %s%s: median %.1f ms (connect %.1f, disconnect %.1f), "
+                b, _, run = r
+                conn[r].append(run(b, "connect", "--id", "bench%d" % i, "--files-dir", t + "/f", *extra))
+                disc[r].append(run(b, "disconnect", "--id", "bench%d" % i))
+        tot = {r: sorted(c + d for c, d in zip(conn[r], disc[r])) for r in runners}
+        for r in runners:
+            v = tot[r]
+            print("setup+teardown, %s, %s [%s]: median %.1f ms (connect %.1f, disconnect %.1f), "
                   "p90 %.1f ms, min %.1f ms (%d rounds%s)"
-                  % (label, mode, who, statistics.median(v), med(conn[b]), med(disc[b]),
+                  % (label, mode, who(r), statistics.median(v), med(conn[r]), med(disc[r]),
                      v[int(len(v) * 0.9) - 1], v[0], n,
                      "; target < 10 ms" if mode == "isolated" and cases == "v4" else ""))
-        if len(bins) == 2:
-            print("setup+teardown, %s, %s: this build / baseline = %.2f (medians)"
-                  % (label, mode, med(tot[bins[0]]) / med(tot[bins[1]])))
+        ref = runners[1] if len(all_bins) == 2 else runners[0]  # the baseline, else spawned
+        for r in runners:
+            if r != ref:
+                print("setup+teardown, %s, %s: %s / %s = %.2f (medians)"
+                      % (label, mode, who(r), who(ref), med(tot[r]) / med(tot[ref])))
+for c, p in servers.values():
+    c.close()
+    p.wait()
 PY
 echo "load average: $(cut -d" " -f1-3 /proc/loadavg)"
 ns python3 "$T/part1.py" "$T" "$rounds" v4 "$bin" $base

@@ -7,11 +7,13 @@
 #include "error.h"
 #include "log.h"
 #include "netsetup.h"
+#include "toolserver.h"
 
 static const char usage[]
     = "Usage: dk-netsetup --state-dir DIR --exec-root DIR COMMAND [OPTIONS]\n"
       "Commands: init, connect, disconnect, network-create, network-rm, network-ls,\n"
-      "          network-inspect, cleanup, proxy.  See docs/tools.md.\n";
+      "          network-inspect, cleanup, proxy.  See docs/tools.md.\n"
+      "       dk-netsetup serve   (requests on a seqpacket stdin: docs/toolserver.md)\n";
 
 static const struct
 {
@@ -29,8 +31,8 @@ static const struct
   { "proxy", cmd_proxy },
 };
 
-int
-main (int argc, char **argv)
+static int
+netsetup_main (int argc, char **argv)
 {
   trace_step ("main");
   dk_log_init (argv[0], DK_LOG_INFO);
@@ -63,4 +65,15 @@ main (int argc, char **argv)
       }
   fprintf (stderr, "dk-netsetup: unknown command `%s`\n%s", argv[i], usage);
   return 2;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc == 2 && !strcmp (argv[1], "serve"))
+    {
+      dk_log_init (argv[0], DK_LOG_INFO);
+      return dk_toolserver_run (0, netsetup_main);
+    }
+  return netsetup_main (argc, argv);
 }

@@ -169,6 +169,15 @@ char *tool_path (const char *name);
    strings are borrowed. */
 const char **graph_argv (const char *const *tail);
 
+/* ---- toolserver.c: warm fork servers for hot tools (docs/toolserver.md) ---- */
+typedef void (*tsrv_started_cb) (void *ud, int pid);
+typedef void (*tsrv_exit_cb) (void *ud, int status); /* -1: the server was lost */
+/* Runs argv (argv[0] = path) with fds as its stdin, stdout and stderr
+   through the tool's server: 0 when sent (the fds may be closed), -1 when
+   the tool is not served or its server cannot be reached. */
+int toolserver_run (const char *name, const char *path, char *const *argv, const int fds[3],
+                    tsrv_started_cb started, tsrv_exit_cb ended, void *ud);
+
 /* ---- daemon-wide state ---- */
 struct daemon
 {

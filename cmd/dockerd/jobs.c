@@ -5,6 +5,7 @@
 #include "cleanup.h"
 #include "log.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,10 @@ struct job
   bool has_in, in_closed;
   int open_handles;
   bool exited, out_eof, done_called, detached, closed;
+  bool served;    /* run by the tool's warm server (toolserver.c): no proc handle */
+  bool lost;      /* its server died: the exit status is unknown */
+  int pid;        /* a served job's pid, once known */
+  int kill_after; /* a signal asked for before the pid was known */
   int64_t status;
   int term_signal;
   struct dk_jsonl_reader *rd;
@@ -91,6 +96,22 @@ on_handle_close (uv_handle_t *h)
     job_free (j);
 }
 
+/* The end of a job that has exited: its stdin pipe and its process handle,
+   or for a served job the reference its request held (last: it may free j). */
+static void
+close_in_and_proc (struct job *j)
+{
+  if (j->has_in && !j->in_closed)
+    {
+      j->in_closed = true;
+      uv_close ((uv_handle_t *)&j->in, on_handle_close);
+    }
+  if (!j->served)
+    uv_close ((uv_handle_t *)&j->proc, on_handle_close);
+  else if (--j->open_handles == 0)
+    job_free (j);
+}
+
 static void
 maybe_done (struct job *j)
 {
@@ -99,12 +120,7 @@ maybe_done (struct job *j)
   j->closed = true;
   if (j->done_called)
     {
-      uv_close ((uv_handle_t *)&j->proc, on_handle_close);
-      if (j->has_in && !j->in_closed)
-        {
-          j->in_closed = true;
-          uv_close ((uv_handle_t *)&j->in, on_handle_close);
-        }
+      close_in_and_proc (j);
       return;
     }
   j->done_called = true;
@@ -112,6 +128,8 @@ maybe_done (struct job *j)
   int status = j->term_signal ? 128 + j->term_signal : (int)j->status;
   jv result = jv_copy (j->last);
   const char *type = dk_json_str (result, "type");
+  if (j->lost) /* the final object tells how it went */
+    status = type && !strcmp (type, "result") ? 0 : 1;
   if (j->o.on_raw == NULL
       && (!jv_is_valid (result) || (status != 0 && (!type || strcmp (type, "error")))))
     {
@@ -145,12 +163,7 @@ maybe_done (struct job *j)
   if (!j->detached && j->o.on_done)
     j->o.on_done (j, result, status, j->o.ud);
   jv_free (result);
-  uv_close ((uv_handle_t *)&j->proc, on_handle_close);
-  if (j->has_in && !j->in_closed)
-    {
-      j->in_closed = true;
-      uv_close ((uv_handle_t *)&j->in, on_handle_close);
-    }
+  close_in_and_proc (j);
 }
 
 static void
@@ -160,6 +173,25 @@ on_exit_cb (uv_process_t *p, int64_t status, int sig)
   j->exited = true;
   j->status = status;
   j->term_signal = sig;
+  maybe_done (j);
+}
+
+static void
+on_served_started (void *ud, int pid)
+{
+  struct job *j = ud;
+  j->pid = pid;
+  if (j->kill_after && !j->exited)
+    kill (pid, j->kill_after);
+}
+
+static void
+on_served_exit (void *ud, int status)
+{
+  struct job *j = ud;
+  j->exited = true;
+  j->lost = status < 0;
+  j->status = status < 0 ? 0 : status;
   maybe_done (j);
 }
 
@@ -338,8 +370,14 @@ job_close_stdin (struct job *j)
 void
 job_kill (struct job *j, int sig)
 {
-  if (!j->exited)
+  if (j->exited)
+    return;
+  if (!j->served)
     uv_process_kill (&j->proc, sig);
+  else if (j->pid > 0)
+    kill (j->pid, sig);
+  else
+    j->kill_after = sig;
 }
 
 void
@@ -350,6 +388,81 @@ job_detach (struct job *j)
   /* a tool working for a client that left is stopped: it leaves no half
      state by the tool contract */
   job_kill (j, SIGTERM);
+}
+
+/* Through the tool's warm server (toolserver.c): the job's pipes are made
+   here and their far ends go with the request. */
+static int
+start_served (struct job *j, char **args, bool want_in)
+{
+  int out[2], errp[2], in[2] = { -1, -1 };
+  if (uv_pipe (out, UV_NONBLOCK_PIPE, 0) < 0)
+    return -1;
+  if (uv_pipe (errp, UV_NONBLOCK_PIPE, 0) < 0)
+    {
+      close (out[0]);
+      close (out[1]);
+      return -1;
+    }
+  if (!want_in)
+    in[0] = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  else if (uv_pipe (in, 0, UV_NONBLOCK_PIPE) < 0)
+    in[0] = in[1] = -1;
+  int fds[3] = { in[0], out[1], errp[1] };
+  int r = in[0] < 0
+              ? -1
+              : toolserver_run (j->name, args[0], args, fds, on_served_started, on_served_exit, j);
+  int ours[3] = { in[1], out[0], errp[0] };
+  for (int i = 0; i < 3; i++)
+    {
+      if (fds[i] >= 0)
+        close (fds[i]);
+      if (r < 0 && ours[i] >= 0)
+        close (ours[i]);
+    }
+  if (r < 0)
+    return -1;
+  j->served = true;
+  uv_pipe_init (D.loop, &j->out, 0);
+  uv_pipe_init (D.loop, &j->err, 0);
+  uv_pipe_open (&j->out, out[0]);
+  uv_pipe_open (&j->err, errp[0]);
+  if (want_in)
+    {
+      uv_pipe_init (D.loop, &j->in, 0);
+      uv_pipe_open (&j->in, in[1]);
+    }
+  return 0;
+}
+
+/* Through uv_spawn, with libuv's pipes. */
+static int
+start_spawned (struct job *j, char **args, bool want_in)
+{
+  uv_pipe_init (D.loop, &j->out, 0);
+  uv_pipe_init (D.loop, &j->err, 0);
+  if (want_in)
+    uv_pipe_init (D.loop, &j->in, 0);
+  uv_stdio_container_t stdio[3];
+  if (want_in)
+    {
+      stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+      stdio[0].data.stream = (uv_stream_t *)&j->in;
+    }
+  else
+    stdio[0].flags = UV_IGNORE;
+  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  stdio[1].data.stream = (uv_stream_t *)&j->out;
+  stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  stdio[2].data.stream = (uv_stream_t *)&j->err;
+  uv_process_options_t po = { 0 };
+  po.file = args[0];
+  po.args = args;
+  po.exit_cb = on_exit_cb;
+  po.stdio = stdio;
+  po.stdio_count = 3;
+  j->proc.data = j;
+  return uv_spawn (D.loop, &j->proc, &po);
 }
 
 struct job *
@@ -384,36 +497,13 @@ job_start (const char *const *argv, const struct job_opts *o, dk_err_t *err)
       dk_buf_free (&b);
     }
   bool want_in = o->want_stdin || o->stdin_data;
-  uv_pipe_init (D.loop, &j->out, 0);
-  uv_pipe_init (D.loop, &j->err, 0);
-  if (want_in)
-    uv_pipe_init (D.loop, &j->in, 0);
   j->has_in = want_in;
-  uv_stdio_container_t stdio[3];
-  if (want_in)
-    {
-      stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-      stdio[0].data.stream = (uv_stream_t *)&j->in;
-    }
-  else
-    stdio[0].flags = UV_IGNORE;
-  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[1].data.stream = (uv_stream_t *)&j->out;
-  stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[2].data.stream = (uv_stream_t *)&j->err;
-  uv_process_options_t po = { 0 };
-  po.file = path;
-  po.args = args;
-  po.exit_cb = on_exit_cb;
-  po.stdio = stdio;
-  po.stdio_count = 3;
-  j->proc.data = j;
+  int r = start_served (j, args, want_in) == 0 ? 0 : start_spawned (j, args, want_in);
+  free (args);
   j->out.data = j;
   j->err.data = j;
   j->in.data = j;
-  int r = uv_spawn (D.loop, &j->proc, &po);
-  free (args);
-  j->open_handles = 3 + (want_in ? 1 : 0);
+  j->open_handles = 3 + (want_in ? 1 : 0); /* a served job's request counts as its proc */
   if (r < 0)
     {
       dk_make_error_code (err, DK_ECODE_INTERNAL, -r, "cannot run %s", argv[0]);

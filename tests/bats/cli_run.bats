@@ -237,6 +237,26 @@ c"
   assert_success
 }
 
+@test "dk-netsetup runs through one warm server; a killed server is replaced" {
+  netsetup_ready || skip "dk-netsetup not on main yet"
+  server() { pgrep -P "$DPID" -f 'dk-netsetup serve'; }
+  run docker run --rm busybox ip -4 -o addr show eth0
+  assert_success
+  assert_output --partial "inet 10.231.0."
+  old=$(server)
+  [ -n "$old" ]
+  kill -9 "$old"
+  for _ in $(seq 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+  run docker run --rm busybox ip -4 -o addr show eth0
+  assert_success
+  assert_output --partial "inet 10.231.0."
+  new=$(server)
+  [ -n "$new" ] && [ "$new" != "$old" ]
+  # teardown was complete both times: no veth left on the bridge
+  run ip -n "$NS" -br link show master "$BRIDGE"
+  assert_output ""
+}
+
 @test "live-restore: a running container survives a daemon restart" {
   stop_keep() { kill "$DPID"; for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done; }
   echo '{"live-restore": true}' >"$T/daemon.json"

@@ -1,0 +1,274 @@
+/* The warm fork server (toolserver.h, docs/toolserver.md). */
+#include "toolserver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "json.h"
+#include "log.h"
+
+struct kid
+{
+  pid_t pid;
+  double id;
+};
+
+struct server
+{
+  int ctl, sfd;
+  sigset_t old_mask;
+  dk_tool_main tool_main;
+  struct kid *kids;
+  size_t nkids, cap;
+  char *buf;
+};
+
+/* Sends one reply; false when the caller is gone. */
+static bool
+reply (struct server *s, jv msg)
+{
+  cleanup_free char *text = dk_json_dump (msg);
+  return send (s->ctl, text, strlen (text), MSG_NOSIGNAL) >= 0 || errno == ENOBUFS;
+}
+
+static jv
+reply_head (const char *type, double id)
+{
+  jv m = jv_object_set (jv_object (), jv_string ("type"), jv_string (type));
+  return jv_object_set (m, jv_string ("id"), jv_number (id));
+}
+
+static void
+close_fds (int *fds, int n)
+{
+  for (int i = 0; i < n; i++)
+    if (fds[i] >= 0)
+      close (fds[i]);
+}
+
+/* In the child: the request's fds become 0, 1, 2 and the tool's main runs. */
+static _Noreturn void
+child_run (struct server *s, int fds[3], char **argv, int argc)
+{
+  close (s->sfd);
+  sigprocmask (SIG_SETMASK, &s->old_mask, NULL);
+  for (int i = 0; i < 3; i++)
+    {
+      /* a received fd may sit on 0-2; move it above them first */
+      if (fds[i] < 3)
+        {
+          int moved = fcntl (fds[i], F_DUPFD_CLOEXEC, 3);
+          if (moved < 0)
+            _exit (125);
+          close (fds[i]);
+          fds[i] = moved;
+        }
+    }
+  if (s->ctl >= 3)
+    close (s->ctl);
+  for (int i = 0; i < 3; i++)
+    if (dup2 (fds[i], i) < 0)
+      _exit (125);
+  close_fds (fds, 3);
+  int rc = s->tool_main (argc, argv);
+  fflush (NULL);
+  _exit (rc & 0xff);
+}
+
+static int
+parse_request (jv req, double *id, char ***argvp, int *argcp, const char **why)
+{
+  jv idv = jv_object_get (jv_copy (req), jv_string ("id"));
+  *id = jv_get_kind (idv) == JV_KIND_NUMBER ? jv_number_value (idv) : -1;
+  jv_free (idv);
+  jv a = jv_object_get (jv_copy (req), jv_string ("argv"));
+  int n = jv_get_kind (a) == JV_KIND_ARRAY ? jv_array_length (jv_copy (a)) : 0;
+  if (n < 1)
+    {
+      jv_free (a);
+      *why = "request without argv";
+      return -1;
+    }
+  char **argv = xzalloc ((n + 1) * sizeof *argv);
+  for (int i = 0; i < n; i++)
+    {
+      jv e = jv_array_get (jv_copy (a), i);
+      if (jv_get_kind (e) != JV_KIND_STRING)
+        {
+          jv_free (e);
+          jv_free (a);
+          for (int k = 0; k < i; k++)
+            free (argv[k]);
+          free (argv);
+          *why = "argv holds a value that is not a string";
+          return -1;
+        }
+      argv[i] = xstrdup (jv_string_value (e));
+      jv_free (e);
+    }
+  jv_free (a);
+  *argvp = argv;
+  *argcp = n;
+  return 0;
+}
+
+/* Receives one request; false when the caller has gone. */
+static bool
+serve_one (struct server *s)
+{
+  char cbuf[CMSG_SPACE (sizeof (int) * 3)];
+  struct iovec iov = { .iov_base = s->buf, .iov_len = DK_TOOLSERVER_MAX };
+  struct msghdr mh
+      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+  ssize_t n = recvmsg (s->ctl, &mh, MSG_CMSG_CLOEXEC);
+  if (n < 0)
+    return errno == EINTR || errno == EAGAIN;
+  if (n == 0)
+    return false;
+  int fds[3] = { -1, -1, -1 }, nfds = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR (&mh); c; c = CMSG_NXTHDR (&mh, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      {
+        int got = (c->cmsg_len - CMSG_LEN (0)) / sizeof (int);
+        int *p = (int *)CMSG_DATA (c);
+        for (int i = 0; i < got; i++)
+          if (nfds < 3)
+            fds[nfds++] = p[i];
+          else
+            close (p[i]);
+      }
+  double id = -1;
+  const char *why = NULL;
+  char **argv = NULL;
+  int argc = 0;
+  jv req = jv_invalid ();
+  cleanup_error dk_err_t err = NULL;
+  if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+    why = "request too large";
+  else if (dk_json_parse (s->buf, n, &req, &err) < 0 || jv_get_kind (req) != JV_KIND_OBJECT)
+    why = "request is not a JSON object";
+  else if (parse_request (req, &id, &argv, &argc, &why) < 0)
+    ;
+  else if (nfds != 3)
+    why = "request without its three fds";
+  jv_free (req);
+  if (why)
+    {
+      close_fds (fds, nfds);
+      jv m = jv_object_set (reply_head ("error", id), jv_string ("message"), jv_string (why));
+      bool ok = reply (s, m);
+      if (argv)
+        for (int i = 0; i < argc; i++)
+          free (argv[i]);
+      free (argv);
+      return ok;
+    }
+  fflush (NULL);
+  pid_t pid = fork ();
+  if (pid == 0)
+    child_run (s, fds, argv, argc);
+  int fork_errno = errno;
+  close_fds (fds, 3);
+  for (int i = 0; i < argc; i++)
+    free (argv[i]);
+  free (argv);
+  if (pid < 0)
+    {
+      jv m = jv_object_set (reply_head ("error", id), jv_string ("message"),
+                            jv_string (strerror (fork_errno)));
+      return reply (s, m);
+    }
+  if (s->nkids == s->cap)
+    {
+      s->cap = s->cap ? 2 * s->cap : 16;
+      s->kids = xrealloc (s->kids, s->cap * sizeof *s->kids);
+    }
+  s->kids[s->nkids++] = (struct kid){ .pid = pid, .id = id };
+  return reply (s, jv_object_set (reply_head ("started", id), jv_string ("pid"), jv_number (pid)));
+}
+
+/* Reaps every ended child and reports it; false when the caller is gone. */
+static bool
+reap (struct server *s)
+{
+  struct signalfd_siginfo si;
+  while (read (s->sfd, &si, sizeof si) == sizeof si)
+    ;
+  int st;
+  pid_t pid;
+  bool ok = true;
+  while ((pid = waitpid (-1, &st, WNOHANG)) > 0)
+    for (size_t i = 0; i < s->nkids; i++)
+      if (s->kids[i].pid == pid)
+        {
+          int status = WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
+          jv m = jv_object_set (reply_head ("exit", s->kids[i].id), jv_string ("pid"),
+                                jv_number (pid));
+          ok = reply (s, jv_object_set (m, jv_string ("status"), jv_number (status))) && ok;
+          s->kids[i] = s->kids[--s->nkids];
+          break;
+        }
+  return ok;
+}
+
+int
+dk_toolserver_run (int ctl, dk_tool_main tool_main)
+{
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt (ctl, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET)
+    {
+      dk_errorf ("serve: stdin must be a unix SOCK_SEQPACKET socket");
+      return 1;
+    }
+  struct server s = { .ctl = ctl, .tool_main = tool_main };
+  sigset_t chld;
+  sigemptyset (&chld);
+  sigaddset (&chld, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &chld, &s.old_mask);
+  s.sfd = signalfd (-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (s.sfd < 0)
+    {
+      dk_errorf ("serve: signalfd: %s", strerror (errno));
+      return 1;
+    }
+  s.buf = xmalloc (DK_TOOLSERVER_MAX);
+  unsigned long served = 0;
+  for (;;)
+    {
+      struct pollfd p[2] = { { .fd = ctl, .events = POLLIN }, { .fd = s.sfd, .events = POLLIN } };
+      if (poll (p, 2, -1) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          break;
+        }
+      if (p[1].revents && !reap (&s))
+        break;
+      if (p[0].revents & POLLIN)
+        {
+          size_t before = s.nkids;
+          if (!serve_one (&s))
+            break;
+          served += s.nkids > before;
+        }
+      else if (p[0].revents & (POLLHUP | POLLERR))
+        break;
+    }
+  /* the children go on: each one finishes its command on its own */
+  free (s.buf);
+  free (s.kids);
+  close (s.sfd);
+  printf ("{\"type\":\"result\",\"served\":%lu}\n", served);
+  return 0;
+}
