@@ -17,6 +17,15 @@
 #include "json.h"
 #include "log.h"
 
+/* The area the kernel shows as /proc/PID/cmdline: the server's argv
+   strings and, right after them, its environment's (setproctitle's trick:
+   the environment moves to the heap first). */
+struct title_area
+{
+  char *start;
+  size_t len;
+};
+
 struct kid
 {
   pid_t pid;
@@ -28,6 +37,7 @@ struct server
   int ctl, sfd;
   sigset_t old_mask;
   dk_tool_main tool_main;
+  struct title_area title;
   struct kid *kids;
   size_t nkids, cap;
   char *buf;
@@ -56,6 +66,48 @@ close_fds (int *fds, int n)
       close (fds[i]);
 }
 
+static struct title_area
+title_area (char **argv)
+{
+  struct title_area a = { argv[0], 0 };
+  char *end = argv[0];
+  for (int i = 0; argv[i] && argv[i] == end; i++)
+    end = argv[i] + strlen (argv[i]) + 1;
+  for (int i = 0; environ[i] && environ[i] == end; i++)
+    end = environ[i] + strlen (environ[i]) + 1;
+  a.len = end - a.start;
+  return a;
+}
+
+/* In the child: ps shows the request's command line, not `serve`. */
+static void
+set_title (struct title_area a, char **argv)
+{
+  size_t n = 0;
+  while (environ[n])
+    n++;
+  char **env = xzalloc ((n + 1) * sizeof *env);
+  for (size_t i = 0; i < n; i++)
+    env[i] = xstrdup (environ[i]);
+  environ = env;
+  size_t at = 0;
+  for (int i = 0; argv[i] && at + 1 < a.len; i++)
+    {
+      size_t l = strlen (argv[i]);
+      if (at + l + 1 >= a.len)
+        l = a.len - at - 1;
+      memcpy (a.start + at, argv[i], l);
+      at += l;
+      a.start[at++] = ' ';
+    }
+  if (at > 0)
+    at--; /* the last space */
+  memset (a.start + at, 0, a.len - at);
+  /* glibc's name for messages pointed into the area */
+  program_invocation_name = argv[0];
+  program_invocation_short_name = basename (argv[0]);
+}
+
 /* In the child: the request's fds become 0, 1, 2 and the tool's main runs. */
 static _Noreturn void
 child_run (struct server *s, int fds[3], char **argv, int argc)
@@ -80,6 +132,8 @@ child_run (struct server *s, int fds[3], char **argv, int argc)
     if (dup2 (fds[i], i) < 0)
       _exit (125);
   close_fds (fds, 3);
+  if (s->title.start)
+    set_title (s->title, argv);
   int rc = s->tool_main (argc, argv);
   fflush (NULL);
   _exit (rc & 0xff);
@@ -222,7 +276,7 @@ reap (struct server *s)
 }
 
 int
-dk_toolserver_run (int ctl, dk_tool_main tool_main)
+dk_toolserver_run (int ctl, char **server_argv, dk_tool_main tool_main)
 {
   int type = 0;
   socklen_t len = sizeof type;
@@ -231,7 +285,7 @@ dk_toolserver_run (int ctl, dk_tool_main tool_main)
       dk_errorf ("serve: stdin must be a unix SOCK_SEQPACKET socket");
       return 1;
     }
-  struct server s = { .ctl = ctl, .tool_main = tool_main };
+  struct server s = { .ctl = ctl, .tool_main = tool_main, .title = title_area (server_argv) };
   sigset_t chld;
   sigemptyset (&chld);
   sigaddset (&chld, SIGCHLD);

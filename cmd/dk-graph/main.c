@@ -6,6 +6,7 @@
 #include "cleanup.h"
 #include "error.h"
 #include "store.h"
+#include "toolserver.h"
 
 static const char usage[]
     = "Usage: dk-graph --root DIR [--driver overlay2|vfs] [--uidmap C:H:N]... [--gidmap C:H:N]...\n"
@@ -26,6 +27,7 @@ static const char usage[]
       "  container-create ID --image IMAGE | container-mount ID | container-unmount ID\n"
       "  container-changes ID | container-diff ID [-o FILE|-] | container-rm ID\n"
       "  container-size [--ignore-missing] ID...\n"
+      "  serve   (requests on a seqpacket stdin: docs/toolserver.md)\n"
       "See docs/tools.md.\n";
 
 static const struct
@@ -59,8 +61,8 @@ static const struct
   { "container-size", cmd_container_size },
 };
 
-int
-main (int argc, char **argv)
+static int
+graph_main (int argc, char **argv)
 {
   static const struct option longopts[] = { { "root", required_argument, 0, 'r' },
                                             { "driver", required_argument, 0, 'd' },
@@ -137,4 +139,12 @@ main (int argc, char **argv)
       }
   fprintf (stderr, "dk-graph: unknown subcommand `%s`\n%s", sub, usage);
   return 2;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc == 2 && !strcmp (argv[1], "serve"))
+    return dk_toolserver_run (0, argv, graph_main);
+  return graph_main (argc, argv);
 }

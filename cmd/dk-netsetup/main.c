@@ -73,7 +73,7 @@ main (int argc, char **argv)
   if (argc == 2 && !strcmp (argv[1], "serve"))
     {
       dk_log_init (argv[0], DK_LOG_INFO);
-      return dk_toolserver_run (0, netsetup_main);
+      return dk_toolserver_run (0, argv, netsetup_main);
     }
   return netsetup_main (argc, argv);
 }

@@ -1,10 +1,10 @@
 /* Warm fork servers for the tools dockerd runs on every container start
-   and stop (docs/toolserver.md): `dk-netsetup serve` is started once, on
-   first use, with a seqpacket socket as its stdin; each job is then a
-   request carrying the job's argv and its three pipe ends, and the server
-   forks a copy of itself that runs it.  The job sees the same stdout,
-   stderr and exit status as from a spawned tool.  A tool whose server
-   cannot be reached is spawned as before. */
+   and stop (docs/toolserver.md): `dk-netsetup serve` and `dk-graph serve`
+   are each started once, on first use, with a seqpacket socket as stdin;
+   each job is then a request carrying the job's argv and its three pipe
+   ends, and the server forks a copy of itself that runs it.  The job sees
+   the same stdout, stderr and exit status as from a spawned tool.  A tool
+   whose server cannot be reached is spawned as before. */
 #include "dockerd.h"
 #include "cleanup.h"
 #include "log.h"
@@ -39,7 +39,8 @@ struct tsrv
   struct tsrv_req *reqs;
 };
 
-static struct tsrv servers[] = { { .name = "dk-netsetup", .fd = -1 } };
+static struct tsrv servers[]
+    = { { .name = "dk-netsetup", .fd = -1 }, { .name = "dk-graph", .fd = -1 } };
 
 static struct tsrv *
 find (const char *name)

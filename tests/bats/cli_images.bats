@@ -113,6 +113,27 @@ graph_has() {
   assert_output "streamed:1"
 }
 
+@test "a load whose dk-graph server dies under it still completes (docs/toolserver.md)" {
+  docker pull -q "$REGISTRY/library/busybox:latest"
+  docker tag "$REGISTRY/library/busybox:latest" lost:1
+  docker save -o "$T/l.tar" lost:1
+  docker rmi lost:1 "$REGISTRY/library/busybox:latest" >/dev/null
+  server=$(pgrep -P "$DPID" -f 'dk-graph serve')
+  [ -n "$server" ]
+  (split -n 4 --filter='cat; sleep 0.5' "$T/l.tar") | curl -s -H 'Content-Type: application/x-tar' \
+    -H "Content-Length: $(stat -c %s "$T/l.tar")" --data-binary @- --unix-socket "$SOCK" \
+    'http://d/v1.44/images/load' >"$T/load.out" &
+  # the load runs as the server's child: kill the server under it
+  for _ in $(seq 100); do pgrep -P "$server" -f ' load' >/dev/null && break; sleep 0.02; done
+  pgrep -P "$server" -f ' load'
+  kill -9 "$server"
+  wait $!
+  run cat "$T/load.out"
+  assert_output --partial "Loaded image: lost:1"
+  run docker images --format '{{.Repository}}:{{.Tag}}'
+  assert_output "lost:1"
+}
+
 @test "a load that fails: 200 with the error in the stream (as moby), the CLI reports it" {
   printf 'abc' >"$T/bad.tar"
   run curl -s -w '\n%{http_code}' -H 'Content-Type: application/x-tar' --data-binary @"$T/bad.tar" \

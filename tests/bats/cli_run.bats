@@ -237,23 +237,25 @@ c"
   assert_success
 }
 
-@test "dk-netsetup runs through one warm server; a killed server is replaced" {
+@test "dk-netsetup and dk-graph run through warm servers; a killed one is replaced" {
   netsetup_ready || skip "dk-netsetup not on main yet"
-  server() { pgrep -P "$DPID" -f 'dk-netsetup serve'; }
+  server() { pgrep -P "$DPID" -f "$1 serve"; }
   run docker run --rm busybox ip -4 -o addr show eth0
   assert_success
   assert_output --partial "inet 10.231.0."
-  old=$(server)
-  [ -n "$old" ]
-  kill -9 "$old"
-  for _ in $(seq 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+  old=$(server dk-netsetup) gold=$(server dk-graph)
+  [ -n "$old" ] && [ -n "$gold" ]
+  kill -9 "$old" "$gold"
+  for _ in $(seq 50); do kill -0 "$old" 2>/dev/null || kill -0 "$gold" 2>/dev/null || break; sleep 0.1; done
   run docker run --rm busybox ip -4 -o addr show eth0
   assert_success
   assert_output --partial "inet 10.231.0."
-  new=$(server)
-  [ -n "$new" ] && [ "$new" != "$old" ]
-  # teardown was complete both times: no veth left on the bridge
+  new=$(server dk-netsetup) gnew=$(server dk-graph)
+  [ -n "$new" ] && [ "$new" != "$old" ] && [ -n "$gnew" ] && [ "$gnew" != "$gold" ]
+  # teardown was complete both times: no veth left on the bridge, no container
   run ip -n "$NS" -br link show master "$BRIDGE"
+  assert_output ""
+  run docker ps -aq
   assert_output ""
 }
 
