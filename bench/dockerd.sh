@@ -19,6 +19,9 @@
 # Targets: run ratio <= 0.2, RSS < 10 MB, pull 3x faster than moby.
 # Usage: bench/dockerd.sh [RUNS] [--no-bridge] [--no-pull]   (RUNS default 20)
 # Env: BENCH_IMAGE_DIR (default /var/tmp/dk-bench-image).
+#      BENCH_VS=spawned: the other daemon is ours too, with DK_TOOLSERVER=0
+#      (every tool spawned, docs/toolserver.md) in moby's place and under
+#      the label "moby": an A/B of the tool servers (no pull part).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=20 DO_BRIDGE=1 DO_PULL=1
@@ -38,6 +41,7 @@ done
 [ -x /usr/sbin/dockerd ] || { echo "moby's dockerd (/usr/sbin/dockerd) is not installed" >&2; exit 1; }
 BENCH_IMG_DIR=${BENCH_IMAGE_DIR:-/var/tmp/dk-bench-image}
 PULL_RUNS=${BENCH_PULL_RUNS:-3}
+[ "${BENCH_VS:-}" = spawned ] && DO_PULL=0
 PULL_FS=${BENCH_PULL_FS:-ext4}
 case $PULL_FS in ext4 | host) ;; *)
   echo "BENCH_PULL_FS must be ext4 or host" >&2
@@ -133,7 +137,9 @@ start_daemons() {
   echo '{}' >"$T/moby.json"
   local margs=("${nargs[@]}")
   [ "$net" = none ] && margs+=(--ip6tables=false)
-  "${pre_m[@]}" /usr/sbin/dockerd -H "unix://$T/moby.sock" --data-root "$T/moby$r" \
+  local mbin=(/usr/sbin/dockerd)
+  [ "${BENCH_VS:-}" = spawned ] && mbin=(env DK_TOOLSERVER=0 bin/dockerd) margs=("${nargs[@]}")
+  "${pre_m[@]}" "${mbin[@]}" -H "unix://$T/moby.sock" --data-root "$T/moby$r" \
     --exec-root "$T/moby-exec" --pidfile "$T/moby.pid" --config-file "$T/moby.json" \
     "${margs[@]}" >>"$T/moby.log" 2>&1 &
   MOBY=$!
@@ -194,7 +200,7 @@ ours_rss=$(awk '/^VmRSS:/{print $2}' "/proc/$OURS/status")
 moby_rss=$(awk '/^VmRSS:/{print $2}' "/proc/$MOBY/status")
 # and with the long-lived children each keeps (ours: the tool servers,
 # docs/toolserver.md; moby: its containerd)
-kids_rss() { ps -o rss= --ppid "$1" | awk '{ s += $1 } END { print s + 0 }'; }
+kids_rss() { { ps -o rss= --ppid "$1" || true; } | awk '{ s += $1 } END { print s + 0 }'; }
 ours_all=$((ours_rss + $(kids_rss "$OURS")))
 moby_all=$((moby_rss + $(kids_rss "$MOBY")))
 awk -v orss="$ours_rss" -v mrss="$moby_rss" -v oall="$ours_all" -v mall="$moby_all" 'BEGIN {
