@@ -62,7 +62,8 @@ int layer_meta (struct store *s, const char *chain_id, jv *out, dk_err_t *err);
 /* Calls fn for each layer from top down to the base, with its chain ID and
    meta.json (both borrowed; the meta is invalid when it cannot be read, and
    the walk ends there: an error with err, the end of the chain without).
-   A negative return of fn ends the walk and is returned. */
+   A negative return of fn ends the walk and is returned; a chain that
+   comes back to a layer it passed ends it with -1 and an error. */
 typedef int (*layer_walk_fn) (const char *chain, jv meta, void *data);
 int layer_walk (struct store *s, const char *top, layer_walk_fn fn, void *data, dk_err_t *err);
 /* Calls fn with the name and meta.json (borrowed) of each entry of the

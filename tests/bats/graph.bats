@@ -858,3 +858,28 @@ parent_child() {
   assert_failure 2
   assert_output --partial "usage: layer-release"
 }
+
+@test "graph: a layer whose parent chain loops is an error, not an endless walk" {
+  two_layer_image busybox:latest
+  run "${G[@]}" container-create c1 --image busybox:latest
+  assert_success
+  m1="$R/overlay2/layers/${C1#sha256:}/meta.json" m2="$R/overlay2/layers/${C2#sha256:}/meta.json"
+  cp "$m1" "$T/m1" && cp "$m2" "$T/m2"
+  # the top layer its own parent, then the base the top's
+  jq -c --arg p "$C2" '.parent = $p' "$T/m2" >"$m2"
+  for _ in 1 2; do
+    run timeout 10 "${G[@]}" container-mount c1
+    assert_failure 1
+    assert_output --partial "parent chain loops"
+    # the walks that count what holds a layer end too
+    run timeout 10 "${G[@]}" container-size c1
+    assert_success
+    DK_GRAPH_ORPHAN_AGE=0 run timeout 10 "${G[@]}" prune
+    assert_success
+    cp "$T/m2" "$m2"
+    jq -c --arg p "$C2" '.parent = $p' "$T/m1" >"$m1"
+  done
+  cp "$T/m1" "$m1"
+  run "${G[@]}" container-mount c1
+  assert_success
+}
