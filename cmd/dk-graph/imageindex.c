@@ -32,9 +32,12 @@ add_image (struct store *s, struct image_index *ix, const char *id)
 {
   cleanup_jv jv config = jv_invalid ();
   cleanup_jv jv meta = jv_invalid ();
-  if (image_load (s, id, &config, NULL, NULL) < 0)
+  /* one look for both; a meta that cannot be read (left invalid) counts as
+     empty, an image without a readable config is not indexed */
+  if (image_load (s, id, &config, &meta, NULL) < 0
+      && (jv_is_valid (meta) || image_load (s, id, &config, NULL, NULL) < 0))
     return;
-  if (image_load (s, id, NULL, &meta, NULL) < 0 || jv_get_kind (meta) != JV_KIND_OBJECT)
+  if (jv_get_kind (meta) != JV_KIND_OBJECT)
     {
       jv_free (meta);
       meta = jv_object ();

@@ -575,7 +575,7 @@ parent_child() {
   assert_equal "$(jq -r .id <<<"$output")" "$C"
 }
 
-@test "graph: prune reads each image's metadata and config once, however many images there are" {
+@test "graph: rm and prune read each image's metadata and config once, however many images there are" {
   command -v strace >/dev/null || skip "needs strace"
   two_layer_image keep:1
   for i in $(seq 1 30); do
@@ -583,15 +583,19 @@ parent_child() {
       "$i" "$D1" >"$T/c$i.json"
     "${G[@]}" image-add --config "$T/c$i.json" >/dev/null
   done
-  for all in "" --all; do
+  "${G[@]}" tag "sha256:$(sha256sum "$T/c30.json" | cut -d' ' -f1)" n:30 >/dev/null
+  for cmd in "rm n:30" prune "prune --all"; do
     n=$(ls "$R/image/overlay2/images" | wc -l)
-    ASAN_OPTIONS=detect_leaks=0 strace -f -e trace=open,openat -o "$T/trace" "${G[@]}" prune $all >"$T/out"
+    ASAN_OPTIONS=detect_leaks=0 strace -f -e trace=open,openat,access -o "$T/trace" "${G[@]}" $cmd >"$T/out"
     assert_equal "$(jq --arg c1 "$C1" --arg c2 "$C2" '[.deleted[] | .Deleted // empty | select(. != $c1 and . != $c2)] | length' "$T/out") images" \
       "$((n - $(ls "$R/image/overlay2/images" | wc -l))) images"
-    metas=$(grep -cE '/images/[0-9a-f]{64}\.json"' "$T/trace" || true)
-    configs=$(grep -cE '/content/sha256/[0-9a-f]{64}"' "$T/trace" || true)
+    metas=$(grep -cE '^[0-9]+ +open(at)?\(.*/images/[0-9a-f]{64}\.json"' "$T/trace" || true)
+    configs=$(grep -cE '^[0-9]+ +open(at)?\(.*/content/sha256/[0-9a-f]{64}"' "$T/trace" || true)
+    looks=$(grep -cE '^[0-9]+ +access\(.*/images/[0-9a-f]{64}\.json"' "$T/trace" || true)
+    # (rm's resolve looks for the image it names once more)
     assert [ "$metas" -le "$n" ]
     assert [ "$configs" -le "$n" ]
+    assert [ "$looks" -le $((n + 1)) ]
   done
   assert_equal "$(ls "$R/image/overlay2/images" | wc -l)" 0
 }
