@@ -309,12 +309,14 @@ PY
   done
 }
 
-@test "graph: container-*, ls and inspect start without libarchive or libcrypto; save loads them" {
+@test "graph: container-*, ls, inspect and du start without libarchive or libcrypto; save loads them" {
   two_layer_image busybox:latest
   loaded() { LD_DEBUG=files "$@" 2>&1 >/dev/null | grep -oE 'file=[^ ]*(archive|crypto)[^ ]*' | sort -u; }
   assert_equal "$(loaded "${G[@]}" container-create c1 --image busybox:latest --mount)" ""
   assert_equal "$(loaded "${G[@]}" ls)" ""
   assert_equal "$(loaded "${G[@]}" inspect busybox:latest)" ""
+  # du takes the layers from the chain the image's meta stores, as rm does
+  assert_equal "$(loaded "${G[@]}" du)" ""
   assert_equal "$(loaded "${G[@]}" container-rm c1)" ""
   run loaded "${G[@]}" save busybox:latest -o "$T/img.tar"
   assert_output --partial "libarchive.so"
