@@ -1,10 +1,10 @@
 #include "seccomp_profile.h"
 #include "cleanup.h"
+#include "goarch.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 /* Architecture names as the profile uses them: the SCMP_ARCH_ name of the
    archMap and Go's GOARCH spelling in includes/excludes "arches". */
@@ -52,10 +52,9 @@ str_in (jv arr, const char *s)
 static bool
 kernel_at_least (const char *want)
 {
-  struct utsname u;
   int wmaj = 0, wmin = 0, kmaj = 0, kmin = 0;
-  if (sscanf (want, "%d.%d", &wmaj, &wmin) < 1 || uname (&u) < 0
-      || sscanf (u.release, "%d.%d", &kmaj, &kmin) < 1)
+  if (sscanf (want, "%d.%d", &wmaj, &wmin) < 1
+      || sscanf (dk_uname ()->release, "%d.%d", &kmaj, &kmin) < 1)
     return true;
   return kmaj > wmaj || (kmaj == wmaj && kmin >= wmin);
 }

@@ -32,9 +32,12 @@ add_image (struct store *s, struct image_index *ix, const char *id)
 {
   cleanup_jv jv config = jv_invalid ();
   cleanup_jv jv meta = jv_invalid ();
-  if (image_load (s, id, &config, NULL, NULL) < 0)
+  /* one look for both; a meta that cannot be read (left invalid) counts as
+     empty, an image without a readable config is not indexed */
+  if (image_load (s, id, &config, &meta, NULL) < 0
+      && (jv_is_valid (meta) || image_load (s, id, &config, NULL, NULL) < 0))
     return;
-  if (image_load (s, id, NULL, &meta, NULL) < 0 || jv_get_kind (meta) != JV_KIND_OBJECT)
+  if (jv_get_kind (meta) != JV_KIND_OBJECT)
     {
       jv_free (meta);
       meta = jv_object ();
@@ -74,11 +77,12 @@ add_container (const char *id, jv meta, void *data)
     layer_walk (w->s, l, hold, &w->ix->held, NULL);
 }
 
-/* Layers a pull in progress needs: dk-pull writes their chain IDs to
-   holds in its tmp/ entry before it looks for them, and keeps that entry's
-   lock until its image is added (docs/store.md). */
+/* Layers a pull, import or load in progress needs: dk-pull writes their
+   chain IDs to holds in its tmp/ entry before it looks for them (import
+   and load as they find them, holds.c), and keeps that entry's lock until
+   its image is added (docs/store.md). */
 static void
-add_pull_holds (struct store *s, struct image_index *ix)
+add_tmp_holds (struct store *s, struct image_index *ix)
 {
   cleanup_closedir DIR *d = opendir (s->tmp);
   struct dirent *de;
@@ -95,7 +99,7 @@ add_pull_holds (struct store *s, struct image_index *ix)
       cleanup_free char *lock = xasprintf ("%s/%s", s->tmp, de->d_name);
       cleanup_close int fd = open (lock, O_RDWR | O_CLOEXEC);
       if (fd < 0 || flock (fd, LOCK_SH | LOCK_NB) == 0)
-        continue; /* that pull is over */
+        continue; /* that pull (import, load) is over */
       char *save = NULL;
       for (char *c = strtok_r (text, "\n", &save); c; c = strtok_r (NULL, "\n", &save))
         if (dk_digest_is_valid (c))
@@ -119,7 +123,7 @@ image_index_load (struct store *s, struct image_index *ix)
   }
   struct walk w = { s, ix };
   container_walk (s, add_container, &w);
-  add_pull_holds (s, ix);
+  add_tmp_holds (s, ix);
 }
 
 void

@@ -445,8 +445,10 @@ cmd_rm (struct store *s, int argc, char **argv, dk_err_t *err)
   if (user && !force)
     goto done; /* untagged; the container keeps the image */
   {
+    /* an image the index has no config of is refused, with image_load's
+       reason */
     cleanup_jv jv config = jv_invalid ();
-    if (image_load (s, id, &config, NULL, err) < 0)
+    if (!image_index_config (&ix, id, &config) && image_load (s, id, &config, NULL, err) < 0)
       return -1;
     cleanup_free char *parent = image_index_parent (&ix, id);
     if (delete_image_layers (s, &ix, id, &records, NULL, err) < 0

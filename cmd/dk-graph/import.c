@@ -131,10 +131,12 @@ import_fd (struct store *s, const char *file, jv cfg, const char *msg, const cha
       jv_free (cfg);
       return dk_make_error (err, errno, "open `%s`", file);
     }
-  /* the layer is complete or absent: dk_layer_unpack works in tmp/ */
+  /* the layer is complete or absent: dk_layer_unpack works in tmp/; from
+     its registration to the image-add, a release, rm or prune keeps it */
   struct dk_unpack_opts o = { 0 };
   cleanup_jv jv res = jv_invalid ();
-  if (layer_register_fd (s, fd, NULL, &o, 0, &res, err) < 0)
+  cleanup_holds struct holds h = { .chains = jv_invalid () };
+  if (holds_new (s, &h, err) < 0 || layer_register_fd (s, fd, NULL, &o, 0, &h, &res, err) < 0)
     {
       jv_free (cfg);
       return -1;
@@ -145,6 +147,7 @@ import_fd (struct store *s, const char *file, jv cfg, const char *msg, const cha
   char id[DK_DIGEST_STR_LEN];
   if (image_add_raw (s, raw, strlen (raw), NULL, 0, keys, id, err) < 0)
     {
+      holds_done (&h);
       release_new_layer (s, res);
       return -1;
     }

@@ -95,22 +95,24 @@ existing_result (struct store *s, const char *chain)
   return make_result (chain, diff_id, dk_json_int64 (size), true);
 }
 
-/* 1 or 0, under the store lock (taken and dropped): a pull that holds the
-   layer (tmp/<its dir>/holds, written before) then either sees it gone or
-   sees it while no layer-release can remove it any more. */
-static int
-layer_exists_locked (struct store *s, const char *chain, dk_err_t *err)
+/* Under the store lock: a pull that holds the layer (tmp/<its dir>/holds,
+   written before) then either sees it gone or sees it while no
+   layer-release can remove it any more; h is held from here on. */
+int
+layer_exists_locked (struct store *s, const char *chain, struct holds *h, dk_err_t *err)
 {
   if (store_lock (s, err) < 0)
     return -1;
-  bool e = layer_exists (s, chain);
+  int e = layer_exists (s, chain);
+  if (e && h && holds_add (h, chain, err) < 0)
+    e = -1;
   store_unlock (s);
   return e;
 }
 
 int
 layer_register_fd (struct store *s, int fd, const char *parent, const struct dk_unpack_opts *opts,
-                   long wait_secs, jv *result, dk_err_t *err)
+                   long wait_secs, struct holds *h, jv *result, dk_err_t *err)
 {
   struct dk_unpack_opts o = *opts;
   o.whiteouts = s->overlay ? DK_WHITEOUT_OVERLAY : DK_WHITEOUT_DELETE;
@@ -149,8 +151,11 @@ layer_register_fd (struct store *s, int fd, const char *parent, const struct dk_
     }
   if (layer_exists (s, chain))
     {
+      int r = h ? holds_add (h, chain, err) : 0;
       store_unlock (s);
       tmpdir_done (&t);
+      if (r < 0)
+        return -1;
       *result = existing_result (s, chain);
       return 0;
     }
@@ -160,7 +165,7 @@ layer_register_fd (struct store *s, int fd, const char *parent, const struct dk_
   dk_remove_tree (dest, &e2);
   dk_error_release (&e2);
   char link[27] = "";
-  if (s->overlay && short_link (s, chain, link, err) < 0)
+  if ((h && holds_add (h, chain, err) < 0) || (s->overlay && short_link (s, chain, link, err) < 0))
     {
       store_unlock (s);
       tmpdir_done (&t);
@@ -237,7 +242,7 @@ cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err)
     {
       char chain[DK_DIGEST_STR_LEN];
       chain_id_of (parent, o.expect_diff_id, chain);
-      int e = layer_exists_locked (s, chain, err);
+      int e = layer_exists_locked (s, chain, NULL, err);
       if (e < 0)
         return -1;
       if (e)
@@ -255,7 +260,7 @@ cmd_layer_register (struct store *s, int argc, char **argv, dk_err_t *err)
     return dk_make_error (err, errno, "open `%s`", file);
 
   jv res;
-  if (layer_register_fd (s, fd, parent, &o, wait_secs, &res, err) < 0)
+  if (layer_register_fd (s, fd, parent, &o, wait_secs, NULL, &res, err) < 0)
     return -1;
   dk_jsonl_write (stdout, res);
   return 0;
@@ -266,7 +271,7 @@ cmd_layer_exists (struct store *s, int argc, char **argv, dk_err_t *err)
 {
   if (argc != 2)
     return dk_make_error_code (err, DK_ECODE_INVALID, 0, "usage: layer-exists CHAINID");
-  int e = layer_exists_locked (s, argv[1], err);
+  int e = layer_exists_locked (s, argv[1], NULL, err);
   if (e < 0)
     return -1;
   jv r = result_obj ();

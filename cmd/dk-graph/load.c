@@ -133,7 +133,8 @@ progress (const char *status, const char *id, int64_t cur, int64_t total)
 }
 
 static int
-load_image (struct store *s, int rootfd, jv entry, bool quiet, jv *loaded, jv *links, dk_err_t *err)
+load_image (struct store *s, int rootfd, jv entry, bool quiet, struct holds *h, jv *loaded,
+            jv *links, dk_err_t *err)
 {
   const char *cpath = dk_json_str (entry, "Config");
   if (cpath == NULL)
@@ -161,7 +162,10 @@ load_image (struct store *s, int rootfd, jv entry, bool quiet, jv *loaded, jv *l
         return dk_make_error_code (err, DK_ECODE_INVALID, 0, "archive: bad layer %d", i);
       char chain[DK_DIGEST_STR_LEN];
       chain_id_of (parent, jv_string_value (d), chain);
-      if (!layer_exists (s, chain))
+      int e = layer_exists_locked (s, chain, h, err);
+      if (e < 0)
+        return -1;
+      if (!e)
         {
           cleanup_close int fd = dk_openat_in_root (rootfd, jv_string_value (lp), O_RDONLY, 0);
           if (fd < 0)
@@ -173,7 +177,7 @@ load_image (struct store *s, int rootfd, jv entry, bool quiet, jv *loaded, jv *l
             progress ("Loading layer", jv_string_value (d), 0, total);
           struct dk_unpack_opts o = { .expect_diff_id = jv_string_value (d) };
           jv res;
-          if (layer_register_fd (s, fd, *parent ? parent : NULL, &o, 0, &res, err) < 0)
+          if (layer_register_fd (s, fd, *parent ? parent : NULL, &o, 0, h, &res, err) < 0)
             return -1;
           jv_free (res);
           if (!quiet)
@@ -269,6 +273,13 @@ cmd_load (struct store *s, int argc, char **argv, dk_err_t *err)
       tmpdir_done (&t);
       return -1;
     }
+  /* the layers of the images, found or registered, until they are added */
+  cleanup_holds struct holds h = { .chains = jv_invalid () };
+  if (holds_new (s, &h, err) < 0)
+    {
+      tmpdir_done (&t);
+      return -1;
+    }
   cleanup_free char *dir = xasprintf ("%s/archive", t.path);
   int ret = extract (fd, dir, err);
   cleanup_close int rootfd = ret == 0 ? open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
@@ -284,7 +295,7 @@ cmd_load (struct store *s, int argc, char **argv, dk_err_t *err)
   if (ret == 0)
     jv_array_foreach (manifest, i, e)
     {
-      if (ret == 0 && load_image (s, rootfd, e, quiet, &loaded, &links, err) < 0)
+      if (ret == 0 && load_image (s, rootfd, e, quiet, &h, &loaded, &links, err) < 0)
         ret = -1;
       jv_free (e);
     }

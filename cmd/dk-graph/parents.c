@@ -8,7 +8,6 @@
 #include "atomicfile.h"
 #include "cleanup.h"
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,18 +80,13 @@ jv
 image_parent_set (struct store *s)
 {
   jv set = jv_object ();
-  cleanup_free char *dir = xasprintf ("%s/images", s->idir);
-  cleanup_closedir DIR *d = opendir (dir);
-  struct dirent *de;
-  while (d && (de = readdir (d)))
-    {
-      if (strlen (de->d_name) != 64 + 5)
-        continue;
-      cleanup_free char *mp = xasprintf ("%s/%s", dir, de->d_name);
-      cleanup_jv jv m = jv_invalid ();
-      const char *p;
-      if (dk_json_read_file (mp, &m, NULL) == 0 && (p = dk_json_str (m, "parent")))
-        set = jv_object_set (set, jv_string (p), jv_true ());
-    }
+  cleanup_jv jv ids = image_ids (s);
+  jv_array_foreach (ids, i, id)
+  {
+    cleanup_free char *p = image_parent (s, jv_string_value (id));
+    if (p)
+      set = jv_object_set (set, jv_string (p), jv_true ());
+    jv_free (id);
+  }
   return set;
 }

@@ -186,24 +186,34 @@ cmd_du (struct store *s, int argc, char **argv, dk_err_t *err)
   cleanup_jv jv refs = jv_invalid ();
   if (refs_load (s, &refs, err) < 0)
     return -1;
+  /* each image read once; its layers are the chain its meta stores, the
+     ones rm and prune would delete */
   cleanup_jv jv ids = image_ids (s);
-  /* how many images hold each layer */
-  cleanup_jv jv holders = jv_object ();
+  cleanup_jv jv found = jv_array ();    /* [{id, config, meta, chain}] */
+  cleanup_jv jv holders = jv_object (); /* how many images hold each layer */
   jv_array_foreach (ids, i, idv)
   {
-    cleanup_jv jv config = jv_invalid ();
-    if (image_load (s, jv_string_value (idv), &config, NULL, NULL) == 0)
+    jv config = jv_invalid (), meta = jv_invalid ();
+    if (image_load (s, jv_string_value (idv), &config, &meta, NULL) == 0)
       {
-        jv chain = image_chain (config);
+        jv chain = image_chain_meta (config, meta);
         jv_array_foreach (chain, j, cid)
         {
           int64_t n = 0;
           dk_json_int (holders, jv_string_value (cid), &n);
           holders = jv_object_set (holders, cid, dk_json_int64 (n + 1));
         }
-        jv_free (chain);
+        jv e = jv_object_set (jv_object (), jv_string ("id"), idv);
+        e = jv_object_set (e, jv_string ("config"), config);
+        e = jv_object_set (e, jv_string ("meta"), meta);
+        found = jv_array_append (found, jv_object_set (e, jv_string ("chain"), chain));
       }
-    jv_free (idv);
+    else
+      {
+        jv_free (config);
+        jv_free (meta);
+        jv_free (idv);
+      }
   }
   int64_t total = 0;
   jv_object_foreach (holders, k, v)
@@ -218,33 +228,30 @@ cmd_du (struct store *s, int argc, char **argv, dk_err_t *err)
   cleanup_jv jv users = jv_object ();
   container_walk (s, count_user, &users);
   jv images = jv_array ();
-  jv_array_foreach (ids, i, idv)
+  jv_array_foreach (found, i, e)
   {
-    const char *id = jv_string_value (idv);
-    cleanup_jv jv config = jv_invalid ();
-    cleanup_jv jv meta = jv_invalid ();
-    if (image_load (s, id, &config, &meta, NULL) == 0)
-      {
-        jv sum = image_summary (s, id, config, meta, refs);
-        cleanup_jv jv chain = image_chain (config);
-        int64_t shared = 0;
-        jv_array_foreach (chain, j, cid)
-        {
-          int64_t n = 0, sz = 0;
-          cleanup_jv jv m = jv_invalid ();
-          dk_json_int (holders, jv_string_value (cid), &n);
-          if (n > 1 && layer_meta (s, jv_string_value (cid), &m, NULL) == 0
-              && dk_json_int (m, "size", &sz))
-            shared += sz;
-          jv_free (cid);
-        }
-        sum = jv_object_set (sum, jv_string ("SharedSize"), dk_json_int64 (shared));
-        int64_t nusers = 0;
-        dk_json_int (users, id, &nusers);
-        sum = jv_object_set (sum, jv_string ("Containers"), dk_json_int64 (nusers));
-        images = jv_array_append (images, sum);
-      }
-    jv_free (idv);
+    const char *id = dk_json_str (e, "id");
+    cleanup_jv jv config = dk_json_get (e, "config");
+    cleanup_jv jv meta = dk_json_get (e, "meta");
+    cleanup_jv jv chain = dk_json_get (e, "chain");
+    jv sum = image_summary (s, id, config, meta, refs);
+    int64_t shared = 0;
+    jv_array_foreach (chain, j, cid)
+    {
+      int64_t n = 0, sz = 0;
+      cleanup_jv jv m = jv_invalid ();
+      dk_json_int (holders, jv_string_value (cid), &n);
+      if (n > 1 && layer_meta (s, jv_string_value (cid), &m, NULL) == 0
+          && dk_json_int (m, "size", &sz))
+        shared += sz;
+      jv_free (cid);
+    }
+    sum = jv_object_set (sum, jv_string ("SharedSize"), dk_json_int64 (shared));
+    int64_t nusers = 0;
+    dk_json_int (users, id, &nusers);
+    sum = jv_object_set (sum, jv_string ("Containers"), dk_json_int64 (nusers));
+    images = jv_array_append (images, sum);
+    jv_free (e);
   }
   jv r = jv_object_set (result_obj (), jv_string ("layers_size"), dk_json_int64 (total));
   dk_jsonl_write (stdout, jv_object_set (r, jv_string ("images"), images));

@@ -328,8 +328,14 @@ int
 layer_walk (struct store *s, const char *top, layer_walk_fn fn, void *data, dk_err_t *err)
 {
   cleanup_free char *cur = xstrdup (top ? top : "");
+  /* a meta.json naming itself (or a descendant) as parent would make the
+     walk endless */
+  cleanup_jv jv seen = jv_object ();
   while (*cur)
     {
+      if (jv_object_has (jv_copy (seen), jv_string (cur)))
+        return dk_make_error_code (err, DK_ECODE_INTERNAL, 0, "layer %s: parent chain loops", cur);
+      seen = jv_object_set (seen, jv_string (cur), jv_true ());
       cleanup_jv jv m = jv_invalid ();
       int r = layer_meta (s, cur, &m, err);
       int f = fn (cur, m, data);

@@ -62,7 +62,8 @@ int layer_meta (struct store *s, const char *chain_id, jv *out, dk_err_t *err);
 /* Calls fn for each layer from top down to the base, with its chain ID and
    meta.json (both borrowed; the meta is invalid when it cannot be read, and
    the walk ends there: an error with err, the end of the chain without).
-   A negative return of fn ends the walk and is returned. */
+   A negative return of fn ends the walk and is returned; a chain that
+   comes back to a layer it passed ends it with -1 and an error. */
 typedef int (*layer_walk_fn) (const char *chain, jv meta, void *data);
 int layer_walk (struct store *s, const char *top, layer_walk_fn fn, void *data, dk_err_t *err);
 /* Calls fn with the name and meta.json (borrowed) of each entry of the
@@ -172,12 +173,30 @@ int image_add_raw (struct store *s, const char *raw, size_t len, const char *mra
                    jv keys, char id[DK_DIGEST_STR_LEN], dk_err_t *err);
 /* Normalised reference key of s; want_tag: a tag (not digest) reference. */
 int parse_ref (const char *s, bool want_tag, char **key, dk_err_t *err);
+/* Layers an import or a load needs until its image is added (holds.c):
+   listed in the holds file of a locked tmp/ entry, as dk-pull lists a
+   pull's, so that rm, prune and layer-release keep them.  A layer is added
+   under the store lock while it exists: a release either removed it
+   before or finds it held. */
+struct holds
+{
+  struct tmpdir t;
+  jv chains;
+};
+int holds_new (struct store *s, struct holds *h, dk_err_t *err);
+int holds_add (struct holds *h, const char *chain, dk_err_t *err); /* under the store lock */
+void holds_done (struct holds *h);                                 /* holds nothing any more */
+#define cleanup_holds __attribute__ ((cleanup (holds_done)))
+/* 1 when the layer exists (then added to h, when given), 0 when not;
+   under the store lock (taken and dropped). */
+int layer_exists_locked (struct store *s, const char *chain, struct holds *h, dk_err_t *err);
 struct dk_unpack_opts;
 /* Unpacks a layer blob from fd into the store (opts: expected digests);
- *result is the layer-register result object. */
+ *result is the layer-register result object.  The layer, new or found,
+   is added to h when given. */
 int layer_register_fd (struct store *s, int fd, const char *parent,
-                       const struct dk_unpack_opts *opts, long wait_secs, jv *result,
-                       dk_err_t *err);
+                       const struct dk_unpack_opts *opts, long wait_secs, struct holds *h,
+                       jv *result, dk_err_t *err);
 /* Parent images (parents.c). */
 char *image_parent (struct store *s, const char *id); /* meta "parent" or NULL */
 jv image_parent_set (struct store *s);                /* {"<id>": true} of every parent */

@@ -22,11 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "atomicfile.h"
 #include "buf.h"
+#include "goarch.h"
 #include "scratchfile.h"
 
 #define CACHE_DIR ".seccomp-cache"
@@ -61,11 +61,8 @@ static void
 cache_key (jv seccomp, struct dk_buf *key)
 {
   const struct scmp_version *v = seccomp_version ();
-  struct utsname u;
-  if (uname (&u) < 0)
-    memset (&u, 0, sizeof u);
   dk_buf_printf (key, "%s libseccomp %u.%u.%u arch %u kernel %s\n", CACHE_FORMAT, v ? v->major : 0,
-                 v ? v->minor : 0, v ? v->micro : 0, seccomp_arch_native (), u.release);
+                 v ? v->minor : 0, v ? v->micro : 0, seccomp_arch_native (), dk_uname ()->release);
   dk_json_dump_buf (key, jv_copy (seccomp));
 }
 

@@ -13,6 +13,8 @@ setup() {
 }
 
 teardown() {
+  # a load left waiting on its fifo by a failed test
+  if [ -n "${loader:-}" ]; then kill "$loader" 2>/dev/null || true; fi
   for m in $(awk -v t="$T" 'index($2, t) == 1 { print $2 }' /proc/self/mounts | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
@@ -309,12 +311,14 @@ PY
   done
 }
 
-@test "graph: container-*, ls and inspect start without libarchive or libcrypto; save loads them" {
+@test "graph: container-*, ls, inspect and du start without libarchive or libcrypto; save loads them" {
   two_layer_image busybox:latest
   loaded() { LD_DEBUG=files "$@" 2>&1 >/dev/null | grep -oE 'file=[^ ]*(archive|crypto)[^ ]*' | sort -u; }
   assert_equal "$(loaded "${G[@]}" container-create c1 --image busybox:latest --mount)" ""
   assert_equal "$(loaded "${G[@]}" ls)" ""
   assert_equal "$(loaded "${G[@]}" inspect busybox:latest)" ""
+  # du takes the layers from the chain the image's meta stores, as rm does
+  assert_equal "$(loaded "${G[@]}" du)" ""
   assert_equal "$(loaded "${G[@]}" container-rm c1)" ""
   run loaded "${G[@]}" save busybox:latest -o "$T/img.tar"
   assert_output --partial "libarchive.so"
@@ -575,7 +579,7 @@ parent_child() {
   assert_equal "$(jq -r .id <<<"$output")" "$C"
 }
 
-@test "graph: prune reads each image's metadata and config once, however many images there are" {
+@test "graph: rm and prune read each image's metadata and config once, however many images there are" {
   command -v strace >/dev/null || skip "needs strace"
   two_layer_image keep:1
   for i in $(seq 1 30); do
@@ -583,15 +587,19 @@ parent_child() {
       "$i" "$D1" >"$T/c$i.json"
     "${G[@]}" image-add --config "$T/c$i.json" >/dev/null
   done
-  for all in "" --all; do
+  "${G[@]}" tag "sha256:$(sha256sum "$T/c30.json" | cut -d' ' -f1)" n:30 >/dev/null
+  for cmd in "rm n:30" prune "prune --all"; do
     n=$(ls "$R/image/overlay2/images" | wc -l)
-    ASAN_OPTIONS=detect_leaks=0 strace -f -e trace=open,openat -o "$T/trace" "${G[@]}" prune $all >"$T/out"
+    ASAN_OPTIONS=detect_leaks=0 strace -f -e trace=open,openat,access -o "$T/trace" "${G[@]}" $cmd >"$T/out"
     assert_equal "$(jq --arg c1 "$C1" --arg c2 "$C2" '[.deleted[] | .Deleted // empty | select(. != $c1 and . != $c2)] | length' "$T/out") images" \
       "$((n - $(ls "$R/image/overlay2/images" | wc -l))) images"
-    metas=$(grep -cE '/images/[0-9a-f]{64}\.json"' "$T/trace" || true)
-    configs=$(grep -cE '/content/sha256/[0-9a-f]{64}"' "$T/trace" || true)
+    metas=$(grep -cE '^[0-9]+ +open(at)?\(.*/images/[0-9a-f]{64}\.json"' "$T/trace" || true)
+    configs=$(grep -cE '^[0-9]+ +open(at)?\(.*/content/sha256/[0-9a-f]{64}"' "$T/trace" || true)
+    looks=$(grep -cE '^[0-9]+ +access\(.*/images/[0-9a-f]{64}\.json"' "$T/trace" || true)
+    # (rm's resolve looks for the image it names once more)
     assert [ "$metas" -le "$n" ]
     assert [ "$configs" -le "$n" ]
+    assert [ "$looks" -le $((n + 1)) ]
   done
   assert_equal "$(ls "$R/image/overlay2/images" | wc -l)" 0
 }
@@ -801,6 +809,17 @@ parent_child() {
   assert_success
 }
 
+# release_keeps CHAIN: a layer-release of CHAIN and a prune of the layers no
+# image holds delete nothing.
+release_keeps() {
+  run "${G[@]}" layer-release "$1"
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[]"
+  DK_GRAPH_ORPHAN_AGE=0 run "${G[@]}" prune
+  assert_success
+  assert_equal "$(jq -c .deleted <<<"$output")" "[]"
+}
+
 @test "graph: a layer a pull in progress holds survives another pull's layer-release, rm and prune" {
   mkdir -p "$T/lone" && echo l >"$T/lone/l"
   D=$(layer lone)
@@ -817,12 +836,7 @@ parent_child() {
   for _ in $(seq 50); do ! flock -n "$R/tmp/dk-pull-test.lock" true && break; sleep 0.1; done
   run "${G[@]}" rm lone:1
   assert_success
-  run "${G[@]}" layer-release "$D"
-  assert_success
-  assert_equal "$(jq -c .deleted <<<"$output")" "[]"
-  DK_GRAPH_ORPHAN_AGE=0 run "${G[@]}" prune
-  assert_success
-  assert_equal "$(jq -c .deleted <<<"$output")" "[]"
+  release_keeps "$D"
   run "${G[@]}" layer-exists "$D"
   assert_output --partial '"exists":true'
   # that pull is over (its lock free): the layer is an orphan like any other
@@ -857,4 +871,102 @@ parent_child() {
   run "${G[@]}" layer-release
   assert_failure 2
   assert_output --partial "usage: layer-release"
+}
+
+@test "graph: a layer whose parent chain loops is an error, not an endless walk" {
+  two_layer_image busybox:latest
+  run "${G[@]}" container-create c1 --image busybox:latest
+  assert_success
+  m1="$R/overlay2/layers/${C1#sha256:}/meta.json" m2="$R/overlay2/layers/${C2#sha256:}/meta.json"
+  cp "$m1" "$T/m1" && cp "$m2" "$T/m2"
+  # the top layer its own parent, then the base the top's
+  jq -c --arg p "$C2" '.parent = $p' "$T/m2" >"$m2"
+  for _ in 1 2; do
+    run timeout 10 "${G[@]}" container-mount c1
+    assert_failure 1
+    assert_output --partial "parent chain loops"
+    # the walks that count what holds a layer end too
+    run timeout 10 "${G[@]}" container-size c1
+    assert_success
+    DK_GRAPH_ORPHAN_AGE=0 run timeout 10 "${G[@]}" prune
+    assert_success
+    cp "$T/m2" "$m2"
+    jq -c --arg p "$C2" '.parent = $p' "$T/m1" >"$m1"
+  done
+  cp "$T/m1" "$m1"
+  run "${G[@]}" container-mount c1
+  assert_success
+}
+
+@test "graph: an import holds its layer from its registration to its image-add" {
+  command -v strace >/dev/null || skip "needs strace"
+  mkdir -p "$T/rootfs/etc" && echo x >"$T/rootfs/etc/x"
+  tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
+  D="sha256:$(sha256sum "$T/rootfs.tar" | cut -d' ' -f1)"
+  # strace stops the import for 3 s at its first unlink (the lock file of
+  # the directory its layer was unpacked in): the layer is in, the image
+  # not yet
+  ASAN_OPTIONS=detect_leaks=0 strace -f -qq -o /dev/null -e trace=unlink \
+    -e inject=unlink:delay_exit=3000000:when=1 "${G[@]}" import --ref imp:1 "$T/rootfs.tar" >"$T/out" &
+  importer=$!
+  for _ in $(seq 200); do [ -e "$R/overlay2/layers/${D#sha256:}/meta.json" ] && break; sleep 0.05; done
+  # a failed pull that had registered the same layer releases it; a prune
+  # finds a layer no image holds
+  release_keeps "$D"
+  wait "$importer"
+  assert_equal "$(jq -r .type "$T/out")" result
+  run "${G[@]}" container-create c1 --image imp:1 --mount
+  assert_success
+  assert [ -f "$(jq -r .path <<<"$output")/etc/x" ]
+  # done, the import holds nothing: its layer is the image's
+  assert_equal "$(ls "$R/tmp")" ""
+}
+
+# load_paused TAR: a load in the background ($loader) that has reached the
+# layer it reads from the archive's fifo and waits for a writer.
+load_paused() {
+  "${G[@]}" load --quiet -i "$1" >"$T/load.out" 2>&1 &
+  loader=$!
+  for _ in $(seq 200); do
+    [ "$(cat "/proc/$loader/wchan" 2>/dev/null)" = wait_for_partner ] && return 0
+    sleep 0.05
+  done
+  fail "the load did not reach its fifo"
+}
+
+@test "graph: a load holds the layers it found or registered until its image is added" {
+  mkdir -p "$T/base" "$T/mid" "$T/top"
+  echo b >"$T/base/b" && echo m >"$T/mid/m" && echo t >"$T/top/t"
+  D1=$(layer base) && D2=$(layer mid) && D3=$(layer top)
+  "${G[@]}" layer-register "$T/base.tgz" >/dev/null
+  config "$D1"
+  X=$("${G[@]}" image-add --config "$T/config.json" --tag x:1 | jq -r .id)
+  # each archive's image ends with top, which the load reads from a fifo;
+  # y:1 starts with x:1's base layer, z:1 with a layer the load registers
+  for img in y:base z:mid; do
+    a="$T/${img%%:*}" && mkdir "$a" && mkfifo "$a/top" && cp "$T/${img#*:}.tgz" "$a/bottom.tgz"
+    config "$([ "${img#*:}" = base ] && echo "$D1" || echo "$D2")" "$D3" && cp "$T/config.json" "$a/c.json"
+    echo "[{\"Config\":\"c.json\",\"RepoTags\":[\"${img%%:*}:1\"],\"Layers\":[\"bottom.tgz\",\"top\"]}]" >"$a/manifest.json"
+    tar -C "$a" -cf "$a.tar" manifest.json c.json bottom.tgz top
+  done
+  load_paused "$T/y.tar"
+  # x:1 goes; the base layer it held stays for y:1
+  run "${G[@]}" rm x:1
+  assert_success
+  assert_equal "$(jq -c '[.deleted[].Deleted // empty]' <<<"$output")" "[\"$X\"]"
+  cat "$T/top.tgz" >"$(echo "$R"/tmp/*/archive/top)"
+  wait "$loader"
+  assert_equal "$(jq -c . "$T/load.out")" '{"type":"result","loaded":["y:1"]}'
+  load_paused "$T/z.tar"
+  # the layer registered a moment ago has no image yet, and stays
+  release_keeps "$D2"
+  cat "$T/top.tgz" >"$(echo "$R"/tmp/*/archive/top)"
+  wait "$loader"
+  assert_equal "$(jq -c . "$T/load.out")" '{"type":"result","loaded":["z:1"]}'
+  for img in y:1 z:1; do
+    run "${G[@]}" container-create "c${img%%:*}" --image "$img" --mount
+    assert_success
+    assert [ -f "$(jq -r .path <<<"$output")/t" ]
+  done
+  assert_equal "$(ls "$R/tmp")" ""
 }
