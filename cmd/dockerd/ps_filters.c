@@ -145,7 +145,11 @@ ps_filters_prepare (jv filters, struct ps_bounds *b, dk_err_t *err)
         {
           long lo, hi;
           const char *proto;
-          if (rc == 0 && !port_range (jv_string_value (e), &lo, &hi, &proto))
+          if (rc == 0 && strchr (jv_string_value (e), ':'))
+            rc = dk_make_error_code (err, DK_ECODE_INVALID, 0,
+                                     "filter for '%s' should not contain ':': %s", ports[k],
+                                     jv_string_value (e));
+          else if (rc == 0 && !port_range (jv_string_value (e), &lo, &hi, &proto))
             rc = dk_make_error_code (err, DK_ECODE_INVALID, 0,
                                      "error while looking up for %s %s: invalid port range",
                                      ports[k], jv_string_value (e));

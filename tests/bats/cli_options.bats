@@ -203,6 +203,10 @@ SH
   assert_output --partial "error while looking up for publish eighty"
   run docker ps -a --filter expose=90-80
   assert_failure
+  # a host address or port is not a filter value (moby's wording)
+  run docker ps -a --filter publish=0.0.0.0:8080
+  assert_failure
+  assert_output --partial "filter for 'publish' should not contain ':': 0.0.0.0:8080"
   run docker ps -a --filter is-task=maybe
   assert_failure
   assert_output --partial "Invalid filter 'is-task=maybe'"
