@@ -106,7 +106,7 @@ one_match (const char *key, const char *v, struct container *c, jv insp)
   if (!strcmp (key, "health"))
     return !strcmp (v, "none");
   if (!strcmp (key, "is-task"))
-    return !strcmp (v, "false");
+    return !strcmp (v, "false") || !strcmp (v, "0");
   if (!strcmp (key, "isolation"))
     {
       cleanup_jv jv hc = dk_json_get (insp, "HostConfig");
@@ -156,14 +156,25 @@ ps_filters_prepare (jv filters, struct ps_bounds *b, dk_err_t *err)
           jv_free (e);
         }
     }
+  /* a bool filter as moby's: 1/true or 0/false, not both, else
+     "invalid filter 'is-task=[v ...]'" (Go's form of the value list) */
   cleanup_jv jv task = dk_json_get_kind (filters, "is-task", JV_KIND_ARRAY);
   if (rc == 0 && jv_is_valid (task))
-    jv_array_foreach (task, i, e)
     {
-      const char *v = jv_string_value (e);
-      if (rc == 0 && strcmp (v, "true") && strcmp (v, "false"))
-        rc = dk_make_error_code (err, DK_ECODE_INVALID, 0, "Invalid filter 'is-task=%s'", v);
-      jv_free (e);
+      bool t = false, f = false;
+      struct dk_buf vals = DK_BUF_INIT;
+      jv_array_foreach (task, i, e)
+      {
+        const char *v = jv_string_value (e);
+        t = t || !strcmp (v, "true") || !strcmp (v, "1");
+        f = f || !strcmp (v, "false") || !strcmp (v, "0");
+        dk_buf_printf (&vals, "%s%s", i ? " " : "", v);
+        jv_free (e);
+      }
+      if (t == f)
+        rc = dk_make_error_code (err, DK_ECODE_INVALID, 0, "invalid filter 'is-task=[%s]'",
+                                 vals.data ? vals.data : "");
+      dk_buf_free (&vals);
     }
   static const char *const bounds[] = { "before", "since" };
   for (int k = 0; k < 2 && rc == 0; k++)

@@ -209,7 +209,16 @@ SH
   assert_output --partial "filter for 'publish' should not contain ':': 0.0.0.0:8080"
   run docker ps -a --filter is-task=maybe
   assert_failure
-  assert_output --partial "Invalid filter 'is-task=maybe'"
+  assert_output --partial "invalid filter 'is-task=[maybe]'"
+  run docker ps -a --filter is-task=true --filter is-task=false
+  assert_failure
+  assert_output --regexp "invalid filter 'is-task=\[(true false|false true)\]'"
+  # 0 and 1 are booleans too
+  run docker ps -aq --filter is-task=0
+  assert_success
+  [ -n "$output" ]
+  run docker ps -aq --filter is-task=1
+  assert_output ""
 }
 
 @test "--storage-opt: unknown keys and quotas are refused at start, override_kernel_check accepted" {
