@@ -280,9 +280,13 @@ dk_toolserver_run (int ctl, char **server_argv, dk_tool_main tool_main)
 {
   int type = 0;
   socklen_t len = sizeof type;
+  cleanup_error dk_err_t err = NULL;
   if (getsockopt (ctl, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET)
     {
-      dk_errorf ("serve: stdin must be a unix SOCK_SEQPACKET socket");
+      dk_make_error_code (&err, DK_ECODE_INVALID, 0,
+                          "serve: stdin must be a unix SOCK_SEQPACKET socket");
+      dk_error_print (dk_log_prog (), err);
+      dk_error_emit (stdout, err);
       return 1;
     }
   struct server s = { .ctl = ctl, .tool_main = tool_main, .title = title_area (server_argv) };
@@ -293,7 +297,9 @@ dk_toolserver_run (int ctl, char **server_argv, dk_tool_main tool_main)
   s.sfd = signalfd (-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
   if (s.sfd < 0)
     {
-      dk_errorf ("serve: signalfd: %s", strerror (errno));
+      dk_make_error (&err, errno, "serve: signalfd");
+      dk_error_print (dk_log_prog (), err);
+      dk_error_emit (stdout, err);
       return 1;
     }
   s.buf = xmalloc (DK_TOOLSERVER_MAX);

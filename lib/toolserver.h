@@ -17,8 +17,8 @@ typedef int (*dk_tool_main) (int argc, char **argv);
 
 /* Serves requests on ctl until the other end closes it; returns the exit
    status for the server itself (0, or 1 when ctl is not a seqpacket
-   socket).  server_argv: main's argv, whose memory each child overwrites
-   with its own command line for ps. */
+   socket, with the tool contract's error object on stdout).  server_argv: main's argv, whose memory
+   each child overwrites with its own command line for ps. */
 int dk_toolserver_run (int ctl, char **server_argv, dk_tool_main tool_main);
 
 /* The largest request datagram accepted. */

@@ -5,6 +5,7 @@
 
 #include "cleanup.h"
 #include "error.h"
+#include "log.h"
 #include "store.h"
 #include "toolserver.h"
 
@@ -145,6 +146,10 @@ int
 main (int argc, char **argv)
 {
   if (argc == 2 && !strcmp (argv[1], "serve"))
-    return dk_toolserver_run (0, argv, graph_main);
+    {
+      /* not argv[0]: its memory becomes each child's title */
+      dk_log_init ("dk-graph", DK_LOG_INFO);
+      return dk_toolserver_run (0, argv, graph_main);
+    }
   return graph_main (argc, argv);
 }

@@ -970,3 +970,11 @@ load_paused() {
   done
   assert_equal "$(ls "$R/tmp")" ""
 }
+
+@test "dk-graph serve without a seqpacket socket on stdin: the contract's error, exit 1" {
+  run --separate-stderr "$BIN/dk-graph" serve </dev/null
+  assert_failure 1
+  assert_equal "$stderr" "dk-graph: error: serve: stdin must be a unix SOCK_SEQPACKET socket"
+  assert_equal "$(jq -r '.type + " " + .code + " " + .message' <<<"$output")" \
+    "error invalid serve: stdin must be a unix SOCK_SEQPACKET socket"
+}

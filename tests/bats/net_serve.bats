@@ -80,9 +80,11 @@ error 7 request without its three fds"
 }
 
 @test "serve without a seqpacket socket on stdin: a clear error, exit 1" {
-  run "$NET_BIN" serve </dev/null
+  run --separate-stderr "$NET_BIN" serve </dev/null
   assert_failure 1
-  assert_output --partial "stdin must be a unix SOCK_SEQPACKET socket"
+  assert_equal "$stderr" "dk-netsetup: error: serve: stdin must be a unix SOCK_SEQPACKET socket"
+  # stdout keeps the tool contract: one final object, the error
+  assert_equal "$(jq -r '.type + " " + .code' <<<"$output")" "error invalid"
 }
 
 @test "a server killed mid-request: the request still completes, nothing is lost" {
