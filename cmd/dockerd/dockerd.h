@@ -175,6 +175,8 @@ typedef void (*tsrv_exit_cb) (void *ud, int status); /* -1: the server was lost 
 /* Runs argv (argv[0] = path) with fds as its stdin, stdout and stderr
    through the tool's server: 0 when sent (the fds may be closed), -1 when
    the tool is not served or its server cannot be reached. */
+/* Whether jobs of this tool go to its server (not turned off, not failed). */
+bool toolserver_serves (const char *name);
 int toolserver_run (const char *name, const char *path, char *const *argv, const int fds[3],
                     tsrv_started_cb started, tsrv_exit_cb ended, void *ud);
 

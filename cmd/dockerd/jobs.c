@@ -396,7 +396,7 @@ static int
 start_served (struct job *j, char **args, bool want_in)
 {
   int out[2], errp[2], in[2] = { -1, -1 };
-  if (uv_pipe (out, UV_NONBLOCK_PIPE, 0) < 0)
+  if (!toolserver_serves (j->name) || uv_pipe (out, UV_NONBLOCK_PIPE, 0) < 0)
     return -1;
   if (uv_pipe (errp, UV_NONBLOCK_PIPE, 0) < 0)
     {

@@ -204,6 +204,12 @@ start_server (struct tsrv *s, const char *path)
   return 0;
 }
 
+bool
+toolserver_serves (const char *name)
+{
+  return find (name) != NULL;
+}
+
 int
 toolserver_run (const char *name, const char *path, char *const *argv, const int fds[3],
                 tsrv_started_cb started, tsrv_exit_cb ended, void *ud)

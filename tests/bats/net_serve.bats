@@ -20,6 +20,13 @@ argv_json() {
   python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \
     "$NET_BIN" --state-dir "$T/state" --exec-root "$T/exec" "$@"
 }
+# jq -e that fails on empty input (jq 1.6 exits 0 when there is none)
+jqe() {
+  local in
+  in=$(cat)
+  [ -n "$in" ] || { echo "jqe: no input" >&2; return 1; }
+  jq -e "$@" <<<"$in"
+}
 snapshot() {
   { ns ip -br link | awk '{print $1}' | sort
     ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//'
@@ -37,7 +44,7 @@ snapshot() {
   all=$output
   # the first: the CLI's result on stdout, exit status 0
   first=$(sed -n 1p <<<"$all")
-  jq -e '.replies[0].type == "started" and (.replies[0].pid | type) == "number"
+  jqe '.replies[0].type == "started" and (.replies[0].pid | type) == "number"
          and .replies[1].type == "exit" and .replies[1].status == 0' <<<"$first"
   ip=$(jq -r '.stdout | fromjson | .ip' <<<"$first")
   [[ $ip == 172.* ]]
@@ -49,14 +56,14 @@ snapshot() {
   second=$(sed -n 2p <<<"$all")
   run --separate-stderr ns_tool connect --files-dir "$T/c2"
   [ "$status" -ne 0 ]
-  jq -e --argjson st "$status" --arg out "$output" --arg err "$stderr" \
+  jqe --argjson st "$status" --arg out "$output" --arg err "$stderr" \
     '.replies[-1].status == $st and .stdout == $out + "\n" and .stderr == $err + "\n"' <<<"$second"
   # the server ends at the end of its input, and says how many it ran
-  jq -e '.server_status == 0 and (.server_stdout | fromjson | .served == 2)' <<<"$(sed -n 3p <<<"$all")"
+  jqe '.server_status == 0 and (.server_stdout | fromjson | .served == 2)' <<<"$(sed -n 3p <<<"$all")"
   # and the served disconnect leaves what was there before
   run serve "[{\"argv\":$(argv_json disconnect --id c1)}]"
   assert_success
-  jq -e '.replies[-1].status == 0' <<<"$(sed -n 1p <<<"$output")"
+  jqe '.replies[-1].status == 0' <<<"$(sed -n 1p <<<"$output")"
   [ "$(snapshot)" = "$before" ]
 }
 
@@ -93,12 +100,12 @@ error 7 request without its three fds"
   run serve "[{\"kill_server_after_start\":{\"argv\":$(argv_json connect --id k1 --files-dir "$T/k1" -p 18081:80)}}]"
   assert_success
   first=$(sed -n 1p <<<"$output")
-  jq -e '.replies == [.replies[0]] and .replies[0].type == "started"' <<<"$first"
+  jqe '.replies == [.replies[0]] and .replies[0].type == "started"' <<<"$first"
   # the request ran to its end: its result, its namespace and its rule
-  jq -e '.stdout | fromjson | .type == "result"' <<<"$first"
+  jqe '.stdout | fromjson | .type == "result"' <<<"$first"
   in_ctr k1 ip -4 -br addr show eth0 | grep -q UP
   ns iptables -t nat -S DOCKER | grep -q -- "--dport 18081"
-  jq -e '.server_status == -9' <<<"$(tail -1 <<<"$output")"
+  jqe '.server_status == -9' <<<"$(tail -1 <<<"$output")"
   ns_tool disconnect --id k1 >/dev/null
   [ "$(snapshot)" = "$before" ]
 }
