@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/statfs.h>
+#include <linux/close_range.h>
 #include <unistd.h>
 
 struct daemon D;
@@ -326,6 +327,9 @@ main (int argc, char **argv)
 {
   cleanup_error dk_err_t err = NULL;
   signal (SIGPIPE, SIG_IGN);
+  /* fds we were started with (a test runner's, systemd's activated
+     sockets) are ours to use, never the tools' to inherit */
+  close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);
   dk_log_init ("dockerd", DK_LOG_INFO);
   int r = setup (argc, argv, &err);
   if (r == 1)

@@ -245,6 +245,11 @@ c"
   assert_output --partial "inet 10.231.0."
   old=$(server dk-netsetup) gold=$(server dk-graph)
   [ -n "$old" ] && [ -n "$gold" ]
+  # they hold their stdio and signalfd only: not the fds dockerd was started
+  # with (bats' fd 3 among them)
+  run ls "/proc/$old/fd"
+  assert_output $'0\n1\n2\n3'
+  readlink "/proc/$old/fd/3" | grep -q signalfd
   kill -9 "$old" "$gold"
   for _ in $(seq 50); do kill -0 "$old" 2>/dev/null || kill -0 "$gold" 2>/dev/null || break; sleep 0.1; done
   run docker run --rm busybox ip -4 -o addr show eth0
