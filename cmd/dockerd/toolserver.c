@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "toolserver.h"
@@ -31,6 +32,8 @@ struct tsrv
   const char *name;
   bool disabled; /* its server died without ever answering: spawn instead */
   bool answered;
+  bool retiring;  /* its binary was replaced: no new requests, ends after the last */
+  struct stat st; /* the binary it was started from */
   int fd;
   uv_process_t proc;
   uv_poll_t poll;
@@ -78,15 +81,23 @@ on_closed (uv_handle_t *h)
 /* The server is gone: requests in flight end with an unknown status (the
    children go on and their pipes still close), the next job starts a new
    server. */
+/* Closes our end: the server ends at the end of its input. */
+static void
+close_ctl (struct tsrv *s)
+{
+  uv_poll_stop (&s->poll);
+  uv_close ((uv_handle_t *)&s->poll, on_closed);
+  close (s->fd);
+  s->fd = -1;
+  s->retiring = false;
+}
+
 static void
 lost (struct tsrv *s)
 {
   if (s->fd < 0)
     return;
-  uv_poll_stop (&s->poll);
-  uv_close ((uv_handle_t *)&s->poll, on_closed);
-  close (s->fd);
-  s->fd = -1;
+  close_ctl (s);
   if (!s->answered)
     {
       s->disabled = true;
@@ -141,6 +152,29 @@ on_reply (struct tsrv *s, jv m)
       r->ended (r->ud, 127);
     }
   free (r);
+  if (s->retiring && s->reqs == NULL && s->fd >= 0)
+    close_ctl (s);
+}
+
+/* The tool on disk is no longer the one the server runs (`make install`):
+   the server finishes what it has and goes; jobs are spawned meanwhile,
+   and the first job after it is gone starts the new binary's server. */
+static bool
+retired (struct tsrv *s, const char *path)
+{
+  struct stat now;
+  if (!s->retiring
+      && (stat (path, &now) < 0
+          || (now.st_dev == s->st.st_dev && now.st_ino == s->st.st_ino
+              && now.st_mtim.tv_sec == s->st.st_mtim.tv_sec
+              && now.st_mtim.tv_nsec == s->st.st_mtim.tv_nsec)))
+    return false;
+  if (!s->retiring)
+    dk_info ("%s was replaced: its server ends after its last request", s->name);
+  s->retiring = true;
+  if (s->reqs == NULL)
+    close_ctl (s);
+  return true;
 }
 
 static void
@@ -196,6 +230,8 @@ start_server (struct tsrv *s, const char *path)
   uv_unref ((uv_handle_t *)&s->proc);
   s->fd = sv[0];
   s->answered = false;
+  if (stat (path, &s->st) < 0)
+    memset (&s->st, 0, sizeof s->st);
   s->poll.data = s;
   uv_poll_init (D.loop, &s->poll, s->fd);
   s->open_handles++;
@@ -215,7 +251,7 @@ toolserver_run (const char *name, const char *path, char *const *argv, const int
                 tsrv_started_cb started, tsrv_exit_cb ended, void *ud)
 {
   struct tsrv *s = find (name);
-  if (s == NULL || (s->fd < 0 && start_server (s, path) < 0))
+  if (s == NULL || (s->fd >= 0 && retired (s, path)) || (s->fd < 0 && start_server (s, path) < 0))
     return -1;
   double id = ++s->next_id;
   jv a = jv_array ();

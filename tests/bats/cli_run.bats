@@ -264,6 +264,35 @@ c"
   assert_output ""
 }
 
+@test "a tool replaced on disk: its old server ends, the new binary serves" {
+  netsetup_ready || skip "dk-netsetup not on main yet"
+  # the daemon again on the same roots, its tools from a copy of bin/
+  kill "$DPID"
+  for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done
+  ip netns del "$NS"
+  mkdir -p "$T/libexec"
+  cp "$DK_BIN"/dk-* "$T/libexec/"
+  DK_LIBEXEC=$T/libexec start_dockerd
+  server() { pgrep -P "$DPID" -f "$1 serve"; }
+  docker run --rm --pull never busybox true
+  old=$(server dk-netsetup)
+  [ -n "$old" ]
+  grep -q "^$T/libexec/dk-netsetup" "/proc/$old/cmdline"
+  # as `make install` does: a new file in its place
+  cp "$T/libexec/dk-netsetup" "$T/libexec/.new" && mv -f "$T/libexec/.new" "$T/libexec/dk-netsetup"
+  for i in 1 2 3; do
+    run docker run --rm --pull never busybox ip -4 -o addr show eth0
+    assert_success
+    assert_output --partial "inet 10.231.0."
+  done
+  for _ in $(seq 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$old" 2>/dev/null
+  new=$(server dk-netsetup)
+  [ -n "$new" ] && [ "$new" != "$old" ]
+  ! grep -q '(deleted)' <(readlink "/proc/$new/exe")
+  grep -q "dk-netsetup was replaced" "$T/log"
+}
+
 @test "live-restore: a running container survives a daemon restart" {
   stop_keep() { kill "$DPID"; for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done; }
   echo '{"live-restore": true}' >"$T/daemon.json"
