@@ -41,7 +41,7 @@ tool init >/dev/null
 snapshot() {
   { ns ip -br link | awk '{print $1}' | sort
     ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//'
-    cat "$T"/state/ipam/*.json 2>/dev/null || true
+    cat "$T"/exec/ipam/*.json 2>/dev/null || true
     ls "$T/exec/netns" 2>/dev/null || true; }
 }
 before=$(snapshot)

@@ -1,6 +1,6 @@
 /* IPv6 of the default bridge (--ipv6 with --fixed-cidr-v6 and
    --default-gateway-v6): address helpers and the sequential IPAM of the
-   v6 subnet.  Allocations share STATE/ipam/NET.json with the IPv4 ones,
+   v6 subnet.  Allocations share EXECROOT/ipam/NET.json with the IPv4 ones,
    keyed by the address in its canonical text form. */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* dk-netsetup's internal interfaces.  State layout (docs/network.md):
-   STATE/lock, STATE/daemon.json, STATE/networks/NAME.json,
-   STATE/ipam/NAME.json, STATE/endpoints/ID.json; EXECROOT/netns/ID. */
+   STATE/lock, STATE/daemon.json, STATE/networks/NAME.json; runtime state
+   in EXECROOT: ipam/NAME.json, endpoints/ID.json, netns/ID. */
 #ifndef DK_NETSETUP_H
 #define DK_NETSETUP_H
 
@@ -73,6 +73,7 @@ int write_runtime_file (const char *path, const void *data, size_t len, dk_err_t
 int ctx_lock (struct ctx *c, dk_err_t *err);
 void ctx_unlock (struct ctx *c);
 char *state_path (struct ctx *c, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+char *run_path (struct ctx *c, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 int daemon_load (struct ctx *c, struct daemon_cfg *d, dk_err_t *err);
 int daemon_save (struct ctx *c, const struct daemon_cfg *d, dk_err_t *err);
 void daemon_free (struct daemon_cfg *d);

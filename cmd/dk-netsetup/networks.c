@@ -322,7 +322,7 @@ cmd_network_rm (struct ctx *c, int argc, char **argv, dk_err_t *err)
   if (r == 0)
     {
       cleanup_free char *p = state_path (c, "networks/%s.json", n.name);
-      cleanup_free char *q = state_path (c, "ipam/%s.json", n.name);
+      cleanup_free char *q = run_path (c, "ipam/%s.json", n.name);
       unlink (q);
       if (unlink (p) < 0)
         r = dk_make_error (err, errno, "remove `%s`", p);

@@ -83,8 +83,8 @@ teardown() { net_teardown; }
   assert_output --partial '"code":"invalid"'
   # the failed attempts left nothing
   [ ! -e "$T/exec/netns/c2" ] && [ ! -e "$T/exec/netns/c3" ]
-  [ ! -e "$T/state/endpoints/c2.json" ]
-  run jq -c . "$T/state/ipam/bridge.json"
+  [ ! -e "$T/exec/endpoints/c2.json" ]
+  run jq -c . "$T/exec/ipam/bridge.json"
   assert_output '{"10.77.0.50":"c1"}'
 }
 
@@ -103,7 +103,7 @@ teardown() { net_teardown; }
   wait
   run bash -c "cat $T/out* | jq -r .ip | sort | uniq | wc -l"
   assert_output 20
-  run bash -c "jq length $T/state/ipam/bridge.json"
+  run bash -c "jq length $T/exec/ipam/bridge.json"
   assert_output 20
 }
 
@@ -122,7 +122,7 @@ teardown() { net_teardown; }
   after_rules=$(ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')
   assert_equal "$after_links" "$before_links"
   assert_equal "$after_rules" "$before_rules"
-  [ ! -e "$T/state/ipam/bridge.json" ]
+  [ ! -e "$T/exec/ipam/bridge.json" ]
   [ -z "$(ls "$T/exec/netns")" ]
   ! grep -q "$T/exec/netns" /proc/self/mountinfo
 }
@@ -133,19 +133,19 @@ teardown() { net_teardown; }
   ns_tool connect --id c1 --files-dir "$T/c1" -p 8080:80 >/dev/null
   # what a kill between the new text and the ftruncate leaves: an older,
   # longer text after the newline
-  printf '{"stale":' >>"$T/state/endpoints/c1.json"
-  printf '{"172.17.0.9":"gone"}\n' >>"$T/state/ipam/bridge.json"
+  printf '{"stale":' >>"$T/exec/endpoints/c1.json"
+  printf '{"172.17.0.9":"gone"}\n' >>"$T/exec/ipam/bridge.json"
   run ns_tool connect --id c2 --files-dir "$T/c2"
   assert_success
   assert_output --partial '"ip":"172.17.0.3"'
-  run jq -c . "$T/state/ipam/bridge.json"
+  run jq -c . "$T/exec/ipam/bridge.json"
   assert_output '{"172.17.0.2":"c1","172.17.0.3":"c2"}'
   run ns_tool disconnect --id c1
   assert_success
   run ns_tool disconnect --id c2
   assert_success
   assert_equal "$(ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')" "$before_rules"
-  [ ! -e "$T/state/ipam/bridge.json" ] && [ ! -e "$T/state/endpoints/c1.json" ]
+  [ ! -e "$T/exec/ipam/bridge.json" ] && [ ! -e "$T/exec/endpoints/c1.json" ]
 }
 
 @test "bad input is a clear error" {
@@ -203,4 +203,28 @@ teardown() { net_teardown; }
   assert_output --partial -- '-s 10.98.0.0/24 ! -o docker0 -j MASQUERADE'
   run ns_tool connect --id c1 --files-dir "$T/c1"
   assert_output --partial '"ip":"10.98.0.2"'
+}
+
+@test "runtime state an older dk-netsetup kept in the state dir moves to the exec root; teardown stays complete" {
+  ns_tool init >/dev/null
+  before_rules=$(ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')
+  before_links=$(ns ip -br link | awk '{print $1}' | sort)
+  ns_tool connect --id old1 --files-dir "$T/old1" -p 8080:80 >/dev/null
+  # the layout before: allocations and records under the state dir
+  mkdir -p "$T/state/ipam" "$T/state/endpoints"
+  mv "$T/exec/ipam/bridge.json" "$T/state/ipam/"
+  mv "$T/exec/endpoints/old1.json" "$T/state/endpoints/"
+  run ns_tool connect --id new1 --files-dir "$T/new1"
+  assert_success
+  # the old allocation was honoured (no address handed out twice)
+  assert_output --partial '"ip":"172.17.0.3"'
+  [ ! -e "$T/state/ipam" ] && [ ! -e "$T/state/endpoints" ]
+  run jq -c . "$T/exec/ipam/bridge.json"
+  assert_output '{"172.17.0.2":"old1","172.17.0.3":"new1"}'
+  ns_tool disconnect --id old1 >/dev/null
+  ns_tool disconnect --id new1 >/dev/null
+  assert_equal "$(ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')" "$before_rules"
+  assert_equal "$(ns ip -br link | awk '{print $1}' | sort)" "$before_links"
+  [ ! -e "$T/exec/ipam/bridge.json" ] && [ ! -e "$T/exec/endpoints/old1.json" ]
+  [ -z "$(ls "$T/exec/netns")" ]
 }

@@ -263,7 +263,7 @@ for i in range(2): s.sendto(b"ping%d" % i,("::1",5353)); print(s.recvfrom(100)[0
   DK_NETSETUP_NO_NFT=1 run ns_tool connect --id c2 --files-dir "$T/c2" -p 8080:80
   assert_failure 1
   assert_equal "$(rules6)" "$before"
-  [ ! -e "$T/state/ipam/bridge.json" ]
+  [ ! -e "$T/exec/ipam/bridge.json" ]
 }
 
 @test "without --ipv6, or with --iptables=false, ip6tables is not touched" {

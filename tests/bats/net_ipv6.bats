@@ -41,12 +41,12 @@ teardown() { net_teardown; }
   assert_output --partial '"IPv6Address":"fd00:dead:beef::2/64"'
   # teardown gives both addresses back
   ns_tool disconnect --id c1 >/dev/null
-  run cat "$T/state/ipam/bridge.json"
+  run cat "$T/exec/ipam/bridge.json"
   refute_output --partial 'fd00:dead:beef::2'
   refute_output --partial '172.17.0.2"'
   assert_output --partial 'fd00:dead:beef::3'
   ns_tool disconnect --id c2 >/dev/null
-  [ ! -e "$T/state/ipam/bridge.json" ]
+  [ ! -e "$T/exec/ipam/bridge.json" ]
   run ns ip -br link
   refute_output --partial veth
 }
@@ -65,7 +65,7 @@ teardown() { net_teardown; }
   assert_failure 1
   assert_output --partial '"code":"invalid"'
   # the failed attempts left no address behind
-  run cat "$T/state/ipam/bridge.json"
+  run cat "$T/exec/ipam/bridge.json"
   assert_output '{"172.17.0.2":"c1","2001:db8:42::99":"c1"}'
   [ ! -e "$T/exec/netns/c2" ] && [ ! -e "$T/exec/netns/c3" ]
 }
@@ -151,7 +151,7 @@ teardown() { net_teardown; }
   assert_output --partial $'10.125.0.3\tbeta\tb'
   ns_tool disconnect --id c2 >/dev/null
   ns_tool disconnect --id c1 >/dev/null
-  [ ! -e "$T/state/ipam/v6net.json" ]
+  [ ! -e "$T/exec/ipam/v6net.json" ]
   run ns_tool network-rm v6net
   assert_success
 }

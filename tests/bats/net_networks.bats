@@ -144,7 +144,7 @@ teardown() { net_teardown; }
   refute_output --partial 10.124.0.0/24
   run ns_tool disconnect --id c1 --network "$id"
   assert_success
-  [ ! -e "$T/state/ipam/secret.json" ]
+  [ ! -e "$T/exec/ipam/secret.json" ]
 }
 
 @test "--iptables=false touches no rules" {

@@ -23,7 +23,7 @@ rules() { ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//'; }
   ns_tool disconnect --id c1 >/dev/null
   [ "$(rules)" = "$before" ]
   ns_tool connect --id c1 --files-dir "$T/c1" "${ports[@]}" >/dev/null
-  run jq -c '.networks.bridge.nft.rules | length' "$T/state/endpoints/c1.json"
+  run jq -c '.networks.bridge.nft.rules | length' "$T/exec/endpoints/c1.json"
   assert_output 9
   direct=$(rules)
   [ "$direct" = "$by_restore" ]
@@ -49,7 +49,7 @@ rules() { ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//'; }
   [ "$(rules6)" = "$before" ] && [ "$(rules)" = "$before4" ]
   ns_tool connect --id c1 --files-dir "$T/c1" "${ports[@]}" >/dev/null
   # v4: 127.0.0.1, 5353, 9000; v6: 5353, 9000, 2001:db8::5 (none for ::1)
-  run jq -c '.networks.bridge | [.nft.rules, .nft6.rules] | map(length)' "$T/state/endpoints/c1.json"
+  run jq -c '.networks.bridge | [.nft.rules, .nft6.rules] | map(length)' "$T/exec/endpoints/c1.json"
   assert_output '[9,9]'
   [ "$(rules6)" = "$by_restore" ]
   [ "$(rules)" = "$by_restore4" ]
@@ -87,13 +87,13 @@ rules() { ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//'; }
   ns_tool disconnect --id c1 >/dev/null
   run ns_tool connect --id c1 --files-dir "$T/c1" -p 7000-7015:7000-7015/udp
   assert_success
-  run jq -c '.networks.bridge.nft.rules | length' "$T/state/endpoints/c1.json"
+  run jq -c '.networks.bridge.nft.rules | length' "$T/exec/endpoints/c1.json"
   assert_output 48
   [ "$(rules)" = "$by_restore" ]
   run ns_tool connect --id c2 --files-dir "$T/c2" -p 8000-8016:8000-8016
   assert_success
   refute_output --partial warning
-  run jq -c '.networks.bridge.nft' "$T/state/endpoints/c2.json"
+  run jq -c '.networks.bridge.nft' "$T/exec/endpoints/c2.json"
   assert_output null
   [ "$(rules | grep -c 'dport 80[01][0-9] -j DNAT')" -eq 17 ]
   ns_tool disconnect --id c1 >/dev/null

@@ -169,8 +169,8 @@ s.bind(("::",9101)); s.listen(1); time.sleep(60)'
   assert_failure 1
   assert_output --partial '"message":"bridge docker0 not found"'
   assert_equal "$(ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')" "$before"
-  [ ! -e "$T/exec/netns/c1" ] && [ ! -e "$T/state/endpoints/c1.json" ]
-  [ ! -e "$T/state/ipam/bridge.json" ]
+  [ ! -e "$T/exec/netns/c1" ] && [ ! -e "$T/exec/endpoints/c1.json" ]
+  [ ! -e "$T/exec/ipam/bridge.json" ]
   # the host port was let go: a connect after init binds it again
   ns_tool init >/dev/null
   run ns_tool connect --id c2 --files-dir "$T/c2" -p 8080:80
@@ -222,14 +222,14 @@ s.bind(("::",9101)); s.listen(1); time.sleep(60)'
   assert_success
   assert_output --partial '"removed":["c1","c2"]'
   [ "$(ls "$T/exec/netns")" = keep ]
-  run jq -c . "$T/state/ipam/bridge.json"
+  run jq -c . "$T/exec/ipam/bridge.json"
   assert_output '{"172.17.0.2":"keep"}'
   ns_tool disconnect --id keep >/dev/null
   after_links=$(ns ip -br link | awk '{print $1}' | sort)
   after_rules=$(ns iptables-save | grep -v '^#' | sed 's/\[[0-9:]*\]//')
   assert_equal "$after_links" "$before_links"
   assert_equal "$after_rules" "$before_rules"
-  [ ! -e "$T/state/ipam/bridge.json" ]
+  [ ! -e "$T/exec/ipam/bridge.json" ]
   wait_gone "$proxy"
 }
 
