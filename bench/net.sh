@@ -23,20 +23,27 @@ NS=dkb-$$-$RANDOM
 ip netns add "$NS"
 # the exec root on a tmpfs, as /var/run (Docker's /var/run/docker) is; the
 # state dir on the disk, as /var/lib/docker/network
-mkdir "$T/exec"
+# (a baseline gets roots of its own, $T/b, on the same bridge: builds with
+# another state layout must not share one)
+mkdir -p "$T/exec" "$T/b/exec"
 mount -t tmpfs -o mode=0711 dkb-exec "$T/exec"
+mount -t tmpfs -o mode=0711 dkb-exec "$T/b/exec"
 cleanup() {
-  for p in "$T"/exec/netns/*; do [ -e "$p" ] && umount -l "$p" 2>/dev/null; done
-  [ -f "$T/state/proxy-v2.pid" ] && kill "$(cat "$T/state/proxy-v2.pid")" 2>/dev/null
+  for p in "$T"/exec/netns/* "$T"/b/exec/netns/*; do [ -e "$p" ] && umount -l "$p" 2>/dev/null; done
+  for f in "$T/state/proxy-v2.pid" "$T/b/state/proxy-v2.pid"; do
+    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+  done
   ip netns del "$NS" 2>/dev/null
-  umount -l "$T/exec" 2>/dev/null
+  umount -l "$T/exec" "$T/b/exec" 2>/dev/null
   rm -rf "$T"
 }
 trap cleanup EXIT
 ns() { nsenter --net="/run/netns/$NS" "$@"; }
 tool() { ns "$bin" --state-dir "$T/state" --exec-root "$T/exec" "$@"; }
+base_tool() { ns "$base" --state-dir "$T/b/state" --exec-root "$T/b/exec" "$@"; }
 ns ip link set lo up
 tool init >/dev/null
+[ -z "$base" ] || base_tool init >/dev/null
 
 snapshot() {
   { ns ip -br link | awk '{print $1}' | sort
@@ -61,7 +68,8 @@ null = os.open("/dev/null", os.O_WRONLY)
 nulr = os.open("/dev/null", os.O_RDONLY)
 acts = [(os.POSIX_SPAWN_DUP2, null, 1)]
 def argv_of(b, a):
-    return [b] + (["--state-dir", t + "/state", "--exec-root", t + "/exec"] if a else []) + list(a)
+    r = t if b == all_bins[0] else t + "/b"  # the baseline's own roots
+    return [b] + (["--state-dir", r + "/state", "--exec-root", r + "/exec"] if a else []) + list(a)
 def spawned(b, *a):
     s = time.perf_counter()
     pid = os.posix_spawn(b, argv_of(b, a), os.environ, file_actions=acts)
@@ -167,4 +175,5 @@ fi
 
 # 3. the same on a default bridge with IPv6 (ip6tables rules too)
 tool init --ipv6 true --fixed-cidr-v6 fd00:b::/64 >/dev/null
+[ -z "$base" ] || base_tool init --ipv6 true --fixed-cidr-v6 fd00:b::/64 >/dev/null
 ns python3 "$T/part1.py" "$T" "$rounds" v6 "$bin" $base
