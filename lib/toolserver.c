@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fdpass.h"
 #include "json.h"
 #include "log.h"
 
@@ -40,6 +41,7 @@ struct server
   struct title_area title;
   struct kid *kids;
   size_t nkids, cap;
+  unsigned long served; /* requests run */
   char *buf;
 };
 
@@ -153,25 +155,22 @@ parse_request (jv req, double *id, char ***argvp, int *argcp, const char **why)
       *why = "request without argv";
       return -1;
     }
-  char **argv = xzalloc ((n + 1) * sizeof *argv);
+  cleanup_strv char **argv = xzalloc ((n + 1) * sizeof *argv);
   for (int i = 0; i < n; i++)
     {
       jv e = jv_array_get (jv_copy (a), i);
-      if (jv_get_kind (e) != JV_KIND_STRING)
+      if (jv_get_kind (e) == JV_KIND_STRING)
+        argv[i] = xstrdup (jv_string_value (e));
+      jv_free (e);
+      if (argv[i] == NULL)
         {
-          jv_free (e);
           jv_free (a);
-          for (int k = 0; k < i; k++)
-            free (argv[k]);
-          free (argv);
           *why = "argv holds a value that is not a string";
           return -1;
         }
-      argv[i] = xstrdup (jv_string_value (e));
-      jv_free (e);
     }
   jv_free (a);
-  *argvp = argv;
+  *argvp = steal_ptr (&argv);
   *argcp = n;
   return 0;
 }
@@ -180,52 +179,32 @@ parse_request (jv req, double *id, char ***argvp, int *argcp, const char **why)
 static bool
 serve_one (struct server *s)
 {
-  char cbuf[CMSG_SPACE (sizeof (int) * 3)];
-  struct iovec iov = { .iov_base = s->buf, .iov_len = DK_TOOLSERVER_MAX };
-  struct msghdr mh
-      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-  ssize_t n = recvmsg (s->ctl, &mh, MSG_CMSG_CLOEXEC);
+  int fds[DK_FDS_MAX], nfds = 0, mflags = 0;
+  ssize_t n = dk_recv_fds (s->ctl, s->buf, DK_TOOLSERVER_MAX, fds, 3, &nfds, &mflags);
   if (n < 0)
     return errno == EINTR || errno == EAGAIN;
   if (n == 0)
     return false;
-  int fds[3] = { -1, -1, -1 }, nfds = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR (&mh); c; c = CMSG_NXTHDR (&mh, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-      {
-        int got = (c->cmsg_len - CMSG_LEN (0)) / sizeof (int);
-        int *p = (int *)CMSG_DATA (c);
-        for (int i = 0; i < got; i++)
-          if (nfds < 3)
-            fds[nfds++] = p[i];
-          else
-            close (p[i]);
-      }
   double id = -1;
   const char *why = NULL;
-  char **argv = NULL;
+  cleanup_strv char **argv = NULL;
   int argc = 0;
   jv req = jv_invalid ();
   cleanup_error dk_err_t err = NULL;
-  if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+  if (mflags & MSG_TRUNC)
     why = "request too large";
   else if (dk_json_parse (s->buf, n, &req, &err) < 0 || jv_get_kind (req) != JV_KIND_OBJECT)
     why = "request is not a JSON object";
   else if (parse_request (req, &id, &argv, &argc, &why) < 0)
     ;
-  else if (nfds != 3)
+  else if (nfds != 3 || (mflags & MSG_CTRUNC))
     why = "request without its three fds";
   jv_free (req);
   if (why)
     {
       close_fds (fds, nfds);
-      jv m = jv_object_set (reply_head ("error", id), jv_string ("message"), jv_string (why));
-      bool ok = reply (s, m);
-      if (argv)
-        for (int i = 0; i < argc; i++)
-          free (argv[i]);
-      free (argv);
-      return ok;
+      return reply (
+          s, jv_object_set (reply_head ("error", id), jv_string ("message"), jv_string (why)));
     }
   fflush (NULL);
   pid_t pid = fork ();
@@ -233,21 +212,16 @@ serve_one (struct server *s)
     child_run (s, fds, argv, argc);
   int fork_errno = errno;
   close_fds (fds, 3);
-  for (int i = 0; i < argc; i++)
-    free (argv[i]);
-  free (argv);
   if (pid < 0)
-    {
-      jv m = jv_object_set (reply_head ("error", id), jv_string ("message"),
-                            jv_string (strerror (fork_errno)));
-      return reply (s, m);
-    }
+    return reply (s, jv_object_set (reply_head ("error", id), jv_string ("message"),
+                                    jv_string (strerror (fork_errno))));
   if (s->nkids == s->cap)
     {
       s->cap = s->cap ? 2 * s->cap : 16;
       s->kids = xrealloc (s->kids, s->cap * sizeof *s->kids);
     }
   s->kids[s->nkids++] = (struct kid){ .pid = pid, .id = id };
+  s->served++;
   return reply (s, jv_object_set (reply_head ("started", id), jv_string ("pid"), jv_number (pid)));
 }
 
@@ -275,6 +249,15 @@ reap (struct server *s)
   return ok;
 }
 
+/* The server cannot start: the tool contract's error, exit status 1. */
+static int
+refuse (dk_err_t err)
+{
+  dk_error_print (dk_log_prog (), err);
+  dk_error_emit (stdout, err);
+  return 1;
+}
+
 int
 dk_toolserver_run (int ctl, char **server_argv, dk_tool_main tool_main)
 {
@@ -285,9 +268,7 @@ dk_toolserver_run (int ctl, char **server_argv, dk_tool_main tool_main)
     {
       dk_make_error_code (&err, DK_ECODE_INVALID, 0,
                           "serve: stdin must be a unix SOCK_SEQPACKET socket");
-      dk_error_print (dk_log_prog (), err);
-      dk_error_emit (stdout, err);
-      return 1;
+      return refuse (err);
     }
   struct server s = { .ctl = ctl, .tool_main = tool_main, .title = title_area (server_argv) };
   sigset_t chld;
@@ -298,12 +279,9 @@ dk_toolserver_run (int ctl, char **server_argv, dk_tool_main tool_main)
   if (s.sfd < 0)
     {
       dk_make_error (&err, errno, "serve: signalfd");
-      dk_error_print (dk_log_prog (), err);
-      dk_error_emit (stdout, err);
-      return 1;
+      return refuse (err);
     }
   s.buf = xmalloc (DK_TOOLSERVER_MAX);
-  unsigned long served = 0;
   for (;;)
     {
       struct pollfd p[2] = { { .fd = ctl, .events = POLLIN }, { .fd = s.sfd, .events = POLLIN } };
@@ -315,20 +293,17 @@ dk_toolserver_run (int ctl, char **server_argv, dk_tool_main tool_main)
         }
       if (p[1].revents && !reap (&s))
         break;
-      if (p[0].revents & POLLIN)
-        {
-          size_t before = s.nkids;
-          if (!serve_one (&s))
-            break;
-          served += s.nkids > before;
-        }
-      else if (p[0].revents & (POLLHUP | POLLERR))
+      if ((p[0].revents & POLLIN) && !serve_one (&s))
+        break;
+      if (!(p[0].revents & POLLIN) && (p[0].revents & (POLLHUP | POLLERR)))
         break;
     }
   /* the children go on: each one finishes its command on its own */
   free (s.buf);
   free (s.kids);
   close (s.sfd);
-  printf ("{\"type\":\"result\",\"served\":%lu}\n", served);
+  dk_jsonl_write (
+      stdout, jv_object_set (jv_object_set (jv_object (), jv_string ("type"), jv_string ("result")),
+                             jv_string ("served"), jv_number (s.served)));
   return 0;
 }

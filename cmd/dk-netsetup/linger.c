@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "netsetup.h"
 
 static int hold_r = -1, hold_w = -1; /* hold_w lives until we exit */
@@ -127,36 +128,10 @@ linger_fork (int keep, int (*fn) (void *data, int out), void *data, int *res_fd,
   return 0;
 }
 
-ssize_t
-send_fds (int sock, const void *data, size_t len, const int *fds, int nfds, int flags)
-{
-  struct iovec iov = { (void *)data, len };
-  union
-  {
-    char buf[CMSG_SPACE (sizeof (int) * SEND_FDS_MAX)];
-    struct cmsghdr align;
-  } u;
-  struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-  if (nfds > SEND_FDS_MAX)
-    return errno = EINVAL, -1;
-  if (nfds > 0)
-    {
-      memset (&u, 0, sizeof u);
-      m.msg_control = u.buf;
-      m.msg_controllen = CMSG_SPACE (sizeof (int) * nfds);
-      struct cmsghdr *c = CMSG_FIRSTHDR (&m);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN (sizeof (int) * nfds);
-      memcpy (CMSG_DATA (c), fds, sizeof (int) * nfds);
-    }
-  return sendmsg (sock, &m, flags | MSG_NOSIGNAL);
-}
-
 int
 linger_keep (int fd, dk_err_t *err)
 {
-  if (hand >= 0 && send_fds (hand, "", 1, &fd, 1, MSG_DONTWAIT) == 1)
+  if (hand >= 0 && dk_send_fds (hand, "", 1, &fd, 1, MSG_DONTWAIT) == 1)
     return 0;
   return linger_fork (fd, NULL, NULL, NULL, err);
 }

@@ -213,10 +213,6 @@ void linger_afterwards (void (*fn) (void));
    there is one (no fork), else in a new one.  The caller still closes its
    own copy. */
 int linger_keep (int fd, dk_err_t *err);
-/* One message of len bytes with nfds (at most SEND_FDS_MAX) fds attached
-   (SCM_RIGHTS); sendmsg's result.  MSG_NOSIGNAL is added to flags. */
-#define SEND_FDS_MAX 8
-ssize_t send_fds (int sock, const void *data, size_t len, const int *fds, int nfds, int flags);
 /* Reads an int result (an errno, 0 for success) from res_fd (blocks); EIO
    when the child died first. */
 int linger_result (int res_fd, int *result);

@@ -25,6 +25,7 @@
 #include "atomicfile.h"
 #include "cleanup.h"
 #include "lock.h"
+#include "fdpass.h"
 #include "netsetup.h"
 
 /* ---- client side (connect, disconnect) ---- */
@@ -115,7 +116,7 @@ ctl_request (int fd, jv msg, const int *fds, int nfds, dk_err_t *err)
   cleanup_free char *line = dk_json_dump (msg);
   size_t len = strlen (line);
   line[len] = '\n';
-  if (send_fds (fd, line, len + 1, fds, nfds, 0) < 0)
+  if (dk_send_fds (fd, line, len + 1, fds, nfds, 0) < 0)
     return dk_make_error (err, errno, "talk to the userland proxy");
   char ans[512];
   size_t got = 0;
@@ -171,9 +172,9 @@ proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, const ch
 {
   cleanup_free char *key = xasprintf ("%s/%s", id, net);
   cleanup_free char *ips = fmt_ip4 (ip);
-  int n = dk_json_len (ports), batch[SEND_FDS_MAX], nb = 0;
+  int n = dk_json_len (ports), batch[DK_FDS_MAX], nb = 0;
   jv listeners = jv_array ();
-  /* the sockets go SEND_FDS_MAX to a request (one for most containers) */
+  /* the sockets go DK_FDS_MAX to a request (one for most containers) */
   for (int i = 0; i < 2 * n; i++)
     {
       if (fds[i] < 0)
@@ -190,7 +191,7 @@ proxy_add (struct ctx *c, const char *id, const char *net, uint32_t ip, const ch
           JV_OBJECT (jv_string ("proto"), jv_string (dk_json_str (p, "proto")), jv_string ("ip"),
                      jv_string (v6 && ip6 ? ip6 : ips), jv_string ("port"), dk_json_int64 (cp)));
       batch[nb++] = fds[i];
-      if (nb == SEND_FDS_MAX)
+      if (nb == DK_FDS_MAX)
         {
           if (proxy_send (c, key, listeners, batch, nb, err) < 0)
             return -1;
@@ -500,20 +501,11 @@ static void
 on_ctl_client (int cfd)
 {
   char buf[4096];
-  char cbuf[CMSG_SPACE (sizeof (int) * SEND_FDS_MAX)];
-  struct iovec iov = { buf, sizeof buf - 1 };
-  struct msghdr mh
-      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-  ssize_t n = recvmsg (cfd, &mh, MSG_CMSG_CLOEXEC);
+  int fds[DK_FDS_MAX], nfds = 0;
+  ssize_t n = dk_recv_fds (cfd, buf, sizeof buf - 1, fds, DK_FDS_MAX, &nfds, NULL);
   if (n <= 0)
     return;
   buf[n] = '\0';
-  int fds[SEND_FDS_MAX], nfds = 0;
-  for (struct cmsghdr *cm = CMSG_FIRSTHDR (&mh); cm; cm = CMSG_NXTHDR (&mh, cm))
-    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-      for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN (0)) / sizeof (int) && nfds < SEND_FDS_MAX;
-           i++)
-        memcpy (&fds[nfds++], CMSG_DATA (cm) + i * sizeof (int), sizeof (int));
   jv msg = jv_parse (buf);
   const char *op = dk_json_str (msg, "op"), *key = dk_json_str (msg, "key");
   cleanup_jv jv ls = dk_json_get_kind (msg, "listeners", JV_KIND_ARRAY);

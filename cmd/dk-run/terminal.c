@@ -1,5 +1,6 @@
 /* terminal: true.  The pty is opened inside the container (its devpts) and
    the master goes to the caller over --console-socket with SCM_RIGHTS. */
+#include "fdpass.h"
 #include "run.h"
 
 #include <errno.h>
@@ -35,17 +36,7 @@ dk_console_connect (const char *path, dk_err_t *err)
 static int
 send_fd (int sock, int fd, const char *name, dk_err_t *err)
 {
-  char cbuf[CMSG_SPACE (sizeof (int))];
-  memset (cbuf, 0, sizeof cbuf);
-  struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen (name) };
-  struct msghdr msg
-      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-  struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (c), &fd, sizeof (int));
-  if (sendmsg (sock, &msg, MSG_NOSIGNAL) < 0)
+  if (dk_send_fds (sock, name, strlen (name), &fd, 1, 0) < 0)
     return dk_make_error (err, errno, "send console fd");
   return 0;
 }

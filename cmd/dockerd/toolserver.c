@@ -16,11 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "toolserver.h"
 
 struct tsrv_req
 {
-  double id;
+  int64_t id;
   tsrv_started_cb started;
   tsrv_exit_cb ended;
   void *ud;
@@ -38,7 +39,7 @@ struct tsrv
   uv_process_t proc;
   uv_poll_t poll;
   int open_handles;
-  double next_id;
+  int64_t next_id;
   struct tsrv_req *reqs;
 };
 
@@ -58,7 +59,7 @@ find (const char *name)
 }
 
 static struct tsrv_req *
-take (struct tsrv *s, double id, bool remove)
+take (struct tsrv *s, int64_t id, bool remove)
 {
   for (struct tsrv_req **p = &s->reqs; *p; p = &(*p)->next)
     if ((*p)->id == id)
@@ -78,9 +79,6 @@ on_closed (uv_handle_t *h)
   s->open_handles--;
 }
 
-/* The server is gone: requests in flight end with an unknown status (the
-   children go on and their pipes still close), the next job starts a new
-   server. */
 /* Closes our end: the server ends at the end of its input. */
 static void
 close_ctl (struct tsrv *s)
@@ -92,6 +90,9 @@ close_ctl (struct tsrv *s)
   s->retiring = false;
 }
 
+/* The server is gone: requests in flight end with an unknown status (the
+   children go on and their pipes still close), the next job starts a new
+   server. */
 static void
 lost (struct tsrv *s)
 {
@@ -126,12 +127,8 @@ static void
 on_reply (struct tsrv *s, jv m)
 {
   const char *type = dk_json_str (m, "type");
-  double id = -1;
-  jv idv = jv_object_get (jv_copy (m), jv_string ("id"));
-  if (jv_get_kind (idv) == JV_KIND_NUMBER)
-    id = jv_number_value (idv);
-  jv_free (idv);
-  int64_t num = -1;
+  int64_t id = -1, num = -1;
+  dk_json_int (m, "id", &id);
   s->answered = true;
   if (type && !strcmp (type, "started"))
     {
@@ -253,22 +250,14 @@ toolserver_run (const char *name, const char *path, char *const *argv, const int
   struct tsrv *s = find (name);
   if (s == NULL || (s->fd >= 0 && retired (s, path)) || (s->fd < 0 && start_server (s, path) < 0))
     return -1;
-  double id = ++s->next_id;
+  int64_t id = ++s->next_id;
   jv a = jv_array ();
   for (int i = 0; argv[i]; i++)
     a = jv_array_append (a, jv_string (argv[i]));
-  jv req = jv_object_set (jv_object (), jv_string ("id"), jv_number (id));
+  jv req = jv_object_set (jv_object (), jv_string ("id"), dk_json_int64 (id));
   cleanup_free char *text = dk_json_dump (jv_object_set (req, jv_string ("argv"), a));
-  char cbuf[CMSG_SPACE (sizeof (int) * 3)] = { 0 };
-  struct iovec iov = { .iov_base = text, .iov_len = strlen (text) };
-  struct msghdr mh
-      = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-  struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN (sizeof (int) * 3);
-  memcpy (CMSG_DATA (c), fds, sizeof (int) * 3);
-  if (iov.iov_len > DK_TOOLSERVER_MAX || sendmsg (s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+  size_t len = strlen (text);
+  if (len > DK_TOOLSERVER_MAX || dk_send_fds (s->fd, text, len, fds, 3, MSG_DONTWAIT) < 0)
     return -1;
   struct tsrv_req *r = xzalloc (sizeof *r);
   *r = (struct tsrv_req){ .id = id, .started = started, .ended = ended, .ud = ud, .next = s->reqs };

@@ -1,8 +1,10 @@
 #include "tap.h"
 #include "toolserver.h"
+#include "fdpass.h"
 #include "cleanup.h"
 #include "json.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -58,20 +60,7 @@ start_server (int *ctl, int *out)
 static void
 send_req (int ctl, const char *text, const int *fds, int nfds)
 {
-  char cbuf[CMSG_SPACE (sizeof (int) * 4)] = { 0 };
-  struct iovec iov = { .iov_base = (void *)text, .iov_len = strlen (text) };
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-  if (nfds)
-    {
-      mh.msg_control = cbuf;
-      mh.msg_controllen = CMSG_SPACE (sizeof (int) * nfds);
-      struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN (sizeof (int) * nfds);
-      memcpy (CMSG_DATA (c), fds, sizeof (int) * nfds);
-    }
-  if (sendmsg (ctl, &mh, 0) < 0)
+  if (dk_send_fds (ctl, text, strlen (text), fds, nfds, 0) < 0)
     abort ();
 }
 
@@ -163,6 +152,16 @@ test_requests (void)
   is_str (dk_json_str (e, "message"), "request without its three fds",
           "toolserver: a request needs three fds");
   jv_free (e);
+  int four[4];
+  for (int k = 0; k < 4; k++)
+    four[k] = open ("/dev/null", O_RDONLY);
+  send_req (ctl, "{\"id\":9,\"argv\":[\"tool\"]}", four, 4);
+  for (int k = 0; k < 4; k++)
+    close (four[k]);
+  e = reply (ctl);
+  is_str (dk_json_str (e, "message"), "request without its three fds",
+          "toolserver: four fds are refused too");
+  jv_free (e);
   send_req (ctl, "{\"id\":5,\"argv\":[\"tool\"]}", NULL, 0);
   e = reply (ctl);
   ok (!strcmp (dk_json_str (e, "type") ?: "", "error"), "toolserver: no fds at all is refused");
@@ -187,11 +186,38 @@ test_not_seqpacket (void)
   close (p[1]);
 }
 
+/* dk_recv_fds keeps at most max fds, closes the rest and says so */
+static void
+test_fdpass (void)
+{
+  int sv[2], p[2];
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 || pipe (p) < 0)
+    abort ();
+  int five[5] = { p[1], p[1], p[1], p[1], p[1] };
+  ok (dk_send_fds (sv[0], "x", 1, five, 5, 0) == 1, "fdpass: five fds sent");
+  ok (dk_send_fds (sv[0], "x", 1, five, DK_FDS_MAX + 1, 0) < 0 && errno == EINVAL,
+      "fdpass: more than DK_FDS_MAX is refused");
+  close (p[1]);
+  char buf[8];
+  int got[DK_FDS_MAX], n = -1, fl = 0;
+  ok (dk_recv_fds (sv[1], buf, sizeof buf, got, 2, &n, &fl) == 1 && n == 2 && (fl & MSG_CTRUNC),
+      "fdpass: two kept, the cut said");
+  ok (fcntl (got[0], F_GETFD) & FD_CLOEXEC, "fdpass: received fds are close-on-exec");
+  close (got[0]);
+  close (got[1]);
+  /* the three others were closed: the pipe's write end is gone */
+  ok (read (p[0], buf, 1) == 0, "fdpass: the fds beyond max were closed");
+  close (p[0]);
+  close (sv[0]);
+  close (sv[1]);
+}
+
 int
 main (int argc, char **argv)
 {
   server_argv = argv;
   test_requests ();
   test_not_seqpacket ();
+  test_fdpass ();
   return tap_done ();
 }
