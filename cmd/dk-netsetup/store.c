@@ -121,8 +121,9 @@ state_path (struct ctx *c, const char *fmt, ...)
 
 /* Runtime state (allocations, endpoint records) lives in the exec root,
    a tmpfs where Docker's /var/run is: it describes kernel state that a
-   reboot erases, and on ext4 creating and removing two files per endpoint
-   cost ~2.5 ms of a round (docs/network.md, "Fifth round"). */
+   reboot erases, and on ext4 each endpoint's two creates cost 0.5-1 ms
+   apiece, more while others use the journal (docs/network.md, "Fifth
+   round"). */
 char *
 run_path (struct ctx *c, const char *fmt, ...)
 {

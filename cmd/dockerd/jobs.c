@@ -395,28 +395,25 @@ job_detach (struct job *j)
 static int
 start_served (struct job *j, char **args, bool want_in)
 {
-  int out[2], errp[2], in[2] = { -1, -1 };
-  if (!toolserver_serves (j->name) || uv_pipe (out, UV_NONBLOCK_PIPE, 0) < 0)
+  if (!toolserver_serves (j->name))
     return -1;
-  if (uv_pipe (errp, UV_NONBLOCK_PIPE, 0) < 0)
-    {
-      close (out[0]);
-      close (out[1]);
-      return -1;
-    }
+  /* the tool's stdin, stdout, stderr: its ends, and ours (-1: none) */
+  int theirs[3] = { -1, -1, -1 }, ours[3] = { -1, -1, -1 }, p[2];
   if (!want_in)
-    in[0] = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-  else if (uv_pipe (in, 0, UV_NONBLOCK_PIPE) < 0)
-    in[0] = in[1] = -1;
-  int fds[3] = { in[0], out[1], errp[1] };
-  int r = in[0] < 0
-              ? -1
-              : toolserver_run (j->name, args[0], args, fds, on_served_started, on_served_exit, j);
-  int ours[3] = { in[1], out[0], errp[0] };
+    theirs[0] = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  else if (uv_pipe (p, 0, UV_NONBLOCK_PIPE) == 0)
+    theirs[0] = p[0], ours[0] = p[1];
+  for (int i = 1; i < 3; i++)
+    if (uv_pipe (p, UV_NONBLOCK_PIPE, 0) == 0)
+      ours[i] = p[0], theirs[i] = p[1];
+  int r
+      = theirs[0] < 0 || theirs[1] < 0 || theirs[2] < 0
+            ? -1
+            : toolserver_run (j->name, args[0], args, theirs, on_served_started, on_served_exit, j);
   for (int i = 0; i < 3; i++)
     {
-      if (fds[i] >= 0)
-        close (fds[i]);
+      if (theirs[i] >= 0)
+        close (theirs[i]);
       if (r < 0 && ours[i] >= 0)
         close (ours[i]);
     }
@@ -425,12 +422,12 @@ start_served (struct job *j, char **args, bool want_in)
   j->served = true;
   uv_pipe_init (D.loop, &j->out, 0);
   uv_pipe_init (D.loop, &j->err, 0);
-  uv_pipe_open (&j->out, out[0]);
-  uv_pipe_open (&j->err, errp[0]);
+  uv_pipe_open (&j->out, ours[1]);
+  uv_pipe_open (&j->err, ours[2]);
   if (want_in)
     {
       uv_pipe_init (D.loop, &j->in, 0);
-      uv_pipe_open (&j->in, in[1]);
+      uv_pipe_open (&j->in, ours[0]);
     }
   return 0;
 }
